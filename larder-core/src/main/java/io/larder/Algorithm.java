@@ -1,0 +1,66 @@
+package io.larder;
+
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Locale;
+import java.util.Optional;
+
+/** A digest algorithm that Larder can verify. Stronger algorithms have a higher {@link #strength()}. */
+public enum Algorithm {
+  SHA1("sha1", "SHA-1", 20, 1),
+  SHA256("sha256", "SHA-256", 32, 2),
+  SHA384("sha384", "SHA-384", 48, 3),
+  SHA512("sha512", "SHA-512", 64, 4);
+
+  private final String sriName;
+  private final String jcaName;
+  private final int digestLength;
+  private final int strength;
+
+  Algorithm(String sriName, String jcaName, int digestLength, int strength) {
+    this.sriName = sriName;
+    this.jcaName = jcaName;
+    this.digestLength = digestLength;
+    this.strength = strength;
+  }
+
+  /** The name used in SRI strings and on disk, e.g. {@code sha256}. */
+  public String sriName() {
+    return sriName;
+  }
+
+  /** Length of a digest in bytes. */
+  public int digestLength() {
+    return digestLength;
+  }
+
+  /** Ordering used to pick the strongest hash of an integrity string. */
+  public int strength() {
+    return strength;
+  }
+
+  /** A fresh {@link MessageDigest}; every JDK provides these four. */
+  public MessageDigest newDigest() {
+    try {
+      return MessageDigest.getInstance(jcaName);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("the JDK has no " + jcaName, e);
+    }
+  }
+
+  /** Whether content may be addressed (stored) by this algorithm; SHA-1 is accepted for verification only. */
+  public boolean canAddress() {
+    return this != SHA1;
+  }
+
+  /** Looks up an algorithm by its SRI name, case-insensitively. */
+  public static Optional<Algorithm> bySriName(String name) {
+    String n = name.toLowerCase(Locale.ROOT);
+    for (Algorithm a : values()) {
+      if (a.sriName.equals(n)) {
+        return Optional.of(a);
+      }
+    }
+    return Optional.empty();
+  }
+}

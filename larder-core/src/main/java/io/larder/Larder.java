@@ -1,0 +1,491 @@
+package io.larder;
+
+import io.larder.LarderException.Kind;
+import io.larder.internal.FileBlobStore;
+import io.larder.internal.FileOps;
+import io.larder.internal.Hasher;
+import io.larder.internal.Keys;
+import io.larder.internal.SqliteIndex;
+import io.larder.internal.VerifyingInputStream;
+import io.larder.spi.BlobStore;
+import io.larder.spi.Index;
+import io.larder.spi.Index.BlobRecord;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.SequenceInputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+import java.util.Spliterator;
+import java.util.Spliterators;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+
+/**
+ * A content-addressable cache in a directory: bytes stored under keys, named by their digest, verified on
+ * every read.
+ *
+ * <pre>{@code
+ * try (Larder cache = Larder.open(Path.of("/var/cache/myapp"))) {
+ *   cache.put("build:mylib:1.0.0:linux-x86_64", Path.of("out/mylib.jar"), PutOptions.defaults());
+ *   Optional<byte[]> jar = cache.getBytes("build:mylib:1.0.0:linux-x86_64");
+ * }
+ * }</pre>
+ *
+ * <p><b>Concurrency.</b> A {@code Larder} is thread-safe, and any number of processes may open the same
+ * directory at once. A reader never sees part of a blob; an entry never becomes visible before its content
+ * is complete. Two puts of one key race; the last to commit wins, whole.
+ *
+ * <p><b>Failures.</b> Every error is a {@link LarderException} whose {@link LarderException#kind() kind}
+ * says what happened. A failed put leaves the store as it was. A read that finds content not matching its
+ * digest removes that content and the entries pointing at it, and throws: bad bytes are never served.
+ *
+ * <p><b>Keys</b> are non-empty Unicode strings of at most 4096 UTF-8 bytes without control characters;
+ * they are opaque ({@code /} and {@code ..} are ordinary characters) and ordered by code point.
+ * By convention they are {@code :}-separated namespaces, so that a prefix is a query.
+ */
+public final class Larder implements AutoCloseable {
+  private static final int PAGE = 512;
+
+  private final Path root;
+  private final LarderOptions options;
+  private final Algorithm algorithm;
+  private final BlobStore blobs;
+  private final Index index;
+  /** Blobs verified whole since their file last changed: range reads of them are trusted. */
+  private final ConcurrentHashMap<Integrity, Object> verified = new ConcurrentHashMap<>();
+
+  private Larder(Path root, LarderOptions options, BlobStore blobs, Index index) {
+    this.root = root;
+    this.options = options;
+    this.algorithm = options.algorithm();
+    this.blobs = blobs;
+    this.index = index;
+  }
+
+  /** Opens (creating if needed) the store at {@code root} with default options. */
+  public static Larder open(Path root) {
+    return open(root, LarderOptions.defaults());
+  }
+
+  /**
+   * Opens (creating if needed) the store at {@code root}. Temporary files that crashed writers left behind
+   * more than {@link LarderOptions#tmpGrace()} ago are removed.
+   *
+   * @throws LarderException with kind {@code IO} if the directory cannot be created or written
+   */
+  public static Larder open(Path root, LarderOptions options) {
+    return open(root, options, FileOps.REAL, UnaryOperator.identity());
+  }
+
+  /** For tests: the same store with its file operations and index wrapped (fault injection). */
+  static Larder open(Path root, LarderOptions options, FileOps ops, UnaryOperator<Index> indexWrapper) {
+    Path r = root.toAbsolutePath();
+    try {
+      Files.createDirectories(r);
+    } catch (IOException e) {
+      throw io.larder.internal.Errors.io("creating the store directory " + r, e);
+    }
+    FileBlobStore blobs = new FileBlobStore(r, options.algorithm(), options.durability(), ops);
+    Index index = indexWrapper.apply(new SqliteIndex(r.resolve("index.db"), options.durability()));
+    blobs.removeTmpOlderThan(options.clock().instant().minus(options.tmpGrace()));
+    return new Larder(r, options, blobs, index);
+  }
+
+  /** The store's directory. */
+  public Path root() {
+    return root;
+  }
+
+  /** The options the store was opened with. */
+  public LarderOptions options() {
+    return options;
+  }
+
+  // ------------------------------------------------------------------ put
+
+  /** Stores {@code data} under {@code key}; see {@link #put(String, InputStream, PutOptions)}. */
+  public Entry put(String key, byte[] data) {
+    return put(key, data, PutOptions.defaults());
+  }
+
+  /** Stores {@code data} under {@code key}; see {@link #put(String, InputStream, PutOptions)}. */
+  public Entry put(String key, byte[] data, PutOptions options) {
+    return put(key, new ByteArrayInputStream(data), options);
+  }
+
+  /** Stores the file's content under {@code key}; see {@link #put(String, InputStream, PutOptions)}. */
+  public Entry put(String key, Path file, PutOptions options) {
+    try (InputStream in = Files.newInputStream(file)) {
+      return put(key, in, options);
+    } catch (NoSuchFileException e) {
+      throw new LarderException.NotFound("no such file: " + file);
+    } catch (IOException e) {
+      throw io.larder.internal.Errors.io("reading " + file, e);
+    }
+  }
+
+  /**
+   * Stores the stream's bytes under {@code key}, replacing any entry the key had. The stream is read to its
+   * end in constant memory whatever its size, and is not closed.
+   *
+   * <p>When this returns the entry is committed (as durably as {@link LarderOptions#durability()} says). If
+   * it throws, nothing became visible: no entry, no partial content, no temporary file.
+   *
+   * @throws LarderException.IntegrityFailure {@code DIGEST_MISMATCH} or {@code SIZE_MISMATCH} when the bytes
+   *     are not what {@code options} expected
+   * @throws LarderException.InvalidInput for a key Larder does not accept
+   * @throws LarderException.StorageFailure {@code INSUFFICIENT_STORAGE}, {@code IO} or {@code BUSY}
+   */
+  public Entry put(String key, InputStream in, PutOptions options) {
+    Keys.check(key);
+    int threshold = this.options.inlineThreshold();
+    BlobRecord record;
+    if (threshold > 0 && options.size() <= threshold) {
+      byte[] buf = new byte[threshold + 1];
+      int n = readUpTo(in, buf);
+      if (n <= threshold) {
+        Hasher h = new Hasher(algorithm, options.integrity(), options.size());
+        h.update(buf, 0, n);
+        record = new BlobRecord(h.finish(), n, Arrays.copyOf(buf, n));
+      } else {
+        InputStream whole = new SequenceInputStream(new ByteArrayInputStream(buf, 0, n), in);
+        BlobStore.StoredBlob b = blobs.put(whole, options.integrity(), options.size());
+        record = new BlobRecord(b.digest(), b.size(), null);
+      }
+    } else {
+      BlobStore.StoredBlob b = blobs.put(in, options.integrity(), options.size());
+      record = new BlobRecord(b.digest(), b.size(), null);
+    }
+    Instant now = this.options.clock().instant();
+    Entry entry = new Entry(key, record.digest(), record.size(), now, now,
+        options.ttl() == null ? null : now.plus(options.ttl()), options.metadata());
+    index.put(entry, record);
+    return entry;
+  }
+
+  private static int readUpTo(InputStream in, byte[] buf) {
+    try {
+      return in.readNBytes(buf, 0, buf.length);
+    } catch (IOException e) {
+      throw io.larder.internal.Errors.io("reading the content to store", e);
+    }
+  }
+
+  // ------------------------------------------------------------------ get
+
+  /**
+   * Opens the content stored under {@code key}, verified while it is read (see {@link Content}).
+   *
+   * @return empty on a miss (no entry, or an expired one)
+   * @throws LarderException.IntegrityFailure {@code CORRUPT} when inline content fails its check or a blob
+   *     file has gone; the entry has then been removed
+   */
+  public Optional<Content> get(String key) {
+    Keys.check(key);
+    Optional<Index.Hit> hit = index.get(key, true);
+    if (hit.isEmpty() || hit.get().entry().isExpired(options.clock().instant())) {
+      return Optional.empty();
+    }
+    Entry e = hit.get().entry();
+    return Optional.of(open(e, e.integrity(), e.size(), hit.get().inline(), 0, e.size(), true));
+  }
+
+  /** The verified bytes stored under {@code key}; empty on a miss. For content that fits in memory. */
+  public Optional<byte[]> getBytes(String key) {
+    return get(key).map(Content::readAllBytes);
+  }
+
+  /**
+   * Writes the content stored under {@code key} to {@code target} atomically, only once verified.
+   *
+   * @return whether there was an entry
+   */
+  public boolean copyTo(String key, Path target) {
+    Optional<Content> c = get(key);
+    c.ifPresent(content -> content.copyTo(target));
+    return c.isPresent();
+  }
+
+  /**
+   * Opens content by its digest, whichever keys point at it. The integrity must include a digest in the
+   * store's algorithm (SHA-256 by default); otherwise this is a miss.
+   */
+  public Optional<Content> getByDigest(Integrity integrity) {
+    return blobRecord(integrity).map(r -> open(null, r.digest(), r.size(), r.inline(), 0, r.size(), true));
+  }
+
+  /**
+   * Opens {@code length} bytes of the content under {@code key} starting at {@code offset} (clipped to the
+   * end of the content).
+   *
+   * <p><b>Verification of ranges.</b> Content kept inline is checked whole on every read. A blob file is
+   * checked whole (read and hashed) the first time this process reads a range of it, and again whenever
+   * its size, modification time, change time or inode differ from when it was last checked; in between,
+   * ranges are served from the checked file without re-hashing. A change that leaves all four as they were
+   * (bit rot under the file system) is caught by whole reads and by {@link #verify()}.
+   *
+   * @throws LarderException.InvalidInput if {@code offset} is past the end or either number is negative
+   */
+  public Optional<Content> getRange(String key, long offset, long length) {
+    Keys.check(key);
+    Optional<Index.Hit> hit = index.get(key, true);
+    if (hit.isEmpty() || hit.get().entry().isExpired(options.clock().instant())) {
+      return Optional.empty();
+    }
+    Entry e = hit.get().entry();
+    return Optional.of(openRange(e, e.integrity(), e.size(), hit.get().inline(), offset, length));
+  }
+
+  /** A range of content by digest; see {@link #getRange(String, long, long)}. */
+  public Optional<Content> getRangeByDigest(Integrity integrity, long offset, long length) {
+    return blobRecord(integrity).map(r -> openRange(null, r.digest(), r.size(), r.inline(), offset, length));
+  }
+
+  private Optional<BlobRecord> blobRecord(Integrity integrity) {
+    Optional<Integrity.Hash> h = integrity.hash(algorithm);
+    if (h.isEmpty()) {
+      return Optional.empty();
+    }
+    return index.blob(new Integrity(List.of(h.get())), true);
+  }
+
+  private Content openRange(Entry e, Integrity d, long size, byte[] inline, long offset, long length) {
+    if (offset < 0 || length < 0) {
+      throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT, "a range needs a non-negative offset and length");
+    }
+    if (offset > size) {
+      throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT,
+          "range starts at " + offset + ", past the end of the content (" + size + " bytes)");
+    }
+    long len = Math.min(length, size - offset);
+    if (inline == null && !isTrusted(d)) {
+      // Check the whole blob once; its stamp is then recorded and later ranges are served directly.
+      try (InputStream whole = open(e, d, size, null, 0, size, true).stream()) {
+        whole.transferTo(OutputStream.nullOutputStream());
+      } catch (IOException ex) {
+        throw io.larder.internal.Errors.io("verifying " + d, ex);
+      }
+    }
+    return open(e, d, size, inline, offset, len, false);
+  }
+
+  private boolean isTrusted(Integrity d) {
+    Object was = verified.get(d);
+    return was != null && was.equals(blobs.stamp(d).orElse(null));
+  }
+
+  private Content open(Entry e, Integrity d, long size, byte[] inline, long offset, long length, boolean whole) {
+    String what = e == null ? "content " + d : "the content of '" + e.key() + "' (" + d + ")";
+    if (inline != null) {
+      byte[] actual = algorithm.newDigest().digest(inline);
+      if (inline.length != size || !MessageDigest.isEqual(actual, d.hash(algorithm).orElseThrow().bytes())) {
+        quarantine(d);
+        throw new LarderException.IntegrityFailure(Kind.CORRUPT,
+            what + " does not match its digest in the index: it was corrupted and has been removed (put it again)");
+      }
+      return new Content(e, d, size, offset, length, new ByteArrayInputStream(inline, (int) offset, (int) length));
+    }
+    Object stampBefore = whole ? blobs.stamp(d).orElse(null) : null;
+    Optional<InputStream> raw = blobs.open(d, offset, whole ? Long.MAX_VALUE : length);
+    if (raw.isEmpty()) {
+      quarantine(d);
+      throw new LarderException.IntegrityFailure(Kind.CORRUPT,
+          what + " is missing from " + root + "/content-v2: the entry has been removed (put it again)");
+    }
+    if (!whole) {
+      return new Content(e, d, size, offset, length, raw.get());
+    }
+    InputStream verifying = new VerifyingInputStream(raw.get(), d.hash(algorithm).orElseThrow(), size, what,
+        () -> quarantine(d), () -> {
+          if (stampBefore != null && stampBefore.equals(blobs.stamp(d).orElse(null))) {
+            verified.put(d, stampBefore);
+          }
+        });
+    return new Content(e, d, size, offset, length, verifying);
+  }
+
+  /** Removes a bad copy: the entries pointing at it first, so no entry ever points at nothing. */
+  private void quarantine(Integrity d) {
+    verified.remove(d);
+    try {
+      index.removeBlob(d);
+    } finally {
+      blobs.delete(d);
+    }
+  }
+
+  // ------------------------------------------------------------------ index
+
+  /** The entry for {@code key} from the index alone (no content is read); empty on a miss. */
+  public Optional<Entry> info(String key) {
+    Keys.check(key);
+    return index.get(key, false).map(Index.Hit::entry).filter(e -> !e.isExpired(options.clock().instant()));
+  }
+
+  /** Whether {@code key} has an unexpired entry (the content is not checked). */
+  public boolean contains(String key) {
+    return info(key).isPresent();
+  }
+
+  /**
+   * The unexpired entries whose keys start with {@code prefix} ({@code ""} for all), in key order. Streamed
+   * in pages: O(log n + k) in the index, whatever else it holds, and safe to consume slowly (no lock is
+   * held between pages; entries written meanwhile may or may not appear).
+   */
+  public Stream<Entry> list(String prefix) {
+    String p = Keys.checkPrefix(prefix);
+    Iterator<Entry> pages = new Iterator<>() {
+      private List<Entry> page = index.scan(p, null, PAGE);
+      private int i;
+
+      @Override
+      public boolean hasNext() {
+        if (i < page.size()) {
+          return true;
+        }
+        if (page.size() < PAGE) {
+          return false;
+        }
+        page = index.scan(p, page.get(page.size() - 1).key(), PAGE);
+        i = 0;
+        return !page.isEmpty();
+      }
+
+      @Override
+      public Entry next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        return page.get(i++);
+      }
+    };
+    Instant now = options.clock().instant();
+    return StreamSupport.stream(Spliterators.spliteratorUnknownSize(pages,
+        Spliterator.ORDERED | Spliterator.NONNULL | Spliterator.DISTINCT), false).filter(e -> !e.isExpired(now));
+  }
+
+  /** Removes the entry for {@code key}. Its content stays until collected if other keys point at it. */
+  public boolean remove(String key) {
+    return index.remove(Keys.check(key));
+  }
+
+  /** Removes every entry whose key starts with {@code prefix}, in one transaction; returns how many. */
+  public long removePrefix(String prefix) {
+    if (prefix == null || prefix.isEmpty()) {
+      throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT,
+          "removePrefix needs a non-empty prefix (to empty the store, remove its directory)");
+    }
+    return index.removePrefix(Keys.checkPrefix(prefix));
+  }
+
+  /** Removes content and every entry pointing at it; returns whether there was any. */
+  public boolean removeContent(Integrity integrity) {
+    Optional<Integrity.Hash> h = integrity.hash(algorithm);
+    if (h.isEmpty()) {
+      return false;
+    }
+    Integrity d = new Integrity(List.of(h.get()));
+    verified.remove(d);
+    boolean known = index.blob(d, false).isPresent();
+    index.removeBlob(d);
+    boolean file = blobs.delete(d);
+    return known || file;
+  }
+
+  // ------------------------------------------------------------------ health
+
+  /**
+   * Re-hashes every blob: those the index records and any blob file it does not. Corrupt blobs are removed
+   * with the entries that point at them; records of blob files that have gone are dropped with theirs.
+   */
+  public VerifyReport verify() {
+    long[] r = new long[5]; // checked, bytes, corrupt, missing, entries
+    String after = null;
+    while (true) {
+      List<BlobRecord> page = index.blobs(after, 64, true);
+      for (BlobRecord rec : page) {
+        checkBlob(rec.digest(), rec.size(), rec.inline(), r);
+      }
+      if (page.size() < 64) {
+        break;
+      }
+      after = page.get(page.size() - 1).digest().strongest().sri();
+    }
+    blobs.forEach(d -> {
+      if (index.blob(d, false).isEmpty()) {
+        checkBlob(d, -1, null, r); // a blob file the index never recorded (a writer crashed before commit)
+      }
+    });
+    return new VerifyReport(r[0], r[1], r[2], r[3], r[4]);
+  }
+
+  private void checkBlob(Integrity d, long size, byte[] inline, long[] r) {
+    MessageDigest md = algorithm.newDigest();
+    long n;
+    if (inline != null) {
+      md.update(inline);
+      n = inline.length;
+    } else {
+      Optional<InputStream> in = blobs.open(d, 0, Long.MAX_VALUE);
+      if (in.isEmpty()) {
+        r[3]++;
+        r[4] += index.removeBlob(d);
+        return;
+      }
+      n = 0;
+      byte[] buf = new byte[256 * 1024];
+      try (InputStream s = in.get()) {
+        int k;
+        while ((k = s.read(buf)) > 0) {
+          md.update(buf, 0, k);
+          n += k;
+        }
+      } catch (IOException e) {
+        throw io.larder.internal.Errors.io("verifying " + d, e);
+      }
+    }
+    r[0]++;
+    r[1] += n;
+    boolean ok = MessageDigest.isEqual(md.digest(), d.hash(algorithm).orElseThrow().bytes()) && (size < 0 || n == size);
+    if (!ok) {
+      r[2]++;
+      verified.remove(d);
+      r[4] += index.removeBlob(d);
+      blobs.delete(d);
+    }
+  }
+
+  /** Counts of entries, blobs and bytes. */
+  public Stats stats() {
+    long[] c = index.counts();
+    return new Stats(c[0], c[1], c[2], c[3], c[4], root);
+  }
+
+  /** Closes the index. Content streams already open may still be read. */
+  @Override
+  public void close() {
+    try {
+      index.close();
+    } catch (IOException e) {
+      throw io.larder.internal.Errors.io("closing the index", e);
+    } finally {
+      try {
+        blobs.close();
+      } catch (IOException ignored) {
+        // nothing to release in the file store
+      }
+    }
+  }
+}

@@ -1,0 +1,69 @@
+package io.larder;
+
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.Objects;
+
+/**
+ * How a store is opened. Immutable; start from {@link #defaults()} and change what you need:
+ * {@code LarderOptions.defaults().durability(Durability.POWER_SAFE)}.
+ *
+ * @param durability what an acknowledged put survives; default {@link Durability#PROCESS_SAFE}
+ * @param algorithm the algorithm that addresses new content; default SHA-256
+ * @param clock the source of time for created/accessed/expiry and tmp-file age; default the system clock
+ * @param inlineThreshold content of at most this many bytes is kept inside the index instead of as a file
+ *     (measured in BENCHMARKS.md); 0 stores every blob as a file. Default 16 KiB
+ * @param tmpGrace how old an abandoned temporary file must be before it is removed; default 1 hour
+ */
+public record LarderOptions(
+    Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold, Duration tmpGrace) {
+
+  /** The default inline threshold, 16 KiB. */
+  public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;
+
+  /** The largest inline threshold accepted, 1 MiB. */
+  public static final int MAX_INLINE_THRESHOLD = 1024 * 1024;
+
+  public LarderOptions {
+    Objects.requireNonNull(durability, "durability");
+    Objects.requireNonNull(algorithm, "algorithm");
+    Objects.requireNonNull(clock, "clock");
+    Objects.requireNonNull(tmpGrace, "tmpGrace");
+    if (!algorithm.canAddress()) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
+          algorithm.sriName() + " can verify content but not address it; use sha256, sha384 or sha512");
+    }
+    if (inlineThreshold < 0 || inlineThreshold > MAX_INLINE_THRESHOLD) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
+          "inlineThreshold must be between 0 and " + MAX_INLINE_THRESHOLD + " bytes, not " + inlineThreshold);
+    }
+    if (tmpGrace.isNegative()) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "tmpGrace must not be negative");
+    }
+  }
+
+  public static LarderOptions defaults() {
+    return new LarderOptions(Durability.PROCESS_SAFE, Algorithm.SHA256, InstantSource.system(),
+        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1));
+  }
+
+  public LarderOptions durability(Durability d) {
+    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace);
+  }
+
+  public LarderOptions algorithm(Algorithm a) {
+    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace);
+  }
+
+  public LarderOptions clock(InstantSource c) {
+    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace);
+  }
+
+  public LarderOptions inlineThreshold(int bytes) {
+    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace);
+  }
+
+  public LarderOptions tmpGrace(Duration grace) {
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace);
+  }
+}

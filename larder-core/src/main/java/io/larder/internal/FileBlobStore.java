@@ -1,0 +1,230 @@
+package io.larder.internal;
+
+import io.larder.Algorithm;
+import io.larder.Durability;
+import io.larder.Integrity;
+import io.larder.LarderException;
+import io.larder.spi.BlobStore;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * Blobs as files: {@code content-v2/<algorithm>/<hex[0:2]>/<hex[2:4]>/<hex[4:]>}, the layout of npm's
+ * cacache. Writes stream into {@code tmp/} (same file system) and are published by an atomic rename.
+ */
+public final class FileBlobStore implements BlobStore {
+  private static final int BUFFER = 256 * 1024;
+
+  private final Path content;
+  private final Path tmp;
+  private final Algorithm algorithm;
+  private final boolean fsync;
+  private final FileOps ops;
+  private final Set<Path> knownDirs = ConcurrentHashMap.newKeySet();
+
+  public FileBlobStore(Path root, Algorithm algorithm, Durability durability, FileOps ops) {
+    this.content = root.resolve("content-v2");
+    this.tmp = root.resolve("tmp");
+    this.algorithm = algorithm;
+    this.fsync = durability == Durability.POWER_SAFE;
+    this.ops = ops;
+    try {
+      ops.createDirectories(content);
+      ops.createDirectories(tmp);
+    } catch (IOException e) {
+      throw Errors.io("creating the store directories under " + root, e);
+    }
+  }
+
+  /** The path of a blob. */
+  public Path path(Integrity digest) {
+    Integrity.Hash h = digest.hash(algorithm).orElseThrow(() -> new LarderException.InvalidInput(
+        LarderException.Kind.INVALID_INTEGRITY, "this store addresses content by " + algorithm.sriName()
+            + ", and " + digest + " has no such digest"));
+    String hex = h.hex();
+    return content.resolve(algorithm.sriName()).resolve(hex.substring(0, 2)).resolve(hex.substring(2, 4))
+        .resolve(hex.substring(4));
+  }
+
+  @Override
+  public StoredBlob put(InputStream in, Integrity expected, long expectedSize) {
+    Path tmpFile = tmp.resolve(UUID.randomUUID() + ".tmp");
+    boolean published = false;
+    try {
+      Hasher hasher = new Hasher(algorithm, expected, expectedSize);
+      try (FileChannel ch = ops.create(tmpFile)) {
+        byte[] buf = new byte[BUFFER];
+        ByteBuffer bb = ByteBuffer.wrap(buf);
+        int n;
+        while ((n = readInput(in, buf)) > 0) {
+          hasher.update(buf, 0, n);
+          bb.clear().limit(n);
+          ops.write(ch, bb);
+        }
+        Integrity digest = hasher.finish();
+        if (fsync) {
+          ops.force(ch);
+        }
+        Path target = path(digest);
+        Path dir = target.getParent();
+        if (!knownDirs.contains(dir)) {
+          ops.createDirectories(dir);
+          knownDirs.add(dir);
+        }
+        // Replacing an existing blob is safe (same digest, same bytes), heals a corrupted copy, and
+        // refreshes its time so that a collector cannot race the new reference.
+        ops.move(tmpFile, target);
+        published = true;
+        if (fsync) {
+          ops.forceDirectory(dir);
+        }
+        return new StoredBlob(digest, hasher.count());
+      }
+    } catch (IOException e) {
+      throw Errors.io("writing content to " + tmp, e);
+    } finally {
+      if (!published) {
+        deleteQuietly(tmpFile);
+      }
+    }
+  }
+
+  private static int readInput(InputStream in, byte[] buf) throws IOException {
+    int total = 0;
+    while (total < buf.length) {
+      int n;
+      try {
+        n = in.read(buf, total, buf.length - total);
+      } catch (IOException e) {
+        throw new IOException("reading the content to store: " + e.getMessage(), e);
+      }
+      if (n < 0) {
+        break;
+      }
+      total += n;
+    }
+    return total;
+  }
+
+  private void deleteQuietly(Path file) {
+    try {
+      ops.delete(file);
+    } catch (IOException | RuntimeException ignored) {
+      // Best effort: a leftover tmp file is removed by removeTmpOlderThan after its grace period.
+    }
+  }
+
+  @Override
+  public Optional<InputStream> open(Integrity digest, long offset, long length) {
+    Path p = path(digest);
+    try {
+      FileChannel ch = FileChannel.open(p);
+      if (offset > 0) {
+        ch.position(offset);
+      }
+      return Optional.of(new BoundedInputStream(java.nio.channels.Channels.newInputStream(ch), length));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException e) {
+      throw Errors.io("opening " + p, e);
+    }
+  }
+
+  @Override
+  public boolean exists(Integrity digest) {
+    return Files.exists(path(digest));
+  }
+
+  @Override
+  public boolean delete(Integrity digest) {
+    Path p = path(digest);
+    try {
+      return ops.delete(p);
+    } catch (IOException e) {
+      throw Errors.io("deleting " + p, e);
+    }
+  }
+
+  @Override
+  public Optional<Object> stamp(Integrity digest) {
+    try {
+      BasicFileAttributes a = Files.readAttributes(path(digest), BasicFileAttributes.class);
+      return Optional.of(List.of(a.size(), a.lastModifiedTime().toMillis(), String.valueOf(a.fileKey())));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  @Override
+  public void forEach(Consumer<Integrity> action) {
+    Path algoDir = content.resolve(algorithm.sriName());
+    if (!Files.isDirectory(algoDir)) {
+      return;
+    }
+    try (Stream<Path> files = Files.walk(algoDir, 3)) {
+      files.filter(Files::isRegularFile).forEach(f -> {
+        Path rel = algoDir.relativize(f);
+        if (rel.getNameCount() != 3) {
+          return;
+        }
+        String hex = rel.getName(0).toString() + rel.getName(1) + rel.getName(2);
+        Integrity digest;
+        try {
+          digest = new Integrity(List.of(new Integrity.Hash(algorithm, hex)));
+        } catch (LarderException e) {
+          return; // not a blob of ours
+        }
+        action.accept(digest);
+      });
+    } catch (IOException | UncheckedIOException e) {
+      throw Errors.io("listing " + algoDir, e instanceof IOException io ? io : ((UncheckedIOException) e).getCause());
+    }
+  }
+
+  @Override
+  public int removeTmpOlderThan(Instant cutoff) {
+    int removed = 0;
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(tmp)) {
+      for (Path f : ds) {
+        try {
+          if (Files.getLastModifiedTime(f).toInstant().isBefore(cutoff) && ops.delete(f)) {
+            removed++;
+          }
+        } catch (NoSuchFileException ignored) {
+          // another process took it
+        }
+      }
+    } catch (IOException e) {
+      throw Errors.io("cleaning " + tmp, e);
+    }
+    return removed;
+  }
+
+  /** Counts tmp files (for tests and stats). */
+  public long tmpFileCount() {
+    try (Stream<Path> s = Files.list(tmp)) {
+      return s.count();
+    } catch (IOException e) {
+      throw Errors.io("listing " + tmp, e);
+    }
+  }
+
+  @Override
+  public void close() {}
+}

@@ -1,0 +1,534 @@
+package io.larder.internal;
+
+import io.larder.Durability;
+import io.larder.Entry;
+import io.larder.Integrity;
+import io.larder.LarderException;
+import io.larder.LarderException.Kind;
+import io.larder.spi.Index;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Types;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.locks.ReentrantLock;
+import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteErrorCode;
+import org.sqlite.SQLiteException;
+
+/**
+ * The index in SQLite (WAL mode): {@code entries} ordered by key (a WITHOUT ROWID B-tree, so a prefix is a
+ * key range) and {@code blobs}, which records every blob and holds small ones inline.
+ *
+ * <p>One writer connection per process, serialised by a lock; SQLite's own locking (BEGIN IMMEDIATE with a
+ * busy timeout, then a bounded retry) serialises writers across processes. Readers use a small pool and
+ * never wait for writers.
+ */
+public final class SqliteIndex implements Index {
+  /** The on-disk format of the index; recorded as {@code PRAGMA user_version}. */
+  public static final int FORMAT_VERSION = 1;
+
+  private static final int BUSY_TIMEOUT_MS = 10_000;
+  private static final int BUSY_RETRIES = 20;
+  private static final int MAX_READERS = 16;
+
+  private static final String ENTRY_COLUMNS = "key, digest, size, created, accessed, expires, metadata";
+
+  private final Path dbFile;
+  private final String url;
+  private final Durability durability;
+  private final ReentrantLock writeLock = new ReentrantLock();
+  private final Connection writer;
+  private final PreparedStatement wOldDigest;
+  private final PreparedStatement wInsertBlob;
+  private final PreparedStatement wUpsertEntry;
+  private final PreparedStatement wDeleteOrphanInline;
+  private final PreparedStatement wDeleteEntry;
+  private final ConcurrentLinkedQueue<Reader> idleReaders = new ConcurrentLinkedQueue<>();
+  private final Semaphore readerPermits = new Semaphore(MAX_READERS);
+  private final List<Reader> allReaders = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private volatile boolean closed;
+
+  public SqliteIndex(Path dbFile, Durability durability) {
+    this.dbFile = dbFile;
+    this.url = "jdbc:sqlite:" + dbFile.toAbsolutePath();
+    this.durability = durability;
+    try {
+      this.writer = connect(true);
+      retrying(() -> {
+        initSchema();
+        return null;
+      });
+      wOldDigest = writer.prepareStatement("SELECT digest FROM entries WHERE key = ?");
+      wInsertBlob = writer.prepareStatement("INSERT OR IGNORE INTO blobs(digest, size, data) VALUES (?, ?, ?)");
+      wUpsertEntry = writer.prepareStatement("INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ") VALUES (?,?,?,?,?,?,?)");
+      wDeleteOrphanInline = writer.prepareStatement(
+          "DELETE FROM blobs WHERE digest = ?1 AND data IS NOT NULL AND NOT EXISTS (SELECT 1 FROM entries WHERE digest = ?1)");
+      wDeleteEntry = writer.prepareStatement("DELETE FROM entries WHERE key = ?");
+    } catch (SQLException e) {
+      throw map("opening the index " + dbFile, e);
+    }
+  }
+
+  private Connection connect(boolean forWriting) throws SQLException {
+    SQLiteConfig config = new SQLiteConfig();
+    config.setBusyTimeout(BUSY_TIMEOUT_MS);
+    config.setSynchronous(durability == Durability.POWER_SAFE
+        ? SQLiteConfig.SynchronousMode.FULL : SQLiteConfig.SynchronousMode.NORMAL);
+    config.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
+    if (!forWriting) {
+      config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(256L << 20));
+    }
+    Connection c = retrying(() -> config.createConnection(url));
+    try (Statement s = c.createStatement()) {
+      // journal_mode is persistent in the file; setting it takes a lock, so only when needed.
+      try (ResultSet rs = s.executeQuery("PRAGMA journal_mode")) {
+        if (!rs.next() || !"wal".equalsIgnoreCase(rs.getString(1))) {
+          retrying(() -> s.execute("PRAGMA journal_mode=WAL"));
+        }
+      }
+    }
+    if (forWriting) {
+      c.setAutoCommit(false);
+    }
+    return c;
+  }
+
+  private void initSchema() throws SQLException {
+    try (Statement s = writer.createStatement()) {
+      int version;
+      try (ResultSet rs = s.executeQuery("PRAGMA user_version")) {
+        version = rs.next() ? rs.getInt(1) : 0;
+      }
+      if (version > FORMAT_VERSION) {
+        writer.rollback();
+        throw new LarderException.StorageFailure(Kind.IO, "the index " + dbFile + " has format " + version
+            + ", newer than this Larder understands (" + FORMAT_VERSION + "); upgrade Larder", null);
+      }
+      if (version == FORMAT_VERSION) {
+        writer.commit();
+        return;
+      }
+      s.execute("CREATE TABLE IF NOT EXISTS blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
+          + " size INTEGER NOT NULL, data BLOB)");
+      s.execute("CREATE TABLE IF NOT EXISTS entries(key TEXT PRIMARY KEY NOT NULL, digest TEXT NOT NULL,"
+          + " size INTEGER NOT NULL, created INTEGER NOT NULL, accessed INTEGER NOT NULL, expires INTEGER,"
+          + " metadata TEXT) WITHOUT ROWID");
+      s.execute("CREATE INDEX IF NOT EXISTS entries_digest ON entries(digest)");
+      s.execute("PRAGMA user_version = " + FORMAT_VERSION);
+      writer.commit();
+    } catch (SQLException | RuntimeException e) {
+      writer.rollback();
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  @FunctionalInterface
+  private interface SqlWork<T> {
+    T run() throws SQLException;
+  }
+
+  /** Runs {@code work} as one write transaction, retrying a bounded number of times if the index is busy. */
+  private <T> T write(String what, SqlWork<T> work) {
+    checkOpen();
+    writeLock.lock();
+    try {
+      return retrying(() -> {
+        try {
+          T result = work.run();
+          writer.commit();
+          return result;
+        } catch (SQLException | RuntimeException e) {
+          try {
+            writer.rollback();
+          } catch (SQLException suppressed) {
+            e.addSuppressed(suppressed);
+          }
+          throw e;
+        }
+      });
+    } catch (SQLException e) {
+      throw map(what, e);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  private static <T> T retrying(SqlWork<T> work) throws SQLException {
+    for (int attempt = 0; ; attempt++) {
+      try {
+        return work.run();
+      } catch (SQLException e) {
+        if (!isBusy(e) || attempt >= BUSY_RETRIES) {
+          throw e;
+        }
+        try {
+          Thread.sleep(Math.min(2L << Math.min(attempt, 6), 100));
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
+  }
+
+  private static boolean isBusy(SQLException e) {
+    if (e instanceof SQLiteException se) {
+      int primary = se.getResultCode().code & 0xff;
+      return primary == SQLiteErrorCode.SQLITE_BUSY.code || primary == SQLiteErrorCode.SQLITE_LOCKED.code;
+    }
+    return false;
+  }
+
+  @Override
+  public void put(Entry entry, BlobRecord blob) {
+    String digest = entry.integrity().strongest().sri();
+    write("recording entry '" + entry.key() + "'", () -> {
+      wOldDigest.setString(1, entry.key());
+      String old = null;
+      try (ResultSet rs = wOldDigest.executeQuery()) {
+        if (rs.next()) {
+          old = rs.getString(1);
+        }
+      }
+      wInsertBlob.setString(1, digest);
+      wInsertBlob.setLong(2, blob.size());
+      if (blob.inline() == null) {
+        wInsertBlob.setNull(3, Types.BLOB);
+      } else {
+        wInsertBlob.setBytes(3, blob.inline());
+      }
+      wInsertBlob.executeUpdate();
+      wUpsertEntry.setString(1, entry.key());
+      wUpsertEntry.setString(2, digest);
+      wUpsertEntry.setLong(3, entry.size());
+      wUpsertEntry.setLong(4, entry.created().toEpochMilli());
+      wUpsertEntry.setLong(5, entry.accessed().toEpochMilli());
+      if (entry.expires() == null) {
+        wUpsertEntry.setNull(6, Types.INTEGER);
+      } else {
+        wUpsertEntry.setLong(6, entry.expires().toEpochMilli());
+      }
+      wUpsertEntry.setString(7, entry.metadata());
+      wUpsertEntry.executeUpdate();
+      if (old != null && !old.equals(digest)) {
+        deleteOrphanInline(old);
+      }
+      return null;
+    });
+  }
+
+  private void deleteOrphanInline(String digest) throws SQLException {
+    wDeleteOrphanInline.setString(1, digest);
+    wDeleteOrphanInline.executeUpdate();
+  }
+
+  @Override
+  public boolean remove(String key) {
+    return write("removing entry '" + key + "'", () -> {
+      wOldDigest.setString(1, key);
+      String old;
+      try (ResultSet rs = wOldDigest.executeQuery()) {
+        if (!rs.next()) {
+          return false;
+        }
+        old = rs.getString(1);
+      }
+      wDeleteEntry.setString(1, key);
+      wDeleteEntry.executeUpdate();
+      deleteOrphanInline(old);
+      return true;
+    });
+  }
+
+  @Override
+  public long removePrefix(String prefix) {
+    String upper = Keys.upperBound(prefix);
+    String range = "key >= ?" + (upper == null ? "" : " AND key < ?");
+    return write("removing entries under '" + prefix + "'", () -> {
+      List<String> digests = new ArrayList<>();
+      try (PreparedStatement ps = writer.prepareStatement("SELECT DISTINCT digest FROM entries WHERE " + range)) {
+        bindRange(ps, prefix, upper);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            digests.add(rs.getString(1));
+          }
+        }
+      }
+      long n;
+      try (PreparedStatement ps = writer.prepareStatement("DELETE FROM entries WHERE " + range)) {
+        bindRange(ps, prefix, upper);
+        n = ps.executeUpdate();
+      }
+      for (String d : digests) {
+        deleteOrphanInline(d);
+      }
+      return n;
+    });
+  }
+
+  private static void bindRange(PreparedStatement ps, String prefix, String upper) throws SQLException {
+    ps.setString(1, prefix);
+    if (upper != null) {
+      ps.setString(2, upper);
+    }
+  }
+
+  @Override
+  public long removeBlob(Integrity digest) {
+    String d = digest.strongest().sri();
+    return write("forgetting blob " + d, () -> {
+      long n;
+      try (PreparedStatement ps = writer.prepareStatement("DELETE FROM entries WHERE digest = ?")) {
+        ps.setString(1, d);
+        n = ps.executeUpdate();
+      }
+      try (PreparedStatement ps = writer.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
+        ps.setString(1, d);
+        ps.executeUpdate();
+      }
+      return n;
+    });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** A pooled read connection with its prepared statements. */
+  private final class Reader {
+    final Connection c;
+    final PreparedStatement getWithInline;
+    final PreparedStatement get;
+    final PreparedStatement blob;
+    final PreparedStatement blobWithInline;
+
+    Reader() throws SQLException {
+      c = connect(false);
+      getWithInline = c.prepareStatement("SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata,"
+          + " b.data FROM entries e LEFT JOIN blobs b ON b.digest = e.digest WHERE e.key = ?");
+      get = c.prepareStatement("SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key = ?");
+      blob = c.prepareStatement("SELECT digest, size, NULL FROM blobs WHERE digest = ?");
+      blobWithInline = c.prepareStatement("SELECT digest, size, data FROM blobs WHERE digest = ?");
+    }
+  }
+
+  private <T> T read(String what, java.util.function.Function<Reader, SqlWork<T>> work) {
+    checkOpen();
+    try {
+      readerPermits.acquire();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new LarderException.StorageFailure(Kind.IO, what + " was interrupted", e);
+    }
+    Reader r = idleReaders.poll();
+    try {
+      if (r == null) {
+        r = new Reader();
+        allReaders.add(r);
+      }
+      Reader reader = r;
+      return retrying(work.apply(reader));
+    } catch (SQLException e) {
+      throw map(what, e);
+    } finally {
+      if (r != null) {
+        idleReaders.add(r);
+      }
+      readerPermits.release();
+    }
+  }
+
+  @Override
+  public Optional<Hit> get(String key, boolean withInline) {
+    return read("looking up '" + key + "'", r -> () -> {
+      PreparedStatement ps = withInline ? r.getWithInline : r.get;
+      ps.setString(1, key);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        return Optional.of(new Hit(entry(rs), withInline ? rs.getBytes(8) : null));
+      }
+    });
+  }
+
+  @Override
+  public Optional<BlobRecord> blob(Integrity digest, boolean withInline) {
+    return read("looking up blob " + digest, r -> () -> {
+      PreparedStatement ps = withInline ? r.blobWithInline : r.blob;
+      ps.setString(1, digest.strongest().sri());
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(blobRecord(rs)) : Optional.empty();
+      }
+    });
+  }
+
+  @Override
+  public List<Entry> scan(String prefix, String after, int limit) {
+    String upper = Keys.upperBound(prefix);
+    String sql = "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key >= ? AND key > ?"
+        + (upper == null ? "" : " AND key < ?") + " ORDER BY key LIMIT ?";
+    return read("listing '" + prefix + "'", r -> () -> {
+      try (PreparedStatement ps = r.c.prepareStatement(sql)) {
+        int i = 1;
+        ps.setString(i++, prefix);
+        ps.setString(i++, after == null ? "" : after);
+        if (upper != null) {
+          ps.setString(i++, upper);
+        }
+        ps.setInt(i, limit);
+        List<Entry> out = new ArrayList<>(Math.min(limit, 1024));
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.add(entry(rs));
+          }
+        }
+        return out;
+      }
+    });
+  }
+
+  /** The query plan of a prefix scan, so that a test can check it is a range search on the key. */
+  public String explainScan(String prefix) {
+    String upper = Keys.upperBound(prefix);
+    String sql = "EXPLAIN QUERY PLAN SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key >= ? AND key > ?"
+        + (upper == null ? "" : " AND key < ?") + " ORDER BY key LIMIT ?";
+    return read("explaining a scan", r -> () -> {
+      try (PreparedStatement ps = r.c.prepareStatement(sql)) {
+        int i = 1;
+        ps.setString(i++, prefix);
+        ps.setString(i++, "");
+        if (upper != null) {
+          ps.setString(i++, upper);
+        }
+        ps.setInt(i, 100);
+        StringBuilder sb = new StringBuilder();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            sb.append(rs.getString(4)).append('\n');
+          }
+        }
+        return sb.toString();
+      }
+    });
+  }
+
+  @Override
+  public List<BlobRecord> blobs(String after, int limit, boolean withInline) {
+    String sql = "SELECT digest, size, " + (withInline ? "data" : "NULL")
+        + " FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?";
+    return read("listing blobs", r -> () -> {
+      try (PreparedStatement ps = r.c.prepareStatement(sql)) {
+        ps.setString(1, after == null ? "" : after);
+        ps.setInt(2, limit);
+        List<BlobRecord> out = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.add(blobRecord(rs));
+          }
+        }
+        return out;
+      }
+    });
+  }
+
+  @Override
+  public long[] counts() {
+    long[] c = read("counting", r -> () -> {
+      long[] out = new long[5];
+      try (Statement s = r.c.createStatement()) {
+        try (ResultSet rs = s.executeQuery("SELECT count(*) FROM entries")) {
+          rs.next();
+          out[0] = rs.getLong(1);
+        }
+        try (ResultSet rs = s.executeQuery("SELECT count(*), total(size), count(data) FROM blobs")) {
+          rs.next();
+          out[1] = rs.getLong(1);
+          out[2] = (long) rs.getDouble(2);
+          out[3] = rs.getLong(3);
+        }
+      }
+      return out;
+    });
+    c[4] = fileSize(dbFile) + fileSize(Path.of(dbFile + "-wal"));
+    return c;
+  }
+
+  private static long fileSize(Path p) {
+    try {
+      return Files.size(p);
+    } catch (java.io.IOException e) {
+      return 0;
+    }
+  }
+
+  private static Entry entry(ResultSet rs) throws SQLException {
+    long expires = rs.getLong(6);
+    boolean noExpiry = rs.wasNull();
+    return new Entry(rs.getString(1), Integrity.parse(rs.getString(2)), rs.getLong(3),
+        Instant.ofEpochMilli(rs.getLong(4)), Instant.ofEpochMilli(rs.getLong(5)),
+        noExpiry ? null : Instant.ofEpochMilli(expires), rs.getString(7));
+  }
+
+  private static BlobRecord blobRecord(ResultSet rs) throws SQLException {
+    return new BlobRecord(Integrity.parse(rs.getString(1)), rs.getLong(2), rs.getBytes(3));
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new LarderException.StorageFailure(Kind.CLOSED, "the store is closed", null);
+    }
+  }
+
+  private LarderException map(String what, SQLException e) {
+    if (Errors.isDiskFull(e)) {
+      return new LarderException.StorageFailure(Kind.INSUFFICIENT_STORAGE,
+          what + " failed: the disk is full; free space or lower the cache's size", e);
+    }
+    if (isBusy(e)) {
+      return new LarderException.StorageFailure(Kind.BUSY, what + " failed: the index " + dbFile
+          + " stayed locked by another process; retry, or look for a stuck process holding it", e);
+    }
+    String m = e.getMessage();
+    if (m != null && (m.contains("SQLITE_CANTOPEN") || m.contains("SQLITE_READONLY") || m.contains("SQLITE_PERM"))) {
+      return new LarderException.StorageFailure(Kind.IO, what + " failed: cannot open " + dbFile
+          + " for writing; check that the store directory exists and is writable (" + m + ")", e);
+    }
+    return new LarderException.StorageFailure(Kind.IO, what + " failed: " + m, e);
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    writeLock.lock();
+    try {
+      for (Reader r : allReaders) {
+        closeQuietly(r.c);
+      }
+      closeQuietly(writer);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  private static void closeQuietly(Connection c) {
+    try {
+      c.close();
+    } catch (SQLException ignored) {
+      // closing
+    }
+  }
+}

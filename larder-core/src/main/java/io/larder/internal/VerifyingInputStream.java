@@ -1,0 +1,101 @@
+package io.larder.internal;
+
+import io.larder.Integrity;
+import io.larder.LarderException;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.security.MessageDigest;
+
+/**
+ * Hashes bytes as they are read and, at the end of the stream, checks size and digest. On a mismatch it
+ * calls {@code onCorrupt} (which removes the bad copy) and throws, so a caller that reads to the end never
+ * takes bad bytes for good ones.
+ */
+public final class VerifyingInputStream extends FilterInputStream {
+  private final Integrity.Hash expected;
+  private final long expectedSize;
+  private final MessageDigest digest;
+  private final Runnable onCorrupt;
+  private final Runnable onVerified;
+  private final String what;
+  private long count;
+  private boolean done;
+
+  public VerifyingInputStream(InputStream raw, Integrity.Hash expected, long expectedSize, String what,
+      Runnable onCorrupt, Runnable onVerified) {
+    super(raw);
+    this.expected = expected;
+    this.expectedSize = expectedSize;
+    this.digest = expected.algorithm().newDigest();
+    this.what = what;
+    this.onCorrupt = onCorrupt;
+    this.onVerified = onVerified;
+  }
+
+  @Override
+  public int read() throws IOException {
+    byte[] one = new byte[1];
+    int n = read(one, 0, 1);
+    return n <= 0 ? -1 : one[0] & 0xff;
+  }
+
+  @Override
+  public int read(byte[] b, int off, int len) throws IOException {
+    if (done) {
+      return -1;
+    }
+    if (len == 0) {
+      return 0;
+    }
+    int n = in.read(b, off, len);
+    if (n < 0) {
+      finish();
+      return -1;
+    }
+    count += n;
+    if (count > expectedSize) {
+      fail("is longer than its recorded " + expectedSize + " bytes");
+    }
+    digest.update(b, off, n);
+    return n;
+  }
+
+  private void finish() {
+    done = true;
+    if (count != expectedSize) {
+      fail("is " + count + " bytes, not its recorded " + expectedSize);
+    }
+    if (!MessageDigest.isEqual(digest.digest(), expected.bytes())) {
+      fail("does not match its digest " + expected.sri());
+    }
+    onVerified.run();
+  }
+
+  private void fail(String why) {
+    done = true;
+    onCorrupt.run();
+    throw new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
+        what + " " + why + " on disk: it was corrupted and has been removed (put it again; run 'larder verify' to check the rest)");
+  }
+
+  @Override
+  public long skip(long n) throws IOException {
+    // Skipped bytes must still be hashed.
+    byte[] buf = new byte[(int) Math.min(n, 8192)];
+    long skipped = 0;
+    while (skipped < n) {
+      int r = read(buf, 0, (int) Math.min(buf.length, n - skipped));
+      if (r < 0) {
+        break;
+      }
+      skipped += r;
+    }
+    return skipped;
+  }
+
+  @Override
+  public boolean markSupported() {
+    return false;
+  }
+}

@@ -1,0 +1,70 @@
+package io.larder.spi;
+
+import io.larder.Integrity;
+import java.io.Closeable;
+import java.io.InputStream;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Immutable content named by its digest. The local-disk implementation stores one file per blob; an
+ * object store fits the same contract (no rename needed: an object becomes visible whole on PUT; ranged
+ * GET; conditional create).
+ *
+ * <p>All methods are safe to call from many threads and many processes at once.
+ */
+public interface BlobStore extends Closeable {
+
+  /** A blob that was stored: its address and size. */
+  record StoredBlob(Integrity digest, long size) {}
+
+  /**
+   * Streams {@code content} into the store in constant memory, hashing it on the way.
+   *
+   * <p><b>Atomic:</b> the blob becomes visible under its address whole or not at all; a concurrent
+   * reader never sees part of it. If a blob with the same digest exists it holds the same bytes, and the
+   * put still succeeds (its time is refreshed so that a collector does not take it as unreferenced).
+   *
+   * <p><b>Verified:</b> if {@code expected} is given, the content must match it on the strongest
+   * algorithm they share; if {@code expectedSize} is not -1, the content must be exactly that long. On a
+   * mismatch an {@link io.larder.LarderException.IntegrityFailure} is thrown and nothing becomes visible.
+   *
+   * <p><b>On failure</b> (mismatch, I/O error, full disk, a failing input stream) nothing is left behind:
+   * no blob, no temporary file — except after a crash of the process itself, when a temporary file may
+   * remain until {@link #removeTmpOlderThan} takes it.
+   *
+   * @return the digest in the store's addressing algorithm, and the size
+   */
+  StoredBlob put(InputStream content, Integrity expected, long expectedSize);
+
+  /**
+   * Opens the raw bytes {@code [offset, offset + length)} of a blob, <em>unverified</em>: callers verify.
+   *
+   * @return empty if there is no such blob
+   */
+  Optional<InputStream> open(Integrity digest, long offset, long length);
+
+  /** Whether the blob exists. */
+  boolean exists(Integrity digest);
+
+  /**
+   * Removes a blob. Readers that already opened it may finish reading it (POSIX semantics).
+   *
+   * @return whether it existed
+   */
+  boolean delete(Integrity digest);
+
+  /** Calls {@code action} for every blob in the store, in no particular order. */
+  void forEach(Consumer<Integrity> action);
+
+  /** A token that changes whenever the blob's bytes may have changed (e.g. size, mtime and inode). */
+  Optional<Object> stamp(Integrity digest);
+
+  /**
+   * Removes temporary files of writes that were abandoned (by a crashed process) before {@code cutoff}.
+   *
+   * @return how many were removed
+   */
+  int removeTmpOlderThan(Instant cutoff);
+}

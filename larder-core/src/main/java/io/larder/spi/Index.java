@@ -1,0 +1,54 @@
+package io.larder.spi;
+
+import io.larder.Entry;
+import io.larder.Integrity;
+import java.io.Closeable;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The ordered map of entries, and the record of blobs (with small blobs' bytes held inline).
+ *
+ * <p>Every method is one transaction: it happens whole or not at all, and is safe to call from many
+ * threads and many processes at once. Keys are ordered by Unicode code point (UTF-8 byte order), and
+ * prefix scans are O(log n + k).
+ */
+public interface Index extends Closeable {
+
+  /** A blob as the index records it; {@code inline} holds its bytes when it lives in the index, else null. */
+  record BlobRecord(Integrity digest, long size, byte[] inline) {}
+
+  /** An entry with its blob's inline bytes, or null when the blob is a file. */
+  record Hit(Entry entry, byte[] inline) {}
+
+  /**
+   * Inserts or replaces the entry for {@code entry.key()} and records its blob, in one transaction.
+   * The caller must have published a non-inline blob before calling: an entry is never written before its
+   * blob is in place. Inline content that the replaced entry alone referenced is removed.
+   */
+  void put(Entry entry, BlobRecord blob);
+
+  /** The entry for {@code key}, with its inline bytes if {@code withInline}. */
+  Optional<Hit> get(String key, boolean withInline);
+
+  /** The blob record for {@code digest}, with its inline bytes if {@code withInline}. */
+  Optional<BlobRecord> blob(Integrity digest, boolean withInline);
+
+  /** Removes one entry (and inline content no other entry references). Returns whether it existed. */
+  boolean remove(String key);
+
+  /** Removes every entry whose key starts with {@code prefix}, in one transaction. Returns how many. */
+  long removePrefix(String prefix);
+
+  /** Forgets a blob and removes every entry that points at it. Returns how many entries went. */
+  long removeBlob(Integrity digest);
+
+  /** Up to {@code limit} entries with keys starting with {@code prefix} and greater than {@code after}. */
+  List<Entry> scan(String prefix, String after, int limit);
+
+  /** Up to {@code limit} blob records with digests greater than {@code after} (null for the start). */
+  List<BlobRecord> blobs(String after, int limit, boolean withInline);
+
+  /** Entry count, blob count, blob bytes, inline blob count, index bytes on disk. */
+  long[] counts();
+}
