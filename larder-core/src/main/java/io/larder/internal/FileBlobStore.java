@@ -30,6 +30,8 @@ import java.util.stream.Stream;
  */
 public final class FileBlobStore implements BlobStore {
   private static final int BUFFER = 256 * 1024;
+  private static final boolean UNIX_ATTRIBUTES =
+      java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
 
   private final Path content;
   private final Path tmp;
@@ -163,9 +165,16 @@ public final class FileBlobStore implements BlobStore {
 
   @Override
   public Optional<Object> stamp(Integrity digest) {
+    Path p = path(digest);
     try {
-      BasicFileAttributes a = Files.readAttributes(path(digest), BasicFileAttributes.class);
-      return Optional.of(List.of(a.size(), a.lastModifiedTime().toMillis(), String.valueOf(a.fileKey())));
+      if (UNIX_ATTRIBUTES) {
+        // ctime moves on every write and cannot be set back by a user, unlike mtime.
+        java.util.Map<String, Object> a = Files.readAttributes(p, "unix:size,lastModifiedTime,ctime,ino,dev");
+        return Optional.of(List.of(a.get("size"), String.valueOf(a.get("lastModifiedTime")),
+            String.valueOf(a.get("ctime")), a.get("ino"), a.get("dev")));
+      }
+      BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+      return Optional.of(List.of(a.size(), String.valueOf(a.lastModifiedTime()), String.valueOf(a.fileKey())));
     } catch (IOException e) {
       return Optional.empty();
     }

@@ -84,7 +84,6 @@ public final class SqliteIndex implements Index {
     config.setBusyTimeout(BUSY_TIMEOUT_MS);
     config.setSynchronous(durability == Durability.POWER_SAFE
         ? SQLiteConfig.SynchronousMode.FULL : SQLiteConfig.SynchronousMode.NORMAL);
-    config.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
     if (!forWriting) {
       config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(256L << 20));
     }
@@ -97,25 +96,48 @@ public final class SqliteIndex implements Index {
         }
       }
     }
-    if (forWriting) {
-      c.setAutoCommit(false);
-    }
+    // The writer stays in autocommit mode and brackets each write with BEGIN IMMEDIATE ... COMMIT itself:
+    // with autoCommit=false the driver opens the next transaction right after each commit, and an
+    // IMMEDIATE one would hold the database's write lock against every other process between writes.
     return c;
   }
 
+  private void begin() throws SQLException {
+    try (Statement s = writer.createStatement()) {
+      s.execute("BEGIN IMMEDIATE");
+    }
+  }
+
+  private void commit() throws SQLException {
+    try (Statement s = writer.createStatement()) {
+      s.execute("COMMIT");
+    }
+  }
+
+  private void rollback() throws SQLException {
+    try (Statement s = writer.createStatement()) {
+      s.execute("ROLLBACK");
+    } catch (SQLException e) {
+      if (e.getMessage() == null || !e.getMessage().contains("no transaction is active")) {
+        throw e;
+      }
+    }
+  }
+
   private void initSchema() throws SQLException {
+    begin();
     try (Statement s = writer.createStatement()) {
       int version;
       try (ResultSet rs = s.executeQuery("PRAGMA user_version")) {
         version = rs.next() ? rs.getInt(1) : 0;
       }
       if (version > FORMAT_VERSION) {
-        writer.rollback();
+        rollback();
         throw new LarderException.StorageFailure(Kind.IO, "the index " + dbFile + " has format " + version
             + ", newer than this Larder understands (" + FORMAT_VERSION + "); upgrade Larder", null);
       }
       if (version == FORMAT_VERSION) {
-        writer.commit();
+        commit();
         return;
       }
       s.execute("CREATE TABLE IF NOT EXISTS blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
@@ -125,9 +147,9 @@ public final class SqliteIndex implements Index {
           + " metadata TEXT) WITHOUT ROWID");
       s.execute("CREATE INDEX IF NOT EXISTS entries_digest ON entries(digest)");
       s.execute("PRAGMA user_version = " + FORMAT_VERSION);
-      writer.commit();
+      commit();
     } catch (SQLException | RuntimeException e) {
-      writer.rollback();
+      rollback();
       throw e;
     }
   }
@@ -145,13 +167,14 @@ public final class SqliteIndex implements Index {
     writeLock.lock();
     try {
       return retrying(() -> {
+        begin();
         try {
           T result = work.run();
-          writer.commit();
+          commit();
           return result;
         } catch (SQLException | RuntimeException e) {
           try {
-            writer.rollback();
+            rollback();
           } catch (SQLException suppressed) {
             e.addSuppressed(suppressed);
           }

@@ -1,0 +1,502 @@
+package io.larder;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.larder.LarderException.Kind;
+import io.larder.testkit.MutableClock;
+import io.larder.testkit.StoreFiles;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LarderTest {
+  @TempDir Path dir;
+  MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+  Larder cache;
+
+  @BeforeEach
+  void open() {
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+  }
+
+  @AfterEach
+  void close() {
+    cache.close();
+  }
+
+  static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  @Test
+  void putThenGetRoundTripsSmallAndLargeContent() {
+    for (int size : new int[] {0, 1, 16 * 1024, 16 * 1024 + 1, 3 * 1024 * 1024 + 7}) {
+      byte[] data = random(size, size);
+      Entry e = cache.put("k:" + size, data);
+      assertThat(e.size()).isEqualTo(size);
+      assertThat(e.integrity()).isEqualTo(Integrity.compute(Algorithm.SHA256, data));
+      assertThat(cache.getBytes("k:" + size)).hasValueSatisfying(b -> assertThat(b).isEqualTo(data));
+    }
+    assertThat(cache.getBytes("absent")).isEmpty();
+    assertThat(cache.get("absent")).isEmpty();
+  }
+
+  @Test
+  void smallContentLivesInTheIndexAndLargeContentInAFile() {
+    cache.put("small", random(100, 1));
+    assertThat(StoreFiles.blobFiles(dir)).isEmpty();
+    cache.put("large", random(100_000, 2));
+    assertThat(StoreFiles.blobFiles(dir)).hasSize(1);
+    assertThat(cache.stats().inlineBlobs()).isEqualTo(1);
+  }
+
+  @Test
+  void putFromStreamAndFileAndCopyToFile() throws IOException {
+    byte[] data = random(200_000, 3);
+    Path src = dir.resolve("src.bin");
+    Files.write(src, data);
+    cache.put("f", src, PutOptions.defaults());
+    cache.put("s", new ByteArrayInputStream(data), PutOptions.defaults());
+    Path out = dir.resolve("out.bin");
+    assertThat(cache.copyTo("f", out)).isTrue();
+    assertThat(Files.readAllBytes(out)).isEqualTo(data);
+    assertThat(cache.copyTo("missing", dir.resolve("nope"))).isFalse();
+    assertThat(Files.exists(dir.resolve("nope"))).isFalse();
+    assertThatThrownBy(() -> cache.put("x", dir.resolve("no-such-file"), PutOptions.defaults()))
+        .isInstanceOf(LarderException.NotFound.class).hasMessageContaining("no such file");
+  }
+
+  @Test
+  void sameContentUnderManyKeysIsStoredOnce() {
+    byte[] data = random(50_000, 4);
+    for (int i = 0; i < 20; i++) {
+      cache.put("dup:" + i, data);
+    }
+    byte[] small = random(10, 5);
+    for (int i = 0; i < 20; i++) {
+      cache.put("small:" + i, small);
+    }
+    assertThat(StoreFiles.blobFiles(dir)).hasSize(1);
+    Stats s = cache.stats();
+    assertThat(s.entries()).isEqualTo(40);
+    assertThat(s.blobs()).isEqualTo(2);
+    assertThat(s.bytes()).isEqualTo(50_010);
+  }
+
+  @Test
+  void getByDigestAcceptsEverySpellingOfTheDigest() {
+    byte[] data = random(40_000, 6);
+    Entry e = cache.put("d", data);
+    String hex = e.integrity().strongest().hex();
+    for (String spelling : List.of(e.integrity().toString(), "sha256:" + hex, hex)) {
+      try (Content c = cache.getByDigest(Integrity.parse(spelling)).orElseThrow()) {
+        assertThat(c.entry()).isEmpty();
+        assertThat(c.readAllBytes()).isEqualTo(data);
+      }
+    }
+    assertThat(cache.getByDigest(Integrity.compute(Algorithm.SHA256, new byte[] {1}))).isEmpty();
+    assertThat(cache.getByDigest(Integrity.compute(Algorithm.SHA512, data))).as("not addressed by sha512").isEmpty();
+  }
+
+  @Test
+  void infoAndContainsReadOnlyTheIndexAndCarryMetadata() {
+    cache.put("m", "hi".getBytes(StandardCharsets.UTF_8), PutOptions.defaults().metadata("{\"a\":1,\"b\":[true]}"));
+    Entry e = cache.info("m").orElseThrow();
+    assertThat(e.metadata()).isEqualTo("{\"a\":1,\"b\":[true]}");
+    assertThat(e.size()).isEqualTo(2);
+    assertThat(e.created()).isEqualTo(clock.instant());
+    assertThat(cache.contains("m")).isTrue();
+    assertThat(cache.contains("n")).isFalse();
+    assertThatThrownBy(() -> PutOptions.defaults().metadata("[1]")).hasMessageContaining("not a JSON object");
+    assertThatThrownBy(() -> PutOptions.defaults().metadata("{\"a\":")).hasMessageContaining("invalid metadata");
+  }
+
+  @Test
+  void expiredEntriesAreMissesAtOnce() {
+    cache.put("t", new byte[] {1, 2}, PutOptions.defaults().ttl(Duration.ofMinutes(10)));
+    cache.put("forever", new byte[] {3});
+    assertThat(cache.info("t").orElseThrow().expires()).isEqualTo(clock.instant().plus(Duration.ofMinutes(10)));
+    clock.advance(Duration.ofMinutes(9));
+    assertThat(cache.getBytes("t")).isPresent();
+    clock.advance(Duration.ofMinutes(1));
+    assertThat(cache.getBytes("t")).isEmpty();
+    assertThat(cache.contains("t")).isFalse();
+    assertThat(cache.getRange("t", 0, 1)).isEmpty();
+    assertThat(cache.list("").map(Entry::key).toList()).containsExactly("forever");
+  }
+
+  @Test
+  void listReturnsEntriesByPrefixInKeyOrderAcrossPages() {
+    for (int i = 0; i < 1200; i++) {
+      cache.put(String.format("build:lib:%05d", i), new byte[] {(byte) i});
+    }
+    cache.put("build:lia", new byte[] {1});
+    cache.put("build:lib", new byte[] {1}); // equal to the prefix itself
+    cache.put("build;", new byte[] {1});
+    cache.put("other", new byte[] {1});
+    List<String> keys = cache.list("build:lib").map(Entry::key).toList();
+    assertThat(keys).hasSize(1201).isSorted().startsWith("build:lib", "build:lib:00000").endsWith("build:lib:01199");
+    assertThat(cache.list("").count()).isEqualTo(1204);
+    assertThat(cache.list("zzz").count()).isZero();
+    assertThat(cache.list("build:lib:0119").map(Entry::key).toList()).hasSize(10);
+  }
+
+  @Test
+  void prefixScanIsARangeSearchOnTheKeyNotAFullScan() {
+    var index = new io.larder.internal.SqliteIndex(dir.resolve("index.db"), Durability.PROCESS_SAFE);
+    try {
+      String plan = index.explainScan("build:lib:");
+      assertThat(plan).contains("SEARCH entries USING PRIMARY KEY (key>? AND key<?)").doesNotContain("SCAN");
+    } finally {
+      index.close();
+    }
+  }
+
+  @Test
+  void listOrdersByCodePoint() {
+    String astral = new String(Character.toChars(0x1F600));
+    for (String k : List.of("p:\uFFFF", "p:" + astral, "p:a", "p:\u00e9")) {
+      cache.put(k, new byte[] {1});
+    }
+    assertThat(cache.list("p:").map(Entry::key).toList()).containsExactly("p:a", "p:\u00e9", "p:\uFFFF", "p:" + astral);
+  }
+
+  @Test
+  void removeRemovePrefixAndRemoveContent() {
+    byte[] shared = random(30_000, 7);
+    cache.put("a:1", shared);
+    cache.put("a:2", shared);
+    cache.put("a:3", new byte[] {9});
+    cache.put("b:1", new byte[] {8});
+    assertThat(cache.remove("a:3")).isTrue();
+    assertThat(cache.remove("a:3")).isFalse();
+    assertThat(cache.stats().blobs()).as("inline content of a removed entry goes with it").isEqualTo(2);
+    assertThat(cache.removePrefix("a:")).isEqualTo(2);
+    assertThat(cache.list("").map(Entry::key).toList()).containsExactly("b:1");
+    cache.put("c:1", shared);
+    cache.put("c:2", shared);
+    assertThat(cache.removeContent(Integrity.compute(Algorithm.SHA256, shared))).isTrue();
+    assertThat(cache.contains("c:1")).isFalse();
+    assertThat(cache.contains("c:2")).isFalse();
+    assertThat(StoreFiles.blobFiles(dir)).isEmpty();
+    assertThat(cache.removeContent(Integrity.compute(Algorithm.SHA256, shared))).isFalse();
+    assertThatThrownBy(() -> cache.removePrefix("")).hasMessageContaining("non-empty prefix");
+  }
+
+  @Test
+  void replacingAnEntryDropsInlineContentNoLongerReferenced() {
+    cache.put("k", new byte[] {1});
+    cache.put("k", new byte[] {2});
+    assertThat(cache.stats().blobs()).isEqualTo(1);
+    assertThat(cache.getBytes("k")).hasValueSatisfying(b -> assertThat(b).containsExactly(2));
+  }
+
+  @Test
+  void rangeReadsOfInlineAndFileContent() {
+    byte[] small = random(1000, 8);
+    byte[] large = random(1_000_000, 9);
+    cache.put("s", small);
+    cache.put("l", large);
+    for (String k : List.of("s", "l")) {
+      byte[] all = k.equals("s") ? small : large;
+      try (Content c = cache.getRange(k, 10, 100).orElseThrow()) {
+        assertThat(c.offset()).isEqualTo(10);
+        assertThat(c.length()).isEqualTo(100);
+        assertThat(c.readAllBytes()).isEqualTo(java.util.Arrays.copyOfRange(all, 10, 110));
+      }
+      try (Content c = cache.getRange(k, all.length - 5, 100).orElseThrow()) {
+        assertThat(c.readAllBytes()).hasSize(5);
+      }
+      try (Content c = cache.getRange(k, all.length, 10).orElseThrow()) {
+        assertThat(c.readAllBytes()).isEmpty();
+      }
+      assertThatThrownBy(() -> cache.getRange(k, all.length + 1, 1)).hasMessageContaining("past the end");
+      assertThatThrownBy(() -> cache.getRange(k, -1, 1)).hasMessageContaining("non-negative");
+    }
+    Integrity d = Integrity.compute(Algorithm.SHA256, large);
+    assertThat(cache.getRangeByDigest(d, 999_990, 10).orElseThrow().readAllBytes())
+        .isEqualTo(java.util.Arrays.copyOfRange(large, 999_990, 1_000_000));
+  }
+
+  // ---------------------------------------------------------- guarantee 2: reads verify
+
+  @Test
+  void aFlippedByteInABlobFileIsAnErrorTheEntryIsRemovedAndTheBytesAreNeverReturned() {
+    byte[] data = random(100_000, 10);
+    cache.put("x", data);
+    cache.put("y", data);
+    Path blob = StoreFiles.blobFiles(dir).get(0);
+    StoreFiles.flipByte(blob, 5000);
+    assertThatThrownBy(() -> cache.getBytes("x"))
+        .isInstanceOfSatisfying(LarderException.IntegrityFailure.class, e -> assertThat(e.kind()).isEqualTo(Kind.CORRUPT))
+        .hasMessageContaining("'x'").hasMessageContaining("removed");
+    assertThat(cache.contains("x")).isFalse();
+    assertThat(cache.contains("y")).as("every entry pointing at the bad blob goes").isFalse();
+    assertThat(Files.exists(blob)).isFalse();
+    assertThat(cache.getBytes("x")).isEmpty();
+  }
+
+  @Test
+  void copyToLeavesNothingWhenTheBlobIsCorrupt() throws IOException {
+    cache.put("x", random(100_000, 11));
+    StoreFiles.flipByte(StoreFiles.blobFiles(dir).get(0), 99_999);
+    Path out = dir.resolve("out");
+    Files.writeString(out, "previous");
+    assertThatThrownBy(() -> cache.copyTo("x", out)).isInstanceOf(LarderException.IntegrityFailure.class);
+    assertThat(Files.readString(out)).isEqualTo("previous");
+    try (var s = Files.list(dir)) {
+      assertThat(s.filter(p -> p.getFileName().toString().endsWith(".larder-tmp")).toList()).isEmpty();
+    }
+  }
+
+  @Test
+  void truncatedOrExtendedBlobFilesAreCorrupt() throws IOException {
+    byte[] a = random(100_000, 12);
+    byte[] b = random(100_000, 13);
+    cache.put("a", a);
+    cache.put("b", b);
+    Path pa = blobPath(a);
+    Path pb = blobPath(b);
+    Files.write(pa, java.util.Arrays.copyOf(a, 50_000));
+    Files.write(pb, new byte[] {1}, java.nio.file.StandardOpenOption.APPEND);
+    assertThatThrownBy(() -> cache.getBytes("a")).isInstanceOf(LarderException.IntegrityFailure.class);
+    assertThatThrownBy(() -> cache.getBytes("b")).isInstanceOf(LarderException.IntegrityFailure.class);
+    assertThat(cache.contains("a")).isFalse();
+    assertThat(cache.contains("b")).isFalse();
+  }
+
+  @Test
+  void aMissingBlobFileIsATypedErrorAndTheEntryIsDropped() throws IOException {
+    byte[] a = random(100_000, 14);
+    cache.put("a", a);
+    Files.delete(blobPath(a));
+    assertThatThrownBy(() -> cache.get("a"))
+        .isInstanceOfSatisfying(LarderException.IntegrityFailure.class, e -> assertThat(e.kind()).isEqualTo(Kind.CORRUPT))
+        .hasMessageContaining("missing");
+    assertThat(cache.contains("a")).isFalse();
+  }
+
+  @Test
+  void corruptInlineContentIsCaughtToo() throws Exception {
+    cache.put("small", "hello world".getBytes(StandardCharsets.UTF_8));
+    cache.close();
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
+        var s = c.createStatement()) {
+      s.executeUpdate("UPDATE blobs SET data = X'68656c6c6f20776f726c64FF' WHERE data IS NOT NULL");
+    }
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    assertThatThrownBy(() -> cache.getBytes("small")).isInstanceOf(LarderException.IntegrityFailure.class);
+    assertThat(cache.contains("small")).isFalse();
+    assertThat(cache.stats().blobs()).isZero();
+  }
+
+  @Test
+  void rangeReadsVerifyTheWholeBlobOnceAndAgainAfterTheFileChanges() throws IOException {
+    byte[] data = random(2_000_000, 15);
+    cache.put("r", data);
+    Path blob = blobPath(data);
+    assertThat(cache.getRange("r", 100, 10).orElseThrow().readAllBytes()).isEqualTo(java.util.Arrays.copyOfRange(data, 100, 110));
+    // A writer changes the file (its change time moves even if mtime is put back).
+    var mtime = Files.getLastModifiedTime(blob);
+    StoreFiles.flipByte(blob, 1_500_000);
+    Files.setLastModifiedTime(blob, mtime);
+    assertThatThrownBy(() -> cache.getRange("r", 100, 10)).isInstanceOf(LarderException.IntegrityFailure.class);
+    assertThat(cache.contains("r")).isFalse();
+  }
+
+  @Test
+  void aCorruptBlobIsCaughtOnTheFirstRangeRead() {
+    byte[] data = random(500_000, 16);
+    cache.put("r", data);
+    StoreFiles.flipByte(blobPath(data), 400_000);
+    assertThatThrownBy(() -> cache.getRange("r", 0, 10)).isInstanceOf(LarderException.IntegrityFailure.class);
+  }
+
+  // ---------------------------------------------------------- guarantee 3: verified puts
+
+  @Test
+  void aPutWithTheWrongIntegrityOrSizeStoresNothing() {
+    for (int size : new int[] {10, 100_000}) {
+      byte[] data = random(size, size);
+      Integrity wrong = Integrity.compute(Algorithm.SHA256, random(size, size + 1));
+      assertThatThrownBy(() -> cache.put("k", data, PutOptions.defaults().integrity(wrong)))
+          .isInstanceOfSatisfying(LarderException.IntegrityFailure.class, e -> assertThat(e.kind()).isEqualTo(Kind.DIGEST_MISMATCH))
+          .hasMessageContaining("nothing was stored");
+      assertThatThrownBy(() -> cache.put("k", data, PutOptions.defaults().size(size + 1)))
+          .isInstanceOfSatisfying(LarderException.IntegrityFailure.class, e -> assertThat(e.kind()).isEqualTo(Kind.SIZE_MISMATCH));
+      assertThatThrownBy(() -> cache.put("k", data, PutOptions.defaults().size(size - 1)))
+          .isInstanceOfSatisfying(LarderException.IntegrityFailure.class, e -> assertThat(e.kind()).isEqualTo(Kind.SIZE_MISMATCH));
+    }
+    assertThat(cache.contains("k")).isFalse();
+    assertThat(cache.stats().blobs()).isZero();
+    assertThat(StoreFiles.blobFiles(dir)).isEmpty();
+    assertThat(StoreFiles.tmpFiles(dir)).isEmpty();
+  }
+
+  @Test
+  void aPutWithTheRightIntegrityInAnyAlgorithmSucceeds() {
+    byte[] data = random(70_000, 17);
+    for (Algorithm a : Algorithm.values()) {
+      cache.put("k:" + a, data, PutOptions.defaults().integrity(Integrity.compute(a, data)).size(data.length));
+    }
+    assertThat(cache.list("k:").count()).isEqualTo(4);
+  }
+
+  @Test
+  void aFailingInputStreamStoresNothing() {
+    InputStream failing = new InputStream() {
+      int n;
+
+      @Override
+      public int read() throws IOException {
+        if (++n > 50_000) {
+          throw new IOException("connection reset");
+        }
+        return 7;
+      }
+    };
+    assertThatThrownBy(() -> cache.put("k", failing, PutOptions.defaults()))
+        .isInstanceOfSatisfying(LarderException.StorageFailure.class, e -> assertThat(e.kind()).isEqualTo(Kind.IO))
+        .hasMessageContaining("connection reset");
+    assertThat(cache.contains("k")).isFalse();
+    assertThat(StoreFiles.tmpFiles(dir)).isEmpty();
+    assertThat(StoreFiles.blobFiles(dir)).isEmpty();
+  }
+
+  // ---------------------------------------------------------- guarantee 7: odd keys
+
+  @Test
+  void oddKeysAreOpaqueAndNeverBecomePaths() throws IOException {
+    List<String> keys = List.of("../../../../tmp/evil", "/etc/passwd", "a/b/c", "..", ".", "with space", "ünïcødé 😀",
+        "C:\\Windows", "%2e%2e%2f", "a".repeat(4096));
+    for (String k : keys) {
+      cache.put(k, k.getBytes(StandardCharsets.UTF_8));
+    }
+    for (String k : keys) {
+      assertThat(cache.getBytes(k)).hasValueSatisfying(b -> assertThat(new String(b, StandardCharsets.UTF_8)).isEqualTo(k));
+    }
+    try (var s = Files.walk(dir)) {
+      assertThat(s.map(p -> dir.relativize(p).toString()).toList())
+          .allMatch(p -> p.isEmpty() || p.startsWith("content-v2") || p.startsWith("tmp") || p.startsWith("index.db"));
+    }
+    assertThat(Files.exists(Path.of("/tmp/evil"))).isFalse();
+  }
+
+  @Test
+  void badKeysAreRefusedByEveryOperation() {
+    for (String bad : new String[] {"", "a\u0000b", "line\nbreak", "\uD800"}) {
+      assertThatThrownBy(() -> cache.put(bad, new byte[1])).isInstanceOf(LarderException.InvalidInput.class);
+      assertThatThrownBy(() -> cache.get(bad)).isInstanceOf(LarderException.InvalidInput.class);
+      assertThatThrownBy(() -> cache.info(bad)).isInstanceOf(LarderException.InvalidInput.class);
+      assertThatThrownBy(() -> cache.remove(bad)).isInstanceOf(LarderException.InvalidInput.class);
+    }
+  }
+
+  // ---------------------------------------------------------- verify, stats, tmp cleanup, reopen
+
+  @Test
+  void verifyReHashesEverythingAndRemovesWhatIsCorrupt() throws IOException {
+    byte[] good = random(100_000, 18);
+    byte[] bad = random(100_000, 19);
+    byte[] gone = random(100_000, 20);
+    cache.put("good", good);
+    cache.put("bad1", bad);
+    cache.put("bad2", bad);
+    cache.put("gone", gone);
+    cache.put("small", new byte[] {1, 2, 3});
+    StoreFiles.flipByte(blobPath(bad), 1);
+    Files.delete(blobPath(gone));
+    // An orphan blob file (a writer crashed before its index commit) that is also corrupt:
+    byte[] orphan = random(100_000, 21);
+    Path op = blobPath(orphan);
+    Files.createDirectories(op.getParent());
+    Files.write(op, random(100_000, 22));
+
+    VerifyReport r = cache.verify();
+    assertThat(r.blobsChecked()).isEqualTo(4); // good, bad, small, orphan
+    assertThat(r.corruptRemoved()).isEqualTo(2);
+    assertThat(r.missingRemoved()).isEqualTo(1);
+    assertThat(r.entriesRemoved()).isEqualTo(3);
+    assertThat(r.clean()).isFalse();
+    assertThat(cache.list("").map(Entry::key).toList()).containsExactly("good", "small");
+    assertThat(Files.exists(op)).isFalse();
+    assertThat(cache.verify().clean()).isTrue();
+  }
+
+  @Test
+  void staleTmpFilesAreRemovedAfterTheGracePeriodOnly() throws IOException {
+    Path stale = dir.resolve("tmp").resolve("crashed.tmp");
+    Files.write(stale, new byte[100]);
+    Files.setLastModifiedTime(stale, java.nio.file.attribute.FileTime.from(clock.instant().minus(Duration.ofMinutes(59))));
+    cache.close();
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    assertThat(Files.exists(stale)).as("inside the grace period: a writer may still own it").isTrue();
+    clock.advance(Duration.ofMinutes(2));
+    cache.close();
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    assertThat(Files.exists(stale)).isFalse();
+  }
+
+  @Test
+  void entriesSurviveReopeningAndTheIndexRecordsItsFormat() throws Exception {
+    cache.put("persist", random(20_000, 23), PutOptions.defaults().metadata("{}"));
+    cache.close();
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock).durability(Durability.POWER_SAFE));
+    assertThat(cache.getBytes("persist")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(20_000, 23)));
+    cache.put("durable", random(30_000, 24));
+    assertThat(cache.getBytes("durable")).isPresent();
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
+        var rs = c.createStatement().executeQuery("PRAGMA user_version")) {
+      assertThat(rs.getInt(1)).isEqualTo(io.larder.internal.SqliteIndex.FORMAT_VERSION);
+    }
+  }
+
+  @Test
+  void aStoreFromANewerLarderIsRefused() throws Exception {
+    cache.close();
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"))) {
+      c.createStatement().execute("PRAGMA user_version = 99");
+    }
+    assertThatThrownBy(() -> Larder.open(dir)).hasMessageContaining("newer than this Larder");
+    cache = Larder.open(dir.resolve("other"));
+  }
+
+  @Test
+  void aClosedStoreSaysSo() {
+    cache.close();
+    assertThatThrownBy(() -> cache.put("k", new byte[1]))
+        .isInstanceOfSatisfying(LarderException.StorageFailure.class, e -> assertThat(e.kind()).isEqualTo(Kind.CLOSED));
+    cache = Larder.open(dir);
+  }
+
+  @Test
+  void otherAlgorithmsCanAddressTheStore() {
+    cache.close();
+    cache = Larder.open(dir.resolve("s512"), LarderOptions.defaults().algorithm(Algorithm.SHA512));
+    byte[] data = random(40_000, 25);
+    Entry e = cache.put("k", data);
+    assertThat(e.integrity().strongest().algorithm()).isEqualTo(Algorithm.SHA512);
+    assertThat(StoreFiles.blobFiles(dir.resolve("s512")).get(0).toString()).contains("content-v2/sha512/");
+    assertThat(cache.getByDigest(Integrity.compute(Algorithm.SHA512, data))).isPresent();
+    assertThatThrownBy(() -> LarderOptions.defaults().algorithm(Algorithm.SHA1)).hasMessageContaining("not address it");
+  }
+
+  private Path blobPath(byte[] data) {
+    String hex = Integrity.compute(Algorithm.SHA256, data).strongest().hex();
+    return dir.resolve("content-v2/sha256").resolve(hex.substring(0, 2)).resolve(hex.substring(2, 4)).resolve(hex.substring(4));
+  }
+}

@@ -1,0 +1,80 @@
+package io.larder.testkit;
+
+import io.larder.Entry;
+import io.larder.Integrity;
+import io.larder.LarderException;
+import io.larder.spi.Index;
+import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
+
+/** Forwards to a real index but fails the N-th {@code put} before it reaches the database. */
+public final class FaultyIndex implements Index {
+  private final Index delegate;
+  private int puts;
+  private int failAt = -1;
+
+  public FaultyIndex(Index delegate) {
+    this.delegate = delegate;
+  }
+
+  public synchronized void failNthPut(int n) {
+    puts = 0;
+    failAt = n;
+  }
+
+  @Override
+  public void put(Entry entry, BlobRecord blob) {
+    synchronized (this) {
+      if (++puts == failAt) {
+        throw new LarderException.StorageFailure(LarderException.Kind.IO, "injected index failure", null);
+      }
+    }
+    delegate.put(entry, blob);
+  }
+
+  @Override
+  public Optional<Hit> get(String key, boolean withInline) {
+    return delegate.get(key, withInline);
+  }
+
+  @Override
+  public Optional<BlobRecord> blob(Integrity digest, boolean withInline) {
+    return delegate.blob(digest, withInline);
+  }
+
+  @Override
+  public boolean remove(String key) {
+    return delegate.remove(key);
+  }
+
+  @Override
+  public long removePrefix(String prefix) {
+    return delegate.removePrefix(prefix);
+  }
+
+  @Override
+  public long removeBlob(Integrity digest) {
+    return delegate.removeBlob(digest);
+  }
+
+  @Override
+  public List<Entry> scan(String prefix, String after, int limit) {
+    return delegate.scan(prefix, after, limit);
+  }
+
+  @Override
+  public List<BlobRecord> blobs(String after, int limit, boolean withInline) {
+    return delegate.blobs(after, limit, withInline);
+  }
+
+  @Override
+  public long[] counts() {
+    return delegate.counts();
+  }
+
+  @Override
+  public void close() throws IOException {
+    delegate.close();
+  }
+}
