@@ -1,0 +1,78 @@
+package io.larder.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.larder.Entry;
+import io.larder.Larder;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ParentCommand;
+
+/** What every command shares: the global options, opening the store, JSON and human output. */
+abstract class Base implements Callable<Integer> {
+  static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+
+  @ParentCommand Main main;
+
+  Options options;
+
+  final PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false,
+      StandardCharsets.UTF_8);
+
+  Larder open() {
+    return Larder.open(options.storeDir());
+  }
+
+  @Override
+  public final Integer call() throws Exception {
+    options = main.options;
+    try {
+      return run();
+    } finally {
+      out.flush();
+    }
+  }
+
+  abstract int run() throws Exception;
+
+  void printJson(Object node) throws Exception {
+    out.println(JSON.writeValueAsString(node));
+  }
+
+  /** The JSON shape of an entry, shared by every command that prints entries. */
+  static ObjectNode entryJson(Entry e) throws Exception {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("key", e.key());
+    n.put("integrity", e.integrity().toString());
+    n.put("size", e.size());
+    n.put("created", e.created().toString());
+    n.put("accessed", e.accessed().toString());
+    if (e.expires() == null) {
+      n.putNull("expires");
+    } else {
+      n.put("expires", e.expires().toString());
+    }
+    if (e.metadata() == null) {
+      n.putNull("metadata");
+    } else {
+      n.set("metadata", JSON.readTree(e.metadata()));
+    }
+    return n;
+  }
+
+  static String humanSize(long bytes) {
+    if (bytes < 1024) {
+      return bytes + " B";
+    }
+    String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = bytes;
+    int u = -1;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return String.format(java.util.Locale.ROOT, "%.1f %s", v, units[u]);
+  }
+}

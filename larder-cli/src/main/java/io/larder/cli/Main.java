@@ -1,0 +1,102 @@
+package io.larder.cli;
+
+import io.larder.LarderException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code larder} command. */
+@Command(
+    name = "larder",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    sortOptions = false,
+    usageHelpAutoWidth = true,
+    description = "A content-addressable cache: put and get bytes by key or digest, verified on every read.",
+    subcommands = {
+      PutCommand.class, GetCommand.class, InfoCommand.class, LsCommand.class, RmCommand.class,
+      VerifyCommand.class, StatsCommand.class, CommandLine.HelpCommand.class
+    },
+    footerHeading = "%nExit codes:%n",
+    footer = {
+      "  0  success",
+      "  1  not found (a miss)",
+      "  2  usage error (bad option, key or integrity string)",
+      "  3  integrity error: content did not match its digest or expected size",
+      "  4  any other error (I/O, disk full, store busy, permissions)",
+      "",
+      "Store: --cache DIR, else $LARDER_CACHE, else $XDG_CACHE_HOME/larder, else ~/.cache/larder."
+    })
+public final class Main {
+  @CommandLine.Mixin Options options = new Options();
+
+  public static final int OK = 0;
+  public static final int MISS = 1;
+  public static final int USAGE = 2;
+  public static final int INTEGRITY = 3;
+  public static final int OTHER = 4;
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  /** Runs the CLI; returns the exit code. */
+  public static int run(String... args) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      Object root = commandLine.getCommandSpec().root().userObject();
+      boolean verbose = root instanceof Main m && m.options.verbose;
+      return report(ex, commandLine.getErr(), verbose);
+    });
+    cl.setParameterExceptionHandler((ex, args1) -> {
+      PrintWriter err = ex.getCommandLine().getErr();
+      err.println("larder: " + ex.getMessage());
+      err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
+      return USAGE;
+    });
+    return cl.execute(args);
+  }
+
+  /** Maps an error to one line on stderr and an exit code, in one place. */
+  static int report(Exception ex, PrintWriter err, boolean verbose) {
+    int code = exitCode(ex);
+    err.println("larder: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+    if (verbose) {
+      ex.printStackTrace(err);
+    }
+    err.flush();
+    return code;
+  }
+
+  static int exitCode(Throwable ex) {
+    if (ex instanceof LarderException le) {
+      return switch (le.kind()) {
+        case NOT_FOUND -> MISS;
+        case DIGEST_MISMATCH, SIZE_MISMATCH, CORRUPT -> INTEGRITY;
+        case INVALID_KEY, INVALID_INTEGRITY, INVALID_ARGUMENT -> USAGE;
+        case INSUFFICIENT_STORAGE, BUSY, IO, CLOSED -> OTHER;
+      };
+    }
+    if (ex instanceof UsageException) {
+      return USAGE;
+    }
+    return OTHER;
+  }
+
+  /** A usage error found after parsing (e.g. a malformed --ttl). */
+  static final class UsageException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    UsageException(String message) {
+      super(message);
+    }
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"larder " + (v == null ? "0.1.0-SNAPSHOT" : v)};
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package io.larder.cli;
+
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/** Options every command takes, before or after its name (picocli inherited options held by {@link Main}). */
+public final class Options {
+  @Option(names = "--cache", scope = ScopeType.INHERIT, paramLabel = "DIR",
+      description = "Store directory (default: $LARDER_CACHE, $XDG_CACHE_HOME/larder or ~/.cache/larder).")
+  Path cache;
+
+  @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print data as JSON (one stable shape per command).")
+  boolean json;
+
+  @Option(names = {"-q", "--quiet"}, scope = ScopeType.INHERIT, description = "Print nothing but data and errors.")
+  boolean quiet;
+
+  @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT, description = "Print more, and a stack trace with errors.")
+  boolean verbose;
+
+  /** The store directory these options name. */
+  Path storeDir() {
+    if (cache != null) {
+      return cache;
+    }
+    String env = System.getenv("LARDER_CACHE");
+    if (env != null && !env.isBlank()) {
+      return Path.of(env);
+    }
+    String xdg = System.getenv("XDG_CACHE_HOME");
+    if (xdg != null && !xdg.isBlank()) {
+      return Path.of(xdg, "larder");
+    }
+    return Path.of(System.getProperty("user.home"), ".cache", "larder");
+  }
+}
