@@ -184,7 +184,8 @@ class LarderTest {
     cache.put("b:1", new byte[] {8});
     assertThat(cache.remove("a:3")).isTrue();
     assertThat(cache.remove("a:3")).isFalse();
-    assertThat(cache.stats().blobs()).as("inline content of a removed entry goes with it").isEqualTo(2);
+    assertThat(cache.getByDigest(Integrity.compute(Algorithm.SHA256, new byte[] {9})))
+        .as("content outlives its entries until it is collected").isPresent();
     assertThat(cache.removePrefix("a:")).isEqualTo(2);
     assertThat(cache.list("").map(Entry::key).toList()).containsExactly("b:1");
     cache.put("c:1", shared);
@@ -198,11 +199,23 @@ class LarderTest {
   }
 
   @Test
-  void replacingAnEntryDropsInlineContentNoLongerReferenced() {
-    cache.put("k", new byte[] {1});
+  void replacingAnEntryPointsItAtTheNewContent() {
+    cache.put("k", new byte[] {1}, PutOptions.defaults().metadata("{\"v\":1}"));
     cache.put("k", new byte[] {2});
-    assertThat(cache.stats().blobs()).isEqualTo(1);
     assertThat(cache.getBytes("k")).hasValueSatisfying(b -> assertThat(b).containsExactly(2));
+    assertThat(cache.info("k").orElseThrow().metadata()).isNull();
+    assertThat(cache.stats().entries()).isEqualTo(1);
+  }
+
+  @Test
+  void removingInlineContentRemovesEveryEntryPointingAtIt() {
+    byte[] small = {4, 5, 6};
+    cache.put("x:1", small);
+    cache.put("x:2", small);
+    cache.put("y", random(100_000, 30));
+    assertThat(cache.removeContent(Integrity.compute(Algorithm.SHA256, small))).isTrue();
+    assertThat(cache.list("").map(Entry::key).toList()).containsExactly("y");
+    assertThat(cache.stats().blobs()).isEqualTo(1);
   }
 
   @Test
@@ -356,17 +369,27 @@ class LarderTest {
     assertThat(cache.list("k:").count()).isEqualTo(4);
   }
 
-  @Test
-  void aFailingInputStreamStoresNothing() {
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(ints = {10, 50_000, 5_000_000})
+  void aFailingInputStreamStoresNothing(int failAfter) {
     InputStream failing = new InputStream() {
-      int n;
+      long n;
 
       @Override
       public int read() throws IOException {
-        if (++n > 50_000) {
+        byte[] one = new byte[1];
+        return read(one, 0, 1) < 0 ? -1 : one[0];
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        if (n >= failAfter) {
           throw new IOException("connection reset");
         }
-        return 7;
+        int k = (int) Math.min(len, failAfter - n);
+        java.util.Arrays.fill(b, off, off + k, (byte) 7);
+        n += k;
+        return k;
       }
     };
     assertThatThrownBy(() -> cache.put("k", failing, PutOptions.defaults()))

@@ -48,11 +48,11 @@ public final class SqliteIndex implements Index {
   private final Durability durability;
   private final ReentrantLock writeLock = new ReentrantLock();
   private final Connection writer;
-  private final PreparedStatement wOldDigest;
   private final PreparedStatement wInsertBlob;
   private final PreparedStatement wUpsertEntry;
-  private final PreparedStatement wDeleteOrphanInline;
   private final PreparedStatement wDeleteEntry;
+  private PreparedStatement wBegin;
+  private PreparedStatement wCommit;
   private final ConcurrentLinkedQueue<Reader> idleReaders = new ConcurrentLinkedQueue<>();
   private final Semaphore readerPermits = new Semaphore(MAX_READERS);
   private final List<Reader> allReaders = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -68,11 +68,9 @@ public final class SqliteIndex implements Index {
         initSchema();
         return null;
       });
-      wOldDigest = writer.prepareStatement("SELECT digest FROM entries WHERE key = ?");
       wInsertBlob = writer.prepareStatement("INSERT OR IGNORE INTO blobs(digest, size, data) VALUES (?, ?, ?)");
-      wUpsertEntry = writer.prepareStatement("INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ") VALUES (?,?,?,?,?,?,?)");
-      wDeleteOrphanInline = writer.prepareStatement(
-          "DELETE FROM blobs WHERE digest = ?1 AND data IS NOT NULL AND NOT EXISTS (SELECT 1 FROM entries WHERE digest = ?1)");
+      wUpsertEntry = writer.prepareStatement(
+          "INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ", inline) VALUES (?,?,?,?,?,?,?,?)");
       wDeleteEntry = writer.prepareStatement("DELETE FROM entries WHERE key = ?");
     } catch (SQLException e) {
       throw map("opening the index " + dbFile, e);
@@ -103,15 +101,15 @@ public final class SqliteIndex implements Index {
   }
 
   private void begin() throws SQLException {
-    try (Statement s = writer.createStatement()) {
-      s.execute("BEGIN IMMEDIATE");
+    if (wBegin == null) {
+      wBegin = writer.prepareStatement("BEGIN IMMEDIATE");
+      wCommit = writer.prepareStatement("COMMIT");
     }
+    wBegin.execute();
   }
 
   private void commit() throws SQLException {
-    try (Statement s = writer.createStatement()) {
-      s.execute("COMMIT");
-    }
+    wCommit.execute();
   }
 
   private void rollback() throws SQLException {
@@ -144,8 +142,9 @@ public final class SqliteIndex implements Index {
           + " size INTEGER NOT NULL, data BLOB)");
       s.execute("CREATE TABLE IF NOT EXISTS entries(key TEXT PRIMARY KEY NOT NULL, digest TEXT NOT NULL,"
           + " size INTEGER NOT NULL, created INTEGER NOT NULL, accessed INTEGER NOT NULL, expires INTEGER,"
-          + " metadata TEXT) WITHOUT ROWID");
-      s.execute("CREATE INDEX IF NOT EXISTS entries_digest ON entries(digest)");
+          + " metadata TEXT, inline INTEGER NOT NULL) WITHOUT ROWID");
+      // Only entries of file blobs are indexed by digest: see removeBlob.
+      s.execute("CREATE INDEX IF NOT EXISTS entries_file_digest ON entries(digest) WHERE inline = 0");
       s.execute("PRAGMA user_version = " + FORMAT_VERSION);
       commit();
     } catch (SQLException | RuntimeException e) {
@@ -218,13 +217,6 @@ public final class SqliteIndex implements Index {
   public void put(Entry entry, BlobRecord blob) {
     String digest = entry.integrity().strongest().sri();
     write("recording entry '" + entry.key() + "'", () -> {
-      wOldDigest.setString(1, entry.key());
-      String old = null;
-      try (ResultSet rs = wOldDigest.executeQuery()) {
-        if (rs.next()) {
-          old = rs.getString(1);
-        }
-      }
       wInsertBlob.setString(1, digest);
       wInsertBlob.setLong(2, blob.size());
       if (blob.inline() == null) {
@@ -244,60 +236,29 @@ public final class SqliteIndex implements Index {
         wUpsertEntry.setLong(6, entry.expires().toEpochMilli());
       }
       wUpsertEntry.setString(7, entry.metadata());
+      wUpsertEntry.setInt(8, blob.inline() == null ? 0 : 1);
       wUpsertEntry.executeUpdate();
-      if (old != null && !old.equals(digest)) {
-        deleteOrphanInline(old);
-      }
       return null;
     });
-  }
-
-  private void deleteOrphanInline(String digest) throws SQLException {
-    wDeleteOrphanInline.setString(1, digest);
-    wDeleteOrphanInline.executeUpdate();
   }
 
   @Override
   public boolean remove(String key) {
     return write("removing entry '" + key + "'", () -> {
-      wOldDigest.setString(1, key);
-      String old;
-      try (ResultSet rs = wOldDigest.executeQuery()) {
-        if (!rs.next()) {
-          return false;
-        }
-        old = rs.getString(1);
-      }
       wDeleteEntry.setString(1, key);
-      wDeleteEntry.executeUpdate();
-      deleteOrphanInline(old);
-      return true;
+      return wDeleteEntry.executeUpdate() > 0;
     });
   }
 
   @Override
   public long removePrefix(String prefix) {
     String upper = Keys.upperBound(prefix);
-    String range = "key >= ?" + (upper == null ? "" : " AND key < ?");
+    String sql = "DELETE FROM entries WHERE key >= ?" + (upper == null ? "" : " AND key < ?");
     return write("removing entries under '" + prefix + "'", () -> {
-      List<String> digests = new ArrayList<>();
-      try (PreparedStatement ps = writer.prepareStatement("SELECT DISTINCT digest FROM entries WHERE " + range)) {
+      try (PreparedStatement ps = writer.prepareStatement(sql)) {
         bindRange(ps, prefix, upper);
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            digests.add(rs.getString(1));
-          }
-        }
+        return (long) ps.executeUpdate();
       }
-      long n;
-      try (PreparedStatement ps = writer.prepareStatement("DELETE FROM entries WHERE " + range)) {
-        bindRange(ps, prefix, upper);
-        n = ps.executeUpdate();
-      }
-      for (String d : digests) {
-        deleteOrphanInline(d);
-      }
-      return n;
     });
   }
 
@@ -313,9 +274,25 @@ public final class SqliteIndex implements Index {
     String d = digest.strongest().sri();
     return write("forgetting blob " + d, () -> {
       long n;
-      try (PreparedStatement ps = writer.prepareStatement("DELETE FROM entries WHERE digest = ?")) {
+      // Entries of file blobs are found through the partial index; entries of inline content are not
+      // indexed by digest (it would cost every small put a third B-tree write), so removing inline content
+      // scans the entries: a rare operation (corruption found, an explicit removeContent).
+      try (PreparedStatement ps = writer.prepareStatement("DELETE FROM entries WHERE digest = ? AND inline = 0")) {
         ps.setString(1, d);
         n = ps.executeUpdate();
+      }
+      boolean inline;
+      try (PreparedStatement ps = writer.prepareStatement("SELECT data IS NOT NULL FROM blobs WHERE digest = ?")) {
+        ps.setString(1, d);
+        try (ResultSet rs = ps.executeQuery()) {
+          inline = !rs.next() || rs.getBoolean(1);
+        }
+      }
+      if (inline) {
+        try (PreparedStatement ps = writer.prepareStatement("DELETE FROM entries WHERE digest = ? AND inline = 1")) {
+          ps.setString(1, d);
+          n += ps.executeUpdate();
+        }
       }
       try (PreparedStatement ps = writer.prepareStatement("DELETE FROM blobs WHERE digest = ?")) {
         ps.setString(1, d);

@@ -24,7 +24,7 @@ public interface Index extends Closeable {
   /**
    * Inserts or replaces the entry for {@code entry.key()} and records its blob, in one transaction.
    * The caller must have published a non-inline blob before calling: an entry is never written before its
-   * blob is in place. Inline content that the replaced entry alone referenced is removed.
+   * blob is in place. Content that the replaced entry alone referenced stays recorded until it is collected.
    */
   void put(Entry entry, BlobRecord blob);
 
@@ -34,7 +34,10 @@ public interface Index extends Closeable {
   /** The blob record for {@code digest}, with its inline bytes if {@code withInline}. */
   Optional<BlobRecord> blob(Integrity digest, boolean withInline);
 
-  /** Removes one entry (and inline content no other entry references). Returns whether it existed. */
+  /**
+   * Removes one entry. Returns whether it existed. Content no entry references any more (inline or a file)
+   * stays recorded until garbage collection removes it, so removal costs one B-tree delete.
+   */
   boolean remove(String key);
 
   /** Removes every entry whose key starts with {@code prefix}, in one transaction. Returns how many. */

@@ -1,0 +1,476 @@
+package io.larder.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.larder.Content;
+import io.larder.Durability;
+import io.larder.Larder;
+import io.larder.LarderOptions;
+import io.larder.PutOptions;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The benchmark command. Prints, from one run on one machine, Larder's figures beside the raw limits of the
+ * machine and beside npm's cacache measured in the same run, as ratios (absolute times drift on a shared VM).
+ *
+ * <pre>./larder-bench/bench [--quick] [--skip-cacache] [--out FILE] [--dir DIR]</pre>
+ */
+public final class Bench {
+  private static final int SMALL = 4096;
+
+  private final boolean quick;
+  private final boolean skipCacache;
+  private final Path scratch;
+  private final List<String[]> rows = new ArrayList<>();
+  private final PrintStream log = System.err;
+
+  private Bench(boolean quick, boolean skipCacache, Path scratch) {
+    this.quick = quick;
+    this.skipCacache = skipCacache;
+    this.scratch = scratch;
+  }
+
+  public static void main(String[] args) throws Exception {
+    boolean quick = false;
+    boolean skipCacache = false;
+    Path out = null;
+    Path dir = null;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--quick" -> quick = true;
+        case "--skip-cacache" -> skipCacache = true;
+        case "--out" -> out = Path.of(args[++i]);
+        case "--dir" -> dir = Path.of(args[++i]);
+        default -> {
+          System.err.println("usage: bench [--quick] [--skip-cacache] [--out FILE] [--dir DIR]");
+          System.exit(2);
+        }
+      }
+    }
+    Path scratch = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("larder-bench");
+    Bench b = new Bench(quick, skipCacache, scratch);
+    try {
+      b.run();
+    } finally {
+      deleteTree(scratch);
+    }
+    String table = b.table();
+    System.out.println(table);
+    if (out != null) {
+      Files.writeString(out, table);
+    }
+  }
+
+  private void run() throws Exception {
+    int count = quick ? 5_000 : 20_000;
+    long big = quick ? 256L << 20 : 1L << 30;
+
+    log.println("raw limits…");
+    double sha = sha256MBps(quick ? 256 : 1024);
+    double[] rawIo = rawFileMBps(big);
+    double rawFilePut = rawFilePutsPerSec(count);
+    double rawSqlite = rawSqliteCommitsPerSec(count);
+    double rawSmall = Math.max(rawFilePut, rawSqlite);
+    row("SHA-256 (JVM, one core)", sha, "MB/s", "", 0, "");
+    row("file write, sequential, no fsync", rawIo[0], "MB/s", "", 0, "");
+    row("file read, sequential, page cache", rawIo[1], "MB/s", "", 0, "");
+    row("4 KiB file create+write+rename", rawFilePut, "ops/s", "", 0, "");
+    row("4 KiB one-row SQLite commit (WAL, NORMAL)", rawSqlite, "ops/s", "", 0, "");
+
+    log.println("cacache…");
+    JsonNode cc = skipCacache ? null : cacache(count, big);
+
+    log.println("small puts and gets…");
+    double[] small = smallOps(count, LarderOptions.defaults());
+    row("put " + count + " × 4 KiB, distinct keys", small[0], "ops/s", "raw small-put limit (faster of the two above)",
+        rawSmall, "≥ 0.50");
+    if (cc != null) {
+      row("put " + count + " × 4 KiB, distinct keys", small[0], "ops/s", "cacache " + cc.get("version").asText(),
+          cc.get("putPerSec").asDouble(), "≥ 10");
+      row("get by key, all of them (verified)", small[1], "ops/s", "cacache get", cc.get("getPerSec").asDouble(), "≥ 10");
+      row("info by key, all of them", small[2], "ops/s", "cacache get.info", cc.get("infoPerSec").asDouble(), "");
+      row("list all " + count + " entries", 1 / small[3], "lists/s", "cacache ls", 1 / cc.get("lsSeconds").asDouble(), "");
+    } else {
+      row("get by key, all of them (verified)", small[1], "ops/s", "", 0, "");
+      row("info by key, all of them", small[2], "ops/s", "", 0, "");
+    }
+
+    log.println("durability cost…");
+    int durableCount = quick ? 500 : 2_000;
+    double[] durable = smallOps(durableCount, LarderOptions.defaults().durability(Durability.POWER_SAFE));
+    double[] fast = smallOps(durableCount, LarderOptions.defaults());
+    row("put 4 KiB, POWER_SAFE (fsync)", durable[0], "ops/s", "PROCESS_SAFE, same run", fast[0], "");
+
+    log.println("inline threshold…");
+    for (int size : new int[] {1024, 4096, 16384, 65536}) {
+      int n = quick ? 2_000 : 5_000;
+      double[] inline = smallOps(n, size, LarderOptions.defaults().inlineThreshold(LarderOptions.MAX_INLINE_THRESHOLD));
+      double[] files = smallOps(n, size, LarderOptions.defaults().inlineThreshold(0));
+      row("put " + size / 1024 + " KiB, inline in the index", inline[0], "ops/s", "as a file", files[0], "");
+      row("get " + size / 1024 + " KiB, inline in the index", inline[1], "ops/s", "as a file", files[1], "");
+    }
+
+    log.println("large stream…");
+    double[] large = largeStream(big);
+    String gib = big >= (1L << 30) ? (big >> 30) + " GiB" : (big >> 20) + " MiB";
+    row("put " + gib + " by stream", large[0], "MB/s", "min(SHA-256, file write)", Math.min(sha, rawIo[0]), "≥ 0.85");
+    row("get " + gib + " by stream (verified)", large[1], "MB/s", "SHA-256", sha, "≥ 0.85");
+    if (cc != null && cc.has("bigPutMBps")) {
+      row("put " + gib + " by stream", large[0], "MB/s", "cacache put.stream", cc.get("bigPutMBps").asDouble(), "");
+      row("get " + gib + " by stream (verified)", large[1], "MB/s", "cacache get.stream", cc.get("bigGetMBps").asDouble(), "");
+    }
+
+    log.println("list(prefix) at growing sizes…");
+    listScaling(quick ? new int[] {10_000, 100_000} : new int[] {10_000, 100_000, 1_000_000});
+  }
+
+  // ------------------------------------------------------------------ limits
+
+  private static double sha256MBps(int mib) throws Exception {
+    byte[] buf = new byte[1 << 20];
+    new SplittableRandom(1).nextBytes(buf);
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      long t0 = System.nanoTime();
+      for (int i = 0; i < mib; i++) {
+        md.update(buf);
+      }
+      md.digest();
+      best = Math.max(best, mib * 1.048576 / seconds(t0));
+    }
+    return best;
+  }
+
+  private double[] rawFileMBps(long bytes) throws IOException {
+    byte[] buf = new byte[1 << 20];
+    new SplittableRandom(2).nextBytes(buf);
+    Path f = scratch.resolve("raw.bin");
+    double bestW = 0;
+    double bestR = 0;
+    for (int rep = 0; rep < 2; rep++) {
+      Files.deleteIfExists(f);
+      long t0 = System.nanoTime();
+      try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        ByteBuffer bb = ByteBuffer.wrap(buf);
+        for (long left = bytes; left > 0; left -= buf.length) {
+          bb.clear();
+          while (bb.hasRemaining()) {
+            ch.write(bb);
+          }
+        }
+      }
+      bestW = Math.max(bestW, bytes / 1e6 / seconds(t0));
+      t0 = System.nanoTime();
+      try (InputStream in = Files.newInputStream(f)) {
+        while (in.read(buf) > 0) {
+          // read only
+        }
+      }
+      bestR = Math.max(bestR, bytes / 1e6 / seconds(t0));
+    }
+    Files.deleteIfExists(f);
+    return new double[] {bestW, bestR};
+  }
+
+  private double rawFilePutsPerSec(int count) throws IOException {
+    Path dir = Files.createDirectories(scratch.resolve("rawfiles"));
+    Path tmp = Files.createDirectories(scratch.resolve("rawtmp"));
+    byte[] data = new byte[SMALL];
+    new SplittableRandom(3).nextBytes(data);
+    long t0 = System.nanoTime();
+    for (int i = 0; i < count; i++) {
+      Path t = tmp.resolve(i + ".tmp");
+      try (FileChannel ch = FileChannel.open(t, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        ch.write(ByteBuffer.wrap(data));
+      }
+      Files.move(t, dir.resolve(Integer.toString(i)), StandardCopyOption.ATOMIC_MOVE);
+    }
+    double r = count / seconds(t0);
+    deleteTree(dir);
+    deleteTree(tmp);
+    return r;
+  }
+
+  private double rawSqliteCommitsPerSec(int count) throws Exception {
+    Path db = scratch.resolve("raw.db");
+    double r;
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db)) {
+      try (Statement s = c.createStatement()) {
+        s.execute("PRAGMA journal_mode=WAL");
+        s.execute("PRAGMA synchronous=NORMAL");
+        s.execute("CREATE TABLE t(k TEXT PRIMARY KEY, v BLOB)");
+      }
+      byte[] data = new byte[SMALL];
+      new SplittableRandom(4).nextBytes(data);
+      try (PreparedStatement ps = c.prepareStatement("INSERT INTO t VALUES (?, ?)")) {
+        long t0 = System.nanoTime();
+        for (int i = 0; i < count; i++) {
+          ps.setString(1, "bench:" + i);
+          ps.setBytes(2, data);
+          ps.executeUpdate();
+        }
+        r = count / seconds(t0);
+      }
+    }
+    for (String suffix : new String[] {"", "-wal", "-shm"}) {
+      Files.deleteIfExists(Path.of(db + suffix));
+    }
+    return r;
+  }
+
+  // ------------------------------------------------------------------ Larder
+
+  private double[] smallOps(int count, LarderOptions options) throws IOException {
+    return smallOps(count, SMALL, options);
+  }
+
+  /** put, get, info ops/s and the seconds to list everything; best of two runs on fresh stores. */
+  private double[] smallOps(int count, int size, LarderOptions options) throws IOException {
+    byte[][] payloads = new byte[count][size];
+    SplittableRandom r = new SplittableRandom(5);
+    for (byte[] p : payloads) {
+      r.nextBytes(p);
+    }
+    double[] best = {0, 0, 0, Double.MAX_VALUE};
+    for (int rep = 0; rep < 2; rep++) {
+      Path dir = scratch.resolve("small-" + rep);
+      try (Larder cache = Larder.open(dir, options)) {
+        long t0 = System.nanoTime();
+        for (int i = 0; i < count; i++) {
+          cache.put("bench:" + i, payloads[i]);
+        }
+        best[0] = Math.max(best[0], count / seconds(t0));
+        t0 = System.nanoTime();
+        for (int i = 0; i < count; i++) {
+          if (cache.getBytes("bench:" + i).orElseThrow().length != size) {
+            throw new AssertionError("bad get");
+          }
+        }
+        best[1] = Math.max(best[1], count / seconds(t0));
+        t0 = System.nanoTime();
+        for (int i = 0; i < count; i++) {
+          cache.info("bench:" + i).orElseThrow();
+        }
+        best[2] = Math.max(best[2], count / seconds(t0));
+        t0 = System.nanoTime();
+        long n;
+        try (Stream<io.larder.Entry> s = cache.list("")) {
+          n = s.count();
+        }
+        if (n != count) {
+          throw new AssertionError("bad list");
+        }
+        best[3] = Math.min(best[3], seconds(t0));
+      }
+      deleteTree(dir);
+    }
+    return best;
+  }
+
+  private double[] largeStream(long bytes) throws IOException {
+    byte[] chunk = new byte[1 << 20];
+    new SplittableRandom(6).nextBytes(chunk);
+    double bestPut = 0;
+    double bestGet = 0;
+    for (int rep = 0; rep < 2; rep++) {
+      Path dir = scratch.resolve("large-" + rep);
+      try (Larder cache = Larder.open(dir)) {
+        chunk[0] = (byte) rep; // a different blob each time
+        long t0 = System.nanoTime();
+        cache.put("big", new RepeatingStream(chunk, bytes), PutOptions.defaults());
+        bestPut = Math.max(bestPut, bytes / 1e6 / seconds(t0));
+        t0 = System.nanoTime();
+        try (Content c = cache.get("big").orElseThrow(); InputStream in = c.stream()) {
+          long n = in.transferTo(OutputStream.nullOutputStream());
+          if (n != bytes) {
+            throw new AssertionError("bad large get");
+          }
+        }
+        bestGet = Math.max(bestGet, bytes / 1e6 / seconds(t0));
+      }
+      deleteTree(dir);
+    }
+    return new double[] {bestPut, bestGet};
+  }
+
+  private void listScaling(int[] sizes) throws IOException {
+    Path dir = scratch.resolve("list");
+    double first = 0;
+    try (Larder cache = Larder.open(dir)) {
+      int have = 0;
+      SplittableRandom r = new SplittableRandom(7);
+      byte[] content = new byte[32];
+      for (int size : sizes) {
+        long t0 = System.nanoTime();
+        for (; have < size; have++) {
+          r.nextBytes(content);
+          cache.put(String.format("pkg%06d:v%02d", have / 100, have % 100), content);
+        }
+        log.printf("  %d entries (filled at %.0f puts/s)%n", size, (size - (have - (size - have))) / seconds(t0));
+        int groups = size / 100;
+        double[] ms = new double[400];
+        for (int i = 0; i < ms.length; i++) {
+          String prefix = String.format("pkg%06d:", r.nextInt(groups));
+          long q0 = System.nanoTime();
+          long n;
+          try (Stream<io.larder.Entry> s = cache.list(prefix)) {
+            n = s.count();
+          }
+          ms[i] = (System.nanoTime() - q0) / 1e6;
+          if (n != 100) {
+            throw new AssertionError("list returned " + n);
+          }
+        }
+        Arrays.sort(ms);
+        double median = ms[ms.length / 2];
+        if (first == 0) {
+          first = median;
+        }
+        row(String.format("list(prefix) → 100 keys, store of %,d", size), median, "ms (median)",
+            "same at 10,000 entries", first, "< 5 ms, flat");
+        row(String.format("list(prefix) → 100 keys, store of %,d", size), ms[(int) (ms.length * 0.99)], "ms (p99)", "", 0, "");
+        io.larder.Stats st = cache.stats();
+        row(String.format("index bytes per entry, store of %,d", size), (double) st.indexBytes() / st.entries(), "B",
+            "", 0, "(incl. 32 B inline content)");
+      }
+    }
+    deleteTree(dir);
+  }
+
+  // ------------------------------------------------------------------ cacache
+
+  private JsonNode cacache(int count, long big) {
+    try {
+      Path prefix = Path.of(System.getProperty("user.home"), ".cache", "larder-bench", "cacache-20");
+      if (!Files.exists(prefix.resolve("node_modules/cacache/package.json"))) {
+        Files.createDirectories(prefix);
+        run(prefix, List.of("npm", "install", "--silent", "--no-audit", "--no-fund", "cacache@20"), 300);
+      }
+      Path script = scratch.resolve("cacache-bench.mjs");
+      try (InputStream in = Bench.class.getResourceAsStream("/node/cacache-bench.mjs")) {
+        Files.copy(in, script);
+      }
+      ProcessBuilder pb = new ProcessBuilder("node", script.toString(), scratch.resolve("cacache").toString(),
+          String.valueOf(count), String.valueOf(SMALL), String.valueOf(big));
+      pb.environment().put("CACACHE_PREFIX", prefix.toString());
+      pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+      Process p = pb.start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
+        throw new IOException("cacache benchmark failed: " + out);
+      }
+      deleteTree(scratch.resolve("cacache"));
+      return new ObjectMapper().readTree(out);
+    } catch (Exception e) {
+      log.println("cacache not measured: " + e.getMessage() + " (needs node and npm; --skip-cacache to skip)");
+      return null;
+    }
+  }
+
+  private static void run(Path dir, List<String> cmd, int timeoutSeconds) throws Exception {
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).inheritIO().start();
+    if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IOException(String.join(" ", cmd) + " failed");
+    }
+  }
+
+  // ------------------------------------------------------------------ output
+
+  private void row(String workload, double value, String unit, String reference, double refValue, String target) {
+    String ratio = refValue > 0 ? String.format(Locale.ROOT, "%.2f", value / refValue) : "";
+    rows.add(new String[] {workload, fmt(value) + " " + unit, reference, refValue > 0 ? fmt(refValue) : "", ratio, target});
+    log.printf("  %-48s %14s   %-40s %12s  %6s  %s%n", workload, fmt(value) + " " + unit, reference,
+        refValue > 0 ? fmt(refValue) : "", ratio, target);
+  }
+
+  private static String fmt(double v) {
+    if (v >= 100) {
+      return String.format(Locale.ROOT, "%,.0f", v);
+    }
+    if (v >= 1) {
+      return String.format(Locale.ROOT, "%.1f", v);
+    }
+    return String.format(Locale.ROOT, "%.3f", v);
+  }
+
+  private String table() {
+    StringBuilder sb = new StringBuilder();
+    sb.append("| workload | Larder | compared with | its value | ratio | target |\n");
+    sb.append("|---|---:|---|---:|---:|---|\n");
+    for (String[] r : rows) {
+      sb.append("| ").append(String.join(" | ", r)).append(" |\n");
+    }
+    sb.append("\nJDK ").append(Runtime.version()).append(", ").append(Runtime.getRuntime().availableProcessors())
+        .append(" cores, ").append(quick ? "--quick" : "full").append(" run.\n");
+    return sb.toString();
+  }
+
+  private static double seconds(long t0) {
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /** {@code total} bytes of a repeated chunk, without holding them in memory. */
+  static final class RepeatingStream extends InputStream {
+    private final byte[] chunk;
+    private long left;
+    private int pos;
+
+    RepeatingStream(byte[] chunk, long total) {
+      this.chunk = chunk;
+      this.left = total;
+    }
+
+    @Override
+    public int read() {
+      byte[] one = new byte[1];
+      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) {
+      if (left <= 0) {
+        return -1;
+      }
+      int n = (int) Math.min(Math.min(len, chunk.length - pos), left);
+      System.arraycopy(chunk, pos, b, off, n);
+      pos = (pos + n) % chunk.length;
+      left -= n;
+      return n;
+    }
+  }
+}
