@@ -86,7 +86,11 @@ public final class Content implements AutoCloseable {
     Path tmp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".larder-tmp");
     boolean moved = false;
     try (stream) {
-      long n = Files.copy(stream, tmp);
+      long n;
+      try (java.io.OutputStream out = Files.newOutputStream(tmp, java.nio.file.StandardOpenOption.CREATE_NEW,
+          java.nio.file.StandardOpenOption.WRITE)) {
+        n = stream.transferTo(out);
+      }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       moved = true;
       return n;

@@ -20,7 +20,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -153,12 +152,12 @@ public final class Larder implements AutoCloseable {
     int threshold = this.options.inlineThreshold();
     BlobRecord record;
     if (threshold > 0 && options.size() <= threshold) {
-      byte[] buf = new byte[threshold + 1];
-      int n = readUpTo(in, buf);
+      byte[] buf = readUpTo(in, threshold + 1); // grows as it reads: small content allocates little
+      int n = buf.length;
       if (n <= threshold) {
         Hasher h = new Hasher(algorithm, options.integrity(), options.size());
         h.update(buf, 0, n);
-        record = new BlobRecord(h.finish(), n, Arrays.copyOf(buf, n));
+        record = new BlobRecord(h.finish(), n, buf);
       } else {
         InputStream whole = new SequenceInputStream(new ByteArrayInputStream(buf, 0, n), in);
         BlobStore.StoredBlob b = blobs.put(whole, options.integrity(), options.size());
@@ -175,9 +174,9 @@ public final class Larder implements AutoCloseable {
     return entry;
   }
 
-  private static int readUpTo(InputStream in, byte[] buf) {
+  private static byte[] readUpTo(InputStream in, int max) {
     try {
-      return in.readNBytes(buf, 0, buf.length);
+      return in.readNBytes(max);
     } catch (IOException e) {
       throw io.larder.internal.Errors.io("reading the content to store", e);
     }

@@ -79,6 +79,19 @@ public final class VerifyingInputStream extends FilterInputStream {
         what + " " + why + " on disk: it was corrupted and has been removed (put it again; run 'larder verify' to check the rest)");
   }
 
+  /** Copies with a large buffer: far fewer calls than the default 16 KiB, which matters at GB/s. */
+  @Override
+  public long transferTo(java.io.OutputStream out) throws IOException {
+    byte[] buf = new byte[256 * 1024];
+    long total = 0;
+    int n;
+    while ((n = read(buf, 0, buf.length)) >= 0) {
+      out.write(buf, 0, n);
+      total += n;
+    }
+    return total;
+  }
+
   @Override
   public long skip(long n) throws IOException {
     // Skipped bytes must still be hashed.
