@@ -82,6 +82,13 @@ public final class Content implements AutoCloseable {
    * @return the number of bytes written
    */
   public long copyTo(Path target) {
+    return copyTo(target, n -> { });
+  }
+
+  /**
+   * {@link #copyTo(Path)}, telling {@code progress} how many bytes each step wrote (for progress displays).
+   */
+  public long copyTo(Path target, java.util.function.LongConsumer progress) {
     Path dir = target.toAbsolutePath().getParent();
     Path tmp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".larder-tmp");
     boolean moved = false;
@@ -89,7 +96,13 @@ public final class Content implements AutoCloseable {
       long n;
       try (java.io.OutputStream out = Files.newOutputStream(tmp, java.nio.file.StandardOpenOption.CREATE_NEW,
           java.nio.file.StandardOpenOption.WRITE)) {
-        n = stream.transferTo(out);
+        n = stream.transferTo(new java.io.FilterOutputStream(out) {
+          @Override
+          public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            progress.accept(len);
+          }
+        });
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       moved = true;

@@ -5,6 +5,7 @@ import io.larder.internal.FileBlobStore;
 import io.larder.internal.FileOps;
 import io.larder.internal.Hasher;
 import io.larder.internal.Keys;
+import io.larder.internal.ReadAheadVerifyingInputStream;
 import io.larder.internal.SqliteIndex;
 import io.larder.internal.VerifyingInputStream;
 import io.larder.spi.BlobStore;
@@ -56,6 +57,7 @@ import java.util.stream.StreamSupport;
  */
 public final class Larder implements AutoCloseable {
   private static final int PAGE = 512;
+  private static final long READ_AHEAD_THRESHOLD = 8L << 20;
 
   private final Path root;
   private final LarderOptions options;
@@ -306,12 +308,16 @@ public final class Larder implements AutoCloseable {
     if (!whole) {
       return new Content(e, d, size, offset, length, raw.get());
     }
-    InputStream verifying = new VerifyingInputStream(raw.get(), d.hash(algorithm).orElseThrow(), size, what,
-        () -> quarantine(d), () -> {
-          if (stampBefore != null && stampBefore.equals(blobs.stamp(d).orElse(null))) {
-            verified.put(d, stampBefore);
-          }
-        });
+    Runnable onVerified = () -> {
+      if (stampBefore != null && stampBefore.equals(blobs.stamp(d).orElse(null))) {
+        verified.put(d, stampBefore);
+      }
+    };
+    Integrity.Hash expected = d.hash(algorithm).orElseThrow();
+    // Large blobs are read ahead and hashed on a second thread (see ReadAheadVerifyingInputStream).
+    InputStream verifying = size >= READ_AHEAD_THRESHOLD
+        ? new ReadAheadVerifyingInputStream(raw.get(), expected, size, what, () -> quarantine(d), onVerified)
+        : new VerifyingInputStream(raw.get(), expected, size, what, () -> quarantine(d), onVerified);
     return new Content(e, d, size, offset, length, verifying);
   }
 
@@ -410,12 +416,18 @@ public final class Larder implements AutoCloseable {
    * with the entries that point at them; records of blob files that have gone are dropped with theirs.
    */
   public VerifyReport verify() {
+    return verify(n -> { });
+  }
+
+  /** {@link #verify()}, telling {@code progress} how many bytes each step re-hashed (for progress displays). */
+  public VerifyReport verify(java.util.function.LongConsumer progress) {
     long[] r = new long[5]; // checked, bytes, corrupt, missing, entries
     String after = null;
     while (true) {
       List<BlobRecord> page = index.blobs(after, 64, true);
       for (BlobRecord rec : page) {
         checkBlob(rec.digest(), rec.size(), rec.inline(), r);
+        progress.accept(rec.size());
       }
       if (page.size() < 64) {
         break;

@@ -264,6 +264,34 @@ class LarderTest {
   }
 
   @Test
+  void largeBlobsReadAheadAreVerifiedTheSameWay() throws IOException {
+    byte[] a = random(12_000_000, 40);
+    byte[] b = random(9_000_000, 41);
+    byte[] c = random(10_000_000, 42);
+    cache.put("a", a);
+    cache.put("b", b);
+    cache.put("c", c);
+    assertThat(cache.getBytes("a")).hasValueSatisfying(x -> assertThat(x).isEqualTo(a));
+    StoreFiles.flipByte(blobPath(a), 11_999_999);
+    Files.write(blobPath(b), java.util.Arrays.copyOf(b, 8_500_000));
+    assertThatThrownBy(() -> cache.getBytes("a"))
+        .isInstanceOfSatisfying(LarderException.IntegrityFailure.class, e -> assertThat(e.kind()).isEqualTo(Kind.CORRUPT));
+    assertThatThrownBy(() -> cache.getBytes("b")).isInstanceOf(LarderException.IntegrityFailure.class)
+        .hasMessageContaining("not its recorded");
+    assertThat(cache.contains("a")).isFalse();
+    assertThat(cache.contains("b")).isFalse();
+    // Closing a large read half-way releases its reader thread and leaves the entry alone.
+    for (int i = 0; i < 20; i++) {
+      try (Content content = cache.get("c").orElseThrow()) {
+        assertThat(content.stream().readNBytes(3_000_000)).isEqualTo(java.util.Arrays.copyOf(c, 3_000_000));
+      }
+    }
+    assertThat(Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("larder-read-ahead")).count())
+        .isLessThanOrEqualTo(1);
+    assertThat(cache.getBytes("c")).hasValueSatisfying(x -> assertThat(x).isEqualTo(c));
+  }
+
+  @Test
   void copyToLeavesNothingWhenTheBlobIsCorrupt() throws IOException {
     cache.put("x", random(100_000, 11));
     StoreFiles.flipByte(StoreFiles.blobFiles(dir).get(0), 99_999);

@@ -88,6 +88,9 @@ public final class Bench {
     int count = quick ? 5_000 : 20_000;
     long big = quick ? 256L << 20 : 1L << 30;
 
+    // File creation on ext4 slows down for a while after a mass delete (as the warm-up does), so the raw
+    // file limit is measured before anything else too, and the faster figure (the stricter target) is kept.
+    double rawFilePutCold = rawFilePutsPerSec(count);
     log.println("warming up (JIT)…");
     rawFilePutsPerSec(3_000);
     rawSqliteCommitsPerSec(3_000);
@@ -97,7 +100,7 @@ public final class Bench {
 
     log.println("raw limits…");
     double sha = sha256MBps(quick ? 256 : 1024);
-    double rawFilePut = Math.max(rawFilePutsPerSec(count), rawFilePutsPerSec(count));
+    double rawFilePut = Math.max(rawFilePutCold, Math.max(rawFilePutsPerSec(count), rawFilePutsPerSec(count)));
     double rawSqlite = Math.max(rawSqliteCommitsPerSec(count), rawSqliteCommitsPerSec(count));
     double rawSmall = Math.max(rawFilePut, rawSqlite);
     row("SHA-256 (JVM, one core)", sha, "MB/s", "", 0, "");

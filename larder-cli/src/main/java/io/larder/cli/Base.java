@@ -12,7 +12,6 @@ import picocli.CommandLine.ParentCommand;
 
 /** What every command shares: the global options, opening the store, JSON and human output. */
 abstract class Base implements Callable<Integer> {
-  static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
   @ParentCommand Main main;
 
@@ -38,12 +37,19 @@ abstract class Base implements Callable<Integer> {
   abstract int run() throws Exception;
 
   void printJson(Object node) throws Exception {
-    out.println(JSON.writeValueAsString(node));
+    out.println(Jsons.MAPPER.writeValueAsString(node));
+  }
+
+  /** Jackson takes a noticeable part of start-up: loaded only by commands that print or read JSON. */
+  static final class Jsons {
+    static final ObjectMapper MAPPER = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+
+    private Jsons() {}
   }
 
   /** The JSON shape of an entry, shared by every command that prints entries. */
   static ObjectNode entryJson(Entry e) throws Exception {
-    ObjectNode n = JSON.createObjectNode();
+    ObjectNode n = Jsons.MAPPER.createObjectNode();
     n.put("key", e.key());
     n.put("integrity", e.integrity().toString());
     n.put("size", e.size());
@@ -57,7 +63,7 @@ abstract class Base implements Callable<Integer> {
     if (e.metadata() == null) {
       n.putNull("metadata");
     } else {
-      n.set("metadata", JSON.readTree(e.metadata()));
+      n.set("metadata", Jsons.MAPPER.readTree(e.metadata()));
     }
     return n;
   }

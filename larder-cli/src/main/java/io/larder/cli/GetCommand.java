@@ -42,11 +42,11 @@ final class GetCommand extends Base {
             (target.digest != null ? "no content with digest " + target.digest : "no entry for key '" + target.key + "'")
                 + " in " + cache.root());
       }
-      try (Content content = c.get()) {
+      try (Content content = c.get(); Progress progress = new Progress("get", content.length(), options)) {
         if (output != null) {
-          content.copyTo(output);
+          content.copyTo(output, progress::advance);
         } else {
-          OutputStream stdout = new java.io.FileOutputStream(java.io.FileDescriptor.out);
+          OutputStream stdout = progress.wrap(new java.io.FileOutputStream(java.io.FileDescriptor.out));
           content.stream().transferTo(stdout);
           stdout.flush();
         }

@@ -30,10 +30,10 @@ final class LsCommand extends Base {
       Stream<Entry> entries = limit == null ? s : s.limit(limit);
       Iterator<Entry> it = entries.iterator();
       if (options.json) {
-        try (JsonGenerator g = JSON.getFactory().createGenerator(out)) {
+        try (JsonGenerator g = Jsons.MAPPER.getFactory().createGenerator(out)) {
           g.writeStartArray();
           while (it.hasNext()) {
-            JSON.writeTree(g, entryJson(it.next()));
+            Jsons.MAPPER.writeTree(g, entryJson(it.next()));
           }
           g.writeEndArray();
         }

@@ -66,14 +66,16 @@ final class PutCommand extends Base {
     Entry e;
     try (Larder cache = open()) {
       if (file == null || file.equals("-")) {
-        e = cache.put(key, System.in, po);
+        try (Progress progress = new Progress("put", size == null ? -1 : size, options)) {
+          e = cache.put(key, progress.wrap(System.in), po);
+        }
       } else {
         Path p = Path.of(file);
         if (!Files.exists(p)) {
           throw new NoSuchFileException(file);
         }
-        try (InputStream in = Files.newInputStream(p)) {
-          e = cache.put(key, in, po);
+        try (InputStream in = Files.newInputStream(p); Progress progress = new Progress("put", Files.size(p), options)) {
+          e = cache.put(key, progress.wrap(in), po);
         }
       }
     } catch (NoSuchFileException ex) {
@@ -91,16 +93,16 @@ final class PutCommand extends Base {
     if (meta.isEmpty() && metaJson == null) {
       return null;
     }
-    ObjectNode node = JSON.createObjectNode();
+    ObjectNode node = Jsons.MAPPER.createObjectNode();
     if (metaJson != null) {
-      var parsed = JSON.readTree(metaJson);
+      var parsed = Jsons.MAPPER.readTree(metaJson);
       if (!parsed.isObject()) {
         throw new Main.UsageException("--meta-json must be a JSON object, not " + parsed.getNodeType().toString().toLowerCase());
       }
       node.setAll((ObjectNode) parsed);
     }
     meta.forEach(node::put);
-    return JSON.writeValueAsString(node);
+    return Jsons.MAPPER.writeValueAsString(node);
   }
 
   private static final Pattern SIMPLE = Pattern.compile("(\\d+)\\s*([smhdw])");

@@ -35,6 +35,9 @@ final class RmCommand extends Base {
       long removed = 0;
       List<String> missing = new ArrayList<>();
       if (prefix != null) {
+        if (count > 10_000 && !options.quiet && Boolean.getBoolean("larder.stderr.tty")) {
+          System.err.print("removing " + count + " entries (one transaction)…\r");
+        }
         removed = cache.removePrefix(prefix);
       } else {
         for (String k : keys) {
@@ -46,7 +49,7 @@ final class RmCommand extends Base {
         }
       }
       if (options.json) {
-        var n = JSON.createObjectNode();
+        var n = Jsons.MAPPER.createObjectNode();
         n.put("removed", removed);
         var m = n.putArray("missing");
         missing.forEach(m::add);

@@ -14,7 +14,7 @@ final class StatsCommand extends Base {
       s = cache.stats();
     }
     if (options.json) {
-      var n = JSON.createObjectNode();
+      var n = Jsons.MAPPER.createObjectNode();
       n.put("entries", s.entries());
       n.put("blobs", s.blobs());
       n.put("bytes", s.bytes());

@@ -12,11 +12,11 @@ final class VerifyCommand extends Base {
   @Override
   int run() throws Exception {
     VerifyReport r;
-    try (Larder cache = open()) {
-      r = cache.verify();
+    try (Larder cache = open(); Progress progress = new Progress("verify", cache.stats().bytes(), options)) {
+      r = cache.verify(progress::advance);
     }
     if (options.json) {
-      var n = JSON.createObjectNode();
+      var n = Jsons.MAPPER.createObjectNode();
       n.put("blobsChecked", r.blobsChecked());
       n.put("bytesChecked", r.bytesChecked());
       n.put("corruptRemoved", r.corruptRemoved());
