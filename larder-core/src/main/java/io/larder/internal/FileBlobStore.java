@@ -108,56 +108,59 @@ public final class FileBlobStore implements BlobStore {
     }
   }
 
+  /** A buffer of content on its way to the hasher and the writer; pooled again when both are done. */
+  private record Chunk(byte[] data, int length, java.util.concurrent.atomic.AtomicInteger users) {}
+
   /**
-   * Large content: this thread reads and hashes while a second thread writes, so that a put runs at the
-   * speed of the slower of the two rather than of their sum. At most {@code BUFFERS} buffers are in flight.
+   * Large content, in three stages: this thread reads the input, a second thread hashes, a third writes, so
+   * that a put runs at the speed of hashing alone rather than of reading plus hashing plus writing. At most
+   * {@code BUFFERS} buffers are in flight (constant memory). The first buffer was hashed by the caller.
    */
   private void writePipelined(InputStream in, FileChannel ch, byte[] first, Hasher hasher) throws IOException {
     final int buffers = 4;
     // Capacities leave room for every buffer plus one marker, so that offer() never fails.
     java.util.concurrent.BlockingQueue<byte[]> free = new java.util.concurrent.ArrayBlockingQueue<>(buffers + 1);
-    java.util.concurrent.BlockingQueue<ByteBuffer> full = new java.util.concurrent.ArrayBlockingQueue<>(buffers + 1);
+    java.util.concurrent.BlockingQueue<Chunk> toWrite = new java.util.concurrent.ArrayBlockingQueue<>(buffers + 2);
+    java.util.concurrent.BlockingQueue<Chunk> toHash = new java.util.concurrent.ArrayBlockingQueue<>(buffers + 2);
     java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
-    ByteBuffer end = ByteBuffer.allocate(0);
+    Chunk end = new Chunk(new byte[0], 0, null);
     for (int i = 1; i < buffers; i++) {
       free.add(new byte[BUFFER]);
     }
-    Thread writer = Thread.ofPlatform().daemon().name("larder-blob-writer").start(() -> {
-      try {
-        for (ByteBuffer b = full.take(); b != end; b = full.take()) {
-          if (failure.get() == null) {
-            ops.write(ch, b);
-          }
-          free.offer(b.array());
-        }
-      } catch (Throwable t) {
-        failure.compareAndSet(null, t);
-        free.offer(new byte[0]); // wake the reader if it waits for a buffer
-        // Drain until the end marker so that the reader never blocks on a full queue.
-        try {
-          while (full.take() != end) {
-            // discard
-          }
-        } catch (InterruptedException ignored) {
-          Thread.currentThread().interrupt();
-        }
+    java.util.function.Consumer<Chunk> release = c -> {
+      if (c.users().decrementAndGet() == 0) {
+        free.offer(c.data());
       }
+    };
+    Thread writer = stage("larder-blob-writer", toWrite, end, failure, free, c -> {
+      ops.write(ch, ByteBuffer.wrap(c.data(), 0, c.length()));
+      release.accept(c);
+    });
+    Thread hashing = stage("larder-blob-hasher", toHash, end, failure, free, c -> {
+      hasher.update(c.data(), 0, c.length());
+      release.accept(c);
     });
     boolean ended = false;
     try {
-      byte[] buf = first;
-      int n = first.length;
-      while (n > 0 && failure.get() == null) {
-        full.put(ByteBuffer.wrap(buf, 0, n));
-        buf = free.take();
+      toWrite.put(new Chunk(first, first.length, new java.util.concurrent.atomic.AtomicInteger(1)));
+      while (failure.get() == null) {
+        byte[] buf = free.take();
         if (buf.length == 0) {
+          break; // a stage failed and woke us
+        }
+        int n = readInput(in, buf);
+        if (n == 0) {
+          free.offer(buf);
           break;
         }
-        n = readInput(in, buf);
-        hasher.update(buf, 0, n);
+        Chunk c = new Chunk(buf, n, new java.util.concurrent.atomic.AtomicInteger(2));
+        toHash.put(c);
+        toWrite.put(c);
       }
-      full.put(end);
+      toHash.put(end);
+      toWrite.put(end);
       ended = true;
+      hashing.join();
       writer.join();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -165,9 +168,12 @@ public final class FileBlobStore implements BlobStore {
     } finally {
       if (!ended) {
         failure.compareAndSet(null, new IOException("aborted"));
-        full.clear();
-        full.offer(end);
+        toHash.clear();
+        toWrite.clear();
+        toHash.offer(end);
+        toWrite.offer(end);
         try {
+          hashing.join();
           writer.join();
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
@@ -182,6 +188,33 @@ public final class FileBlobStore implements BlobStore {
     } else if (t != null) {
       throw new IOException(t);
     }
+  }
+
+  @FunctionalInterface
+  private interface ChunkWork {
+    void accept(Chunk c) throws IOException;
+  }
+
+  /** One pipeline stage: applies {@code work} to chunks until the end marker; stops working after a failure. */
+  private static Thread stage(String name, java.util.concurrent.BlockingQueue<Chunk> queue, Chunk end,
+      java.util.concurrent.atomic.AtomicReference<Throwable> failure, java.util.concurrent.BlockingQueue<byte[]> free,
+      ChunkWork work) {
+    return Thread.ofPlatform().daemon().name(name).start(() -> {
+      try {
+        for (Chunk c = queue.take(); c != end; c = queue.take()) {
+          if (failure.get() == null) {
+            try {
+              work.accept(c);
+            } catch (Throwable t) {
+              failure.compareAndSet(null, t);
+              free.offer(new byte[0]); // wake the reader if it waits for a buffer
+            }
+          }
+        }
+      } catch (InterruptedException e) {
+        failure.compareAndSet(null, e);
+      }
+    });
   }
 
   private static int readInput(InputStream in, byte[] buf) throws IOException {
