@@ -27,10 +27,14 @@ class LauncherTest {
   }
 
   Result larder(byte[] stdin, String... args) throws Exception {
+    return larderAt(dir.resolve("store"), stdin, args);
+  }
+
+  Result larderAt(Path store, byte[] stdin, String... args) throws Exception {
     List<String> cmd = new ArrayList<>();
     cmd.add(System.getProperty("larder.launcher"));
     cmd.add("--cache");
-    cmd.add(dir.resolve("store").toString());
+    cmd.add(store.toString());
     cmd.addAll(List.of(args));
     Process p = new ProcessBuilder(cmd).start();
     Thread feeder = Thread.ofPlatform().start(() -> {
@@ -156,6 +160,117 @@ class LauncherTest {
     JsonNode stats = json.readTree(larder(null, "stats", "--json").stdout());
     assertThat(stats.get("entries").asLong()).isEqualTo(1);
     assertThat(stats.get("path").asText()).isEqualTo(dir.resolve("store").toAbsolutePath().toString());
+  }
+
+  @Test
+  void aMissingStoreDirectoryIsCreated() throws Exception {
+    Path nested = dir.resolve("a/b/c");
+    Result r = larderAt(nested, "x".getBytes(), "put", "k", "-");
+    assertThat(r.code()).as(r.stderr()).isZero();
+    assertThat(Files.isDirectory(nested.resolve("content-v2"))).isTrue();
+  }
+
+  @Test
+  void aReadOnlyStoreDirectoryIsAClearErrorWithExitCode4() throws Exception {
+    Path ro = dir.resolve("ro");
+    Files.createDirectories(ro);
+    boolean mounted = false;
+    if ("root".equals(System.getProperty("user.name"))) {
+      // root ignores permission bits: a read-only file system is a real unwritable directory for root too.
+      Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro.toString()).start();
+      mounted = p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0;
+      org.junit.jupiter.api.Assumptions.assumeTrue(mounted, "cannot mount a read-only tmpfs here");
+    } else {
+      ro.toFile().setWritable(false, false);
+    }
+    try {
+      Result r = larderAt(ro, "x".getBytes(), "put", "k", "-");
+      assertThat(r.code()).isEqualTo(4);
+      assertThat(r.stderr()).startsWith("larder: ").doesNotContain("\tat ")
+          .containsAnyOf("Read-only file system", "permission denied", "writable");
+    } finally {
+      if (mounted) {
+        new ProcessBuilder("umount", "-l", ro.toString()).start().waitFor(20, TimeUnit.SECONDS);
+      } else {
+        ro.toFile().setWritable(true, false);
+      }
+    }
+  }
+
+  @Test
+  void everyCommandHasHelpWithAnExampleAndThereIsAVersion() throws Exception {
+    for (String c : List.of("put", "get", "info", "ls", "rm", "verify", "stats", "completion")) {
+      Result r = larder(null, c, "--help");
+      assertThat(r.code()).isZero();
+      assertThat(r.out()).as(c).contains("Usage: larder " + c).containsPattern("Examples?:");
+    }
+    assertThat(larder(null, "--help").out()).contains("Exit codes:");
+    assertThat(larder(null, "--version").out()).startsWith("larder ");
+  }
+
+  @Test
+  void completionScriptsForBashAndZsh() throws Exception {
+    Result bash = larder(null, "completion", "bash");
+    assertThat(bash.code()).isZero();
+    assertThat(bash.out()).contains("complete -F").contains("verify");
+    assertThat(larder(null, "completion", "zsh").out()).startsWith("autoload -U +X compinit");
+    assertThat(larder(null, "completion", "fish").code()).isEqualTo(2);
+  }
+
+  @Test
+  void progressIsShownOnATerminalOnlyAndNotWithQuiet() throws Exception {
+    byte[] data = new byte[2_000_000];
+    // Not a terminal (a pipe): stderr stays empty.
+    Result piped = larder(data, "put", "p", "-");
+    assertThat(piped.stderr()).isEmpty();
+    // A terminal (script(1) gives the command a pseudo-terminal) and input that takes over a second.
+    String store = dir.resolve("store").toString();
+    String cmd = "sh -c 'sleep 1.5; head -c 3000000 /dev/zero' | " + System.getProperty("larder.launcher")
+        + " --cache " + store + " put slow -";
+    Process p = new ProcessBuilder("script", "-qec", cmd, "/dev/null").redirectErrorStream(true).start();
+    String tty = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    org.junit.jupiter.api.Assumptions.assumeTrue(p.exitValue() == 0 || !tty.contains("not found"), "no script(1) here");
+    assertThat(tty).contains("put  ").contains("/s").contains("sha256-");
+    Process quiet = new ProcessBuilder("script", "-qec", cmd.replace(" put slow -", " -q put slow2 -"), "/dev/null")
+        .redirectErrorStream(true).start();
+    String q = new String(quiet.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    quiet.waitFor(60, TimeUnit.SECONDS);
+    assertThat(q).doesNotContain("put  ").contains("sha256-");
+  }
+
+  @Test
+  @org.junit.jupiter.api.Tag("slow")
+  void aFileOver2GiBRoundTrips() throws Exception {
+    Path big = dir.resolve("big.bin");
+    long size = (2L << 30) + 12345;
+    try (var raf = new java.io.RandomAccessFile(big.toFile(), "rw")) {
+      raf.setLength(size); // sparse: zeros
+      raf.seek(size - 5);
+      raf.write(new byte[] {1, 2, 3, 4, 5});
+    }
+    Result put = larder(null, "put", "big", big.toString(), "--size", Long.toString(size));
+    assertThat(put.code()).as(put.stderr()).isZero();
+    Path out = dir.resolve("big.out");
+    assertThat(larder(null, "get", "big", "-o", out.toString()).code()).isZero();
+    assertThat(Files.size(out)).isEqualTo(size);
+    assertThat(sha256(out)).isEqualTo(sha256(big));
+    JsonNode info = new ObjectMapper().readTree(larder(null, "info", "big", "--json").stdout());
+    assertThat(info.get("size").asLong()).isEqualTo(size);
+    Files.delete(big);
+    Files.delete(out);
+  }
+
+  private static String sha256(Path p) throws Exception {
+    var md = java.security.MessageDigest.getInstance("SHA-256");
+    try (var in = Files.newInputStream(p)) {
+      byte[] buf = new byte[1 << 20];
+      int n;
+      while ((n = in.read(buf)) > 0) {
+        md.update(buf, 0, n);
+      }
+    }
+    return java.util.HexFormat.of().formatHex(md.digest());
   }
 
   @Test

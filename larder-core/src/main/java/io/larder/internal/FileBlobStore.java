@@ -29,8 +29,10 @@ import java.util.stream.Stream;
  * cacache. Writes stream into {@code tmp/} (same file system) and are published by an atomic rename.
  */
 public final class FileBlobStore implements BlobStore {
-  private static final int FIRST_BUFFER = 64 * 1024;
   private static final int BUFFER = 1024 * 1024;
+  /** Reused first buffers, so that puts of medium content do not allocate a megabyte each. */
+  private static final java.util.concurrent.BlockingQueue<byte[]> FIRST_BUFFERS =
+      new java.util.concurrent.ArrayBlockingQueue<>(8);
   private static final boolean UNIX_ATTRIBUTES =
       java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("unix");
 
@@ -72,13 +74,18 @@ public final class FileBlobStore implements BlobStore {
     try {
       Hasher hasher = new Hasher(algorithm, expected, expectedSize);
       try (FileChannel ch = ops.create(tmpFile)) {
-        byte[] first = new byte[FIRST_BUFFER];
+        // Content up to one buffer is written directly; larger content is pipelined (threads pay off there).
+        byte[] first = FIRST_BUFFERS.poll();
+        if (first == null) {
+          first = new byte[BUFFER];
+        }
         int n = readInput(in, first);
         hasher.update(first, 0, n);
         if (n < first.length) {
-          ops.write(ch, ByteBuffer.wrap(first, 0, n)); // small: one write, no second thread
+          ops.write(ch, ByteBuffer.wrap(first, 0, n));
+          FIRST_BUFFERS.offer(first);
         } else {
-          writePipelined(in, ch, first, hasher);
+          writePipelined(in, ch, first, hasher); // the first buffer stays with that pipeline
         }
         Integrity digest = hasher.finish();
         if (fsync) {
