@@ -68,6 +68,9 @@ class LauncherTest {
     Result put = larder(data, "put", "bin:1", "-");
     assertThat(put.code()).as(put.stderr()).isZero();
     assertThat(put.out().strip()).startsWith("sha256-");
+    JsonNode putJson = new ObjectMapper().readTree(larder(data, "put", "bin:2", "-", "--json").stdout());
+    assertThat(putJson.get("integrity").asText()).isEqualTo(put.out().strip());
+    assertThat(putJson.get("size").asLong()).isEqualTo(data.length);
     Result get = larder(null, "get", "bin:1");
     assertThat(get.code()).isZero();
     assertThat(get.stdout()).isEqualTo(data);
@@ -237,6 +240,29 @@ class LauncherTest {
     String q = new String(quiet.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     quiet.waitFor(60, TimeUnit.SECONDS);
     assertThat(q).doesNotContain("put  ").contains("sha256-");
+  }
+
+  @Test
+  void rmAsksAtATerminalBeforeRemovingMoreThanOneEntry() throws Exception {
+    for (String k : List.of("p:1", "p:2", "p:3")) {
+      assertThat(larder(new byte[] {1}, "put", k, "-").code()).isZero();
+    }
+    String rm = System.getProperty("larder.launcher") + " --cache " + dir.resolve("store") + " rm --prefix p:";
+    // script(1) runs the command on a pseudo-terminal and passes our standard input to it: a person typing.
+    assertThat(atTerminal(rm, "n\n")).contains("Remove 3 entries? [y/N]").contains("nothing removed");
+    assertThat(larder(null, "ls", "p:").out()).isEqualTo("p:1\np:2\np:3\n");
+    assertThat(atTerminal(rm, "y\n")).contains("removed 3 entries");
+    assertThat(larder(null, "ls", "p:").out()).isEmpty();
+  }
+
+  private static String atTerminal(String command, String typed) throws Exception {
+    Process p = new ProcessBuilder("script", "-qec", command, "/dev/null").redirectErrorStream(true).start();
+    Thread.sleep(1500); // let it reach the question
+    p.getOutputStream().write(typed.getBytes(StandardCharsets.UTF_8));
+    p.getOutputStream().flush();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    return out;
   }
 
   @Test

@@ -342,15 +342,6 @@ public final class FileBlobStore implements BlobStore {
     return removed;
   }
 
-  /** Counts tmp files (for tests and stats). */
-  public long tmpFileCount() {
-    try (Stream<Path> s = Files.list(tmp)) {
-      return s.count();
-    } catch (IOException e) {
-      throw Errors.io("listing " + tmp, e);
-    }
-  }
-
   @Override
   public void close() {}
 }

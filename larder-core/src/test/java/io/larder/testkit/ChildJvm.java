@@ -1,6 +1,5 @@
 package io.larder.testkit;
 
-import java.io.File;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +22,4 @@ public final class ChildJvm {
     return new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
   }
 
-  public static String classPath() {
-    return System.getProperty("java.class.path").replace(File.pathSeparatorChar, '\n');
-  }
 }
