@@ -10,7 +10,9 @@ import java.util.Optional;
  * @param integrity the digest addressing the content (the store's algorithm)
  * @param size content size in bytes
  * @param created when the entry was written
- * @param accessed when the entry was last written or read (reads are recorded lazily)
+ * @param accessed when the entry was last written or read by key, to within a minute: a read is recorded
+ *     only if this is over a minute old, and recorded reads are written to the index in batches (a second
+ *     or 4,096 keys late at most, and on close)
  * @param expires when the entry stops being served, or {@code null} for never
  * @param metadata a JSON object given at put time, or {@code null}
  */

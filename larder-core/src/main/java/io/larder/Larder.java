@@ -1,6 +1,7 @@
 package io.larder;
 
 import io.larder.LarderException.Kind;
+import io.larder.internal.AccessRecorder;
 import io.larder.internal.FileBlobStore;
 import io.larder.internal.FileOps;
 import io.larder.internal.Hasher;
@@ -67,12 +68,15 @@ public final class Larder implements AutoCloseable {
   /** Blobs verified whole since their file last changed: range reads of them are trusted. */
   private final ConcurrentHashMap<Integrity, Object> verified = new ConcurrentHashMap<>();
 
+  private final AccessRecorder accesses; // null when access tracking is off
+
   private Larder(Path root, LarderOptions options, BlobStore blobs, Index index) {
     this.root = root;
     this.options = options;
     this.algorithm = options.algorithm();
     this.blobs = blobs;
     this.index = index;
+    this.accesses = options.trackAccess() ? new AccessRecorder(index, options.clock()) : null;
   }
 
   /** Opens (creating if needed) the store at {@code root} with default options. */
@@ -200,6 +204,7 @@ public final class Larder implements AutoCloseable {
       return Optional.empty();
     }
     Entry e = hit.get().entry();
+    recordAccess(e);
     return Optional.of(open(e, e.integrity(), e.size(), hit.get().inline(), 0, e.size(), true));
   }
 
@@ -246,12 +251,19 @@ public final class Larder implements AutoCloseable {
       return Optional.empty();
     }
     Entry e = hit.get().entry();
+    recordAccess(e);
     return Optional.of(openRange(e, e.integrity(), e.size(), hit.get().inline(), offset, length));
   }
 
   /** A range of content by digest; see {@link #getRange(String, long, long)}. */
   public Optional<Content> getRangeByDigest(Integrity integrity, long offset, long length) {
     return blobRecord(integrity).map(r -> openRange(null, r.digest(), r.size(), r.inline(), offset, length));
+  }
+
+  private void recordAccess(Entry e) {
+    if (accesses != null) {
+      accesses.record(e.key(), e.accessed());
+    }
   }
 
   private Optional<BlobRecord> blobRecord(Integrity integrity) {
@@ -484,10 +496,13 @@ public final class Larder implements AutoCloseable {
     return new Stats(c[0], c[1], c[2], c[3], c[4], root);
   }
 
-  /** Closes the index. Content streams already open may still be read. */
+  /** Writes pending access times and closes the index. Content streams already open may still be read. */
   @Override
   public void close() {
     try {
+      if (accesses != null) {
+        accesses.flushNow(); // best effort: a failure keeps the times unwritten, it does not fail close
+      }
       index.close();
     } catch (IOException e) {
       throw io.larder.internal.Errors.io("closing the index", e);

@@ -14,9 +14,11 @@ import java.util.Objects;
  * @param inlineThreshold content of at most this many bytes is kept inside the index instead of as a file
  *     (measured in BENCHMARKS.md); 0 stores every blob as a file. Default 16 KiB
  * @param tmpGrace how old an abandoned temporary file must be before it is removed; default 1 hour
+ * @param trackAccess whether reads by key record the entry's access time (batched: see
+ *     {@link Entry#accessed()}); default true. Eviction of the least recently used entries relies on it
  */
-public record LarderOptions(
-    Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold, Duration tmpGrace) {
+public record LarderOptions(Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold,
+    Duration tmpGrace, boolean trackAccess) {
 
   /** The default inline threshold, 16 KiB. */
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;
@@ -44,26 +46,30 @@ public record LarderOptions(
 
   public static LarderOptions defaults() {
     return new LarderOptions(Durability.PROCESS_SAFE, Algorithm.SHA256, InstantSource.system(),
-        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1));
+        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true);
   }
 
   public LarderOptions durability(Durability d) {
-    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace);
+    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess);
   }
 
   public LarderOptions algorithm(Algorithm a) {
-    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace);
+    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess);
   }
 
   public LarderOptions clock(InstantSource c) {
-    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace);
+    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess);
   }
 
   public LarderOptions inlineThreshold(int bytes) {
-    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace);
+    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess);
   }
 
   public LarderOptions tmpGrace(Duration grace) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess);
+  }
+
+  public LarderOptions trackAccess(boolean track) {
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track);
   }
 }

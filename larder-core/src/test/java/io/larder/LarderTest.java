@@ -126,6 +126,48 @@ class LarderTest {
   }
 
   @Test
+  void readsRecordAccessTimesInBatches() {
+    Instant t0 = clock.instant();
+    cache.put("a", new byte[] {1});
+    cache.put("b", random(100_000, 50));
+    cache.put("never-read", new byte[] {2});
+    clock.advance(Duration.ofMinutes(10));
+    cache.getBytes("a"); // due: over a second since the last write, so a background write starts
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!cache.info("a").orElseThrow().accessed().equals(t0.plus(Duration.ofMinutes(10)))) {
+      assertThat(System.nanoTime()).as("the background write of access times never came").isLessThan(deadline);
+      Thread.onSpinWait();
+    }
+    clock.advance(Duration.ofMillis(100));
+    cache.getRange("b", 0, 10).orElseThrow().readAllBytes(); // not due: pending in memory until close
+    assertThat(cache.info("b").orElseThrow().accessed()).isEqualTo(t0);
+    cache.close(); // close writes what is pending
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    assertThat(cache.info("b").orElseThrow().accessed()).isEqualTo(t0.plus(Duration.ofMillis(600_100)));
+    assertThat(cache.info("never-read").orElseThrow().accessed()).isEqualTo(t0);
+    assertThat(cache.info("a").orElseThrow().created()).as("reads do not touch created").isEqualTo(t0);
+  }
+
+  @Test
+  void accessTimesNeverMoveBackAndCanBeTurnedOff() {
+    cache.close();
+    MutableClock late = new MutableClock(clock.instant().plus(Duration.ofHours(1)));
+    Larder writer = Larder.open(dir, LarderOptions.defaults().clock(late));
+    writer.put("k", new byte[] {1}); // accessed = t0 + 1h
+    Larder early = Larder.open(dir, LarderOptions.defaults().clock(clock)); // a process whose clock is behind
+    early.getBytes("k");
+    early.close();
+    assertThat(writer.info("k").orElseThrow().accessed()).isEqualTo(late.instant());
+    writer.close();
+    cache = Larder.open(dir, LarderOptions.defaults().clock(late).trackAccess(false));
+    late.advance(Duration.ofHours(1));
+    cache.getBytes("k");
+    cache.close();
+    cache = Larder.open(dir, LarderOptions.defaults().clock(late));
+    assertThat(cache.info("k").orElseThrow().accessed()).isEqualTo(late.instant().minus(Duration.ofHours(1)));
+  }
+
+  @Test
   void expiredEntriesAreMissesAtOnce() {
     cache.put("t", new byte[] {1, 2}, PutOptions.defaults().ttl(Duration.ofMinutes(10)));
     cache.put("forever", new byte[] {3});

@@ -125,6 +125,18 @@ public final class Bench {
       row("info by key, all of them", small[2], "ops/s", "", 0, "");
     }
 
+    log.println("access tracking cost…");
+    for (boolean old : new boolean[] {false, true}) {
+      double off = 0;
+      double on = 0;
+      for (int rep = 0; rep < 2; rep++) {
+        off = Math.max(off, getsPerSec(count, old, false));
+        on = Math.max(on, getsPerSec(count, old, true));
+      }
+      row(old ? "get, entries last read a day ago (every read recorded)" : "get, entries written just before",
+          on, "ops/s", "access tracking off, same run", off, "≥ 0.90");
+    }
+
     log.println("durability cost…");
     int durableCount = quick ? 500 : 2_000;
     double[] durable = smallOps(durableCount, LarderOptions.defaults().durability(Durability.POWER_SAFE));
@@ -313,6 +325,30 @@ public final class Bench {
       deleteTree(dir);
     }
     return best;
+  }
+
+  /** Gets of {@code count} 4 KiB entries, put either just before or (by the clock) a day before. */
+  private double getsPerSec(int count, boolean oldEntries, boolean track) throws IOException {
+    Path dir = scratch.resolve("access");
+    byte[] data = new byte[SMALL];
+    java.time.InstantSource dayAgo = java.time.InstantSource.offset(java.time.Clock.systemUTC(), java.time.Duration.ofDays(-1));
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().clock(oldEntries ? dayAgo : java.time.InstantSource.system()))) {
+      SplittableRandom r = new SplittableRandom(8);
+      for (int i = 0; i < count; i++) {
+        r.nextBytes(data);
+        cache.put("bench:" + i, data);
+      }
+    }
+    double result;
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().trackAccess(track))) {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < count; i++) {
+        cache.getBytes("bench:" + i).orElseThrow();
+      }
+      result = count / seconds(t0);
+    }
+    deleteTree(dir);
+    return result;
   }
 
   private double[] largeStream(long bytes) throws IOException {

@@ -39,6 +39,7 @@ public final class SqliteIndex implements Index {
 
   private static final int BUSY_TIMEOUT_MS = 10_000;
   private static final int BUSY_RETRIES = 20;
+  private static final int IMPATIENT_TIMEOUT_MS = 50;
   private static final int MAX_READERS = 16;
 
   private static final String ENTRY_COLUMNS = "key, digest, size, created, accessed, expires, metadata";
@@ -187,6 +188,38 @@ public final class SqliteIndex implements Index {
     }
   }
 
+  /**
+   * A write that waits at most {@value #IMPATIENT_TIMEOUT_MS} ms for the lock and is not retried: for
+   * bookkeeping done on a reader's thread, which must not stall a read behind another process's writes.
+   */
+  private void impatientWrite(String what, SqlWork<Void> work) {
+    checkOpen();
+    writeLock.lock();
+    try (Statement s = writer.createStatement()) {
+      s.execute("PRAGMA busy_timeout = " + IMPATIENT_TIMEOUT_MS);
+      try {
+        begin();
+        try {
+          work.run();
+          commit();
+        } catch (SQLException | RuntimeException e) {
+          try {
+            rollback();
+          } catch (SQLException suppressed) {
+            e.addSuppressed(suppressed);
+          }
+          throw e;
+        }
+      } finally {
+        s.execute("PRAGMA busy_timeout = " + BUSY_TIMEOUT_MS);
+      }
+    } catch (SQLException e) {
+      throw map(what, e);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
   private static <T> T retrying(SqlWork<T> work) throws SQLException {
     for (int attempt = 0; ; attempt++) {
       try {
@@ -267,6 +300,22 @@ public final class SqliteIndex implements Index {
     if (upper != null) {
       ps.setString(2, upper);
     }
+  }
+
+  @Override
+  public void recordAccess(java.util.Map<String, Long> accessedMillis) {
+    impatientWrite("recording access times", () -> {
+      try (PreparedStatement ps = writer.prepareStatement(
+          "UPDATE entries SET accessed = ?2 WHERE key = ?1 AND accessed < ?2")) {
+        for (java.util.Map.Entry<String, Long> e : accessedMillis.entrySet()) {
+          ps.setString(1, e.getKey());
+          ps.setLong(2, e.getValue());
+          ps.addBatch();
+        }
+        ps.executeBatch();
+      }
+      return null;
+    });
   }
 
   @Override

@@ -52,6 +52,12 @@ public interface Index extends Closeable {
   /** Up to {@code limit} blob records with digests greater than {@code after} (null for the start). */
   List<BlobRecord> blobs(String after, int limit, boolean withInline);
 
+  /**
+   * Records read times (epoch milliseconds by key) in one transaction. An access time only moves forward;
+   * keys that no longer exist are ignored.
+   */
+  void recordAccess(java.util.Map<String, Long> accessedMillis);
+
   /** Entry count, blob count, blob bytes, inline blob count, index bytes on disk. */
   long[] counts();
 }

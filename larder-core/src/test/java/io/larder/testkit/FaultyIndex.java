@@ -69,6 +69,11 @@ public final class FaultyIndex implements Index {
   }
 
   @Override
+  public void recordAccess(java.util.Map<String, Long> accessedMillis) {
+    delegate.recordAccess(accessedMillis);
+  }
+
+  @Override
   public long[] counts() {
     return delegate.counts();
   }
