@@ -166,21 +166,7 @@ public final class SqliteIndex implements Index {
     checkOpen();
     writeLock.lock();
     try {
-      return retrying(() -> {
-        begin();
-        try {
-          T result = work.run();
-          commit();
-          return result;
-        } catch (SQLException | RuntimeException e) {
-          try {
-            rollback();
-          } catch (SQLException suppressed) {
-            e.addSuppressed(suppressed);
-          }
-          throw e;
-        }
-      });
+      return retrying(() -> transaction(work));
     } catch (SQLException e) {
       throw map(what, e);
     } finally {
@@ -198,18 +184,7 @@ public final class SqliteIndex implements Index {
     try (Statement s = writer.createStatement()) {
       s.execute("PRAGMA busy_timeout = " + IMPATIENT_TIMEOUT_MS);
       try {
-        begin();
-        try {
-          work.run();
-          commit();
-        } catch (SQLException | RuntimeException e) {
-          try {
-            rollback();
-          } catch (SQLException suppressed) {
-            e.addSuppressed(suppressed);
-          }
-          throw e;
-        }
+        transaction(work);
       } finally {
         s.execute("PRAGMA busy_timeout = " + BUSY_TIMEOUT_MS);
       }
@@ -217,6 +192,23 @@ public final class SqliteIndex implements Index {
       throw map(what, e);
     } finally {
       writeLock.unlock();
+    }
+  }
+
+  /** BEGIN IMMEDIATE, the work, COMMIT; ROLLBACK if anything fails. The caller holds {@code writeLock}. */
+  private <T> T transaction(SqlWork<T> work) throws SQLException {
+    begin();
+    try {
+      T result = work.run();
+      commit();
+      return result;
+    } catch (SQLException | RuntimeException e) {
+      try {
+        rollback();
+      } catch (SQLException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
     }
   }
 
