@@ -166,6 +166,24 @@ class LauncherTest {
   }
 
   @Test
+  void gcRemovesWhatNoEntryReferencesAndSaysSo() throws Exception {
+    byte[] data = new byte[200_000];
+    new Random(3).nextBytes(data);
+    assertThat(larder(data, "put", "big", "-").code()).isZero();
+    assertThat(larder(new byte[] {1}, "put", "small", "-").code()).isZero();
+    assertThat(larder(null, "rm", "big", "small").code()).isZero();
+    JsonNode dry = new ObjectMapper().readTree(larder(null, "gc", "--grace", "0s", "--dry-run", "--json").stdout());
+    assertThat(dry.get("blobsRemoved").asLong()).isEqualTo(2);
+    assertThat(dry.get("dryRun").asBoolean()).isTrue();
+    Result gc = larder(null, "gc", "--grace", "0s");
+    assertThat(gc.code()).as(gc.stderr()).isZero();
+    assertThat(gc.out()).contains("removed 2 blobs");
+    JsonNode stats = new ObjectMapper().readTree(larder(null, "stats", "--json").stdout());
+    assertThat(stats.get("blobs").asLong()).isZero();
+    assertThat(larder(null, "gc", "--max-size", "lots").code()).isEqualTo(2);
+  }
+
+  @Test
   void aMissingStoreDirectoryIsCreated() throws Exception {
     Path nested = dir.resolve("a/b/c");
     Result r = larderAt(nested, "x".getBytes(), "put", "k", "-");
@@ -202,7 +220,7 @@ class LauncherTest {
 
   @Test
   void everyCommandHasHelpWithAnExampleAndThereIsAVersion() throws Exception {
-    for (String c : List.of("put", "get", "info", "ls", "rm", "verify", "stats", "completion")) {
+    for (String c : List.of("put", "get", "info", "ls", "rm", "verify", "stats", "gc", "completion")) {
       Result r = larder(null, c, "--help");
       assertThat(r.code()).isZero();
       assertThat(r.out()).as(c).contains("Usage: larder " + c).containsPattern("Examples?:");

@@ -280,6 +280,69 @@ public final class FileBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * The collector's unlink. A put publishes by renaming a new file over the blob's path, so between this
+   * method's look at the file and its unlink a put could republish it; the unlink would then take the new
+   * file and the put's entry would point at nothing. So the file is first moved aside (atomic), then
+   * checked: if it is not the file that was judged old, a put republished it, and it is moved back.
+   */
+  @Override
+  public boolean deleteIfUnchangedSince(Integrity digest, Instant notWrittenSince,
+      java.util.function.BooleanSupplier confirm) {
+    Path p = path(digest);
+    try {
+      BasicFileAttributes before;
+      try {
+        before = Files.readAttributes(p, BasicFileAttributes.class);
+      } catch (NoSuchFileException e) {
+        return false;
+      }
+      if (!before.lastModifiedTime().toInstant().isBefore(notWrittenSince)) {
+        return false; // written recently: a writer may be about to reference it
+      }
+      Path aside = tmp.resolve("gc-" + UUID.randomUUID() + ".tmp");
+      try {
+        ops.move(p, aside);
+      } catch (NoSuchFileException e) {
+        return false;
+      }
+      BasicFileAttributes moved = Files.readAttributes(aside, BasicFileAttributes.class);
+      boolean same = java.util.Objects.equals(moved.fileKey(), before.fileKey())
+          && moved.lastModifiedTime().equals(before.lastModifiedTime());
+      boolean confirmed = false;
+      if (same) {
+        try {
+          confirmed = confirm.getAsBoolean();
+        } catch (RuntimeException e) {
+          restore(aside, p);
+          throw e;
+        }
+      }
+      if (!confirmed) {
+        // A put republished the blob between our look and our move, or an entry references it now: put it
+        // back (unless another put has meanwhile published it again: same digest, same bytes).
+        try {
+          Files.move(aside, p, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+          ops.delete(aside);
+        }
+        return false;
+      }
+      ops.delete(aside);
+      return true;
+    } catch (IOException e) {
+      throw Errors.io("collecting " + p, e);
+    }
+  }
+
+  private void restore(Path aside, Path p) {
+    try {
+      Files.move(aside, p, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException ignored) {
+      // it exists again (same bytes) or the store is failing: the next collection sees what is left
+    }
+  }
+
   @Override
   public Optional<Object> stamp(Integrity digest) {
     Path p = path(digest);

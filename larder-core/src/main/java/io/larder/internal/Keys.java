@@ -51,6 +51,12 @@ public final class Keys {
     return check(prefix);
   }
 
+  /** The group of a key for keep-N-per-group: the key up to its last {@code :}, or "" if it has none. */
+  public static String group(String key) {
+    int i = key.lastIndexOf(':');
+    return i < 0 ? "" : key.substring(0, i);
+  }
+
   /**
    * The least string greater than every string that starts with {@code prefix}, in code-point order, or
    * null if there is none (the prefix is empty or all U+10FFFF).

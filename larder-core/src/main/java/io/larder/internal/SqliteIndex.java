@@ -65,13 +65,21 @@ public final class SqliteIndex implements Index {
     this.durability = durability;
     try {
       this.writer = connect(true);
+      org.sqlite.Function.create(writer, "larder_group", new org.sqlite.Function() {
+        @Override
+        protected void xFunc() throws SQLException {
+          result(Keys.group(value_text(0)));
+        }
+      }, 1, org.sqlite.Function.FLAG_DETERMINISTIC);
       retrying(() -> {
         initSchema();
         return null;
       });
       wInsertBlob = writer.prepareStatement("INSERT OR IGNORE INTO blobs(digest, size, data) VALUES (?, ?, ?)");
-      wUpsertEntry = writer.prepareStatement(
-          "INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ", inline) VALUES (?,?,?,?,?,?,?,?)");
+      // `inline` follows the blob record actually stored (a process with another inline threshold may have
+      // recorded the same content the other way), so that the collector can trust it.
+      wUpsertEntry = writer.prepareStatement("INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ", inline)"
+          + " VALUES (?1,?2,?3,?4,?5,?6,?7, (SELECT data IS NOT NULL FROM blobs WHERE digest = ?2))");
       wDeleteEntry = writer.prepareStatement("DELETE FROM entries WHERE key = ?");
     } catch (SQLException e) {
       throw map("opening the index " + dbFile, e);
@@ -146,6 +154,8 @@ public final class SqliteIndex implements Index {
           + " metadata TEXT, inline INTEGER NOT NULL) WITHOUT ROWID");
       // Only entries of file blobs are indexed by digest: see removeBlob.
       s.execute("CREATE INDEX IF NOT EXISTS entries_file_digest ON entries(digest) WHERE inline = 0");
+      // Only entries with a TTL are indexed by expiry, so that sweeping them is O(expired).
+      s.execute("CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires) WHERE expires IS NOT NULL");
       s.execute("PRAGMA user_version = " + FORMAT_VERSION);
       commit();
     } catch (SQLException | RuntimeException e) {
@@ -261,7 +271,6 @@ public final class SqliteIndex implements Index {
         wUpsertEntry.setLong(6, entry.expires().toEpochMilli());
       }
       wUpsertEntry.setString(7, entry.metadata());
-      wUpsertEntry.setInt(8, blob.inline() == null ? 0 : 1);
       wUpsertEntry.executeUpdate();
       return null;
     });
@@ -340,6 +349,180 @@ public final class SqliteIndex implements Index {
         ps.executeUpdate();
       }
       return n;
+    });
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  @Override
+  public long removeExpired(Instant now, int limit, boolean dryRun) {
+    if (dryRun) {
+      return read("counting expired entries", r -> () -> {
+        try (PreparedStatement ps = r.c.prepareStatement(
+            "SELECT count(*) FROM entries WHERE expires IS NOT NULL AND expires <= ?")) {
+          ps.setLong(1, now.toEpochMilli());
+          try (ResultSet rs = ps.executeQuery()) {
+            return rs.getLong(1);
+          }
+        }
+      });
+    }
+    return write("removing expired entries", () -> {
+      try (PreparedStatement ps = writer.prepareStatement("DELETE FROM entries WHERE key IN"
+          + " (SELECT key FROM entries WHERE expires IS NOT NULL AND expires <= ? LIMIT ?)")) {
+        ps.setLong(1, now.toEpochMilli());
+        ps.setInt(2, limit);
+        return (long) ps.executeUpdate();
+      }
+    });
+  }
+
+  @Override
+  public long[] evict(Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, boolean dryRun) {
+    checkOpen();
+    writeLock.lock();
+    try (Statement s = writer.createStatement()) {
+      // Snapshots in this connection's temp storage (SQLite's temp files, not the JVM heap): the entries
+      // that may go, least recently used first, and how many entries reference each content.
+      s.execute("DROP TABLE IF EXISTS temp.gc_candidates");
+      s.execute("DROP TABLE IF EXISTS temp.gc_refs");
+      s.execute("CREATE TEMP TABLE gc_refs(digest TEXT PRIMARY KEY, n INTEGER NOT NULL, size INTEGER NOT NULL)");
+      s.execute("INSERT INTO temp.gc_refs SELECT digest, count(*), max(size) FROM entries GROUP BY digest");
+      s.execute("CREATE TEMP TABLE gc_candidates(key TEXT PRIMARY KEY, digest TEXT, accessed INTEGER, created INTEGER)");
+      String ranked = keepPerGroup <= 0
+          ? "SELECT key, digest, accessed, created FROM entries"
+          : "SELECT key, digest, accessed, created FROM (SELECT key, digest, accessed, created, ROW_NUMBER() OVER"
+              + " (PARTITION BY larder_group(key) ORDER BY created DESC, key DESC) AS rn FROM entries) WHERE rn > "
+              + keepPerGroup;
+      s.execute("INSERT INTO temp.gc_candidates " + ranked);
+      s.execute("CREATE INDEX temp.gc_candidates_lru ON gc_candidates(accessed, key)");
+      long total;
+      try (ResultSet rs = s.executeQuery("SELECT total(size) FROM temp.gc_refs")) {
+        total = (long) rs.getDouble(1);
+      }
+      long cutoff = accessedBefore == null ? Long.MIN_VALUE : accessedBefore.toEpochMilli();
+      boolean bySize = maxBytes >= 0 && total > maxBytes;
+      long evicted = 0;
+      long freed = 0;
+      long lastAccessed = Long.MIN_VALUE;
+      String lastKey = "";
+      while (true) {
+        boolean ageDue = lastAccessed < cutoff;
+        if (!ageDue && !(bySize && total - freed > targetBytes)) {
+          break;
+        }
+        List<String[]> batch = new ArrayList<>();
+        try (PreparedStatement ps = writer.prepareStatement("SELECT key, digest, accessed, created FROM temp.gc_candidates"
+            + " WHERE accessed > ?1 OR (accessed = ?1 AND key > ?2) ORDER BY accessed, key LIMIT 256")) {
+          ps.setLong(1, lastAccessed);
+          ps.setString(2, lastKey);
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              batch.add(new String[] {rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)});
+            }
+          }
+        }
+        if (batch.isEmpty()) {
+          break;
+        }
+        final long freedSoFar = freed;
+        long[] step = retrying(() -> transaction(() -> {
+          long n = 0;
+          long bytes = 0;
+          try (PreparedStatement del = writer.prepareStatement(
+                  "DELETE FROM entries WHERE key = ? AND accessed = ? AND created = ?");
+              PreparedStatement ref = writer.prepareStatement(
+                  "UPDATE temp.gc_refs SET n = n - 1 WHERE digest = ? RETURNING n, size")) {
+            for (String[] c : batch) {
+              long accessed = Long.parseLong(c[2]);
+              boolean ageVictim = accessed < cutoff;
+              if (!ageVictim && !(bySize && total - freedSoFar - bytes > targetBytes)) {
+                break;
+              }
+              boolean gone = true;
+              if (!dryRun) {
+                // Only if unchanged since the snapshot: an entry read or rewritten meanwhile stays.
+                del.setString(1, c[0]);
+                del.setLong(2, accessed);
+                del.setLong(3, Long.parseLong(c[3]));
+                gone = del.executeUpdate() > 0;
+              }
+              if (gone) {
+                n++;
+                ref.setString(1, c[1]);
+                try (ResultSet rs = ref.executeQuery()) {
+                  if (rs.next() && rs.getLong(1) == 0) {
+                    bytes += rs.getLong(2);
+                  }
+                }
+              }
+            }
+          }
+          return new long[] {n, bytes};
+        }));
+        evicted += step[0];
+        freed += step[1];
+        String[] last = batch.get(batch.size() - 1);
+        lastAccessed = Long.parseLong(last[2]);
+        lastKey = last[0];
+      }
+      s.execute("DROP TABLE IF EXISTS temp.gc_candidates");
+      s.execute("DROP TABLE IF EXISTS temp.gc_refs");
+      return new long[] {evicted, freed, total};
+    } catch (SQLException e) {
+      throw map("evicting entries", e);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  @Override
+  public long[] removeUnreferencedInline(boolean dryRun) {
+    String where = " FROM blobs WHERE data IS NOT NULL AND digest NOT IN (SELECT digest FROM entries)";
+    return write("collecting unreferenced inline content", () -> {
+      long[] r = new long[2];
+      try (PreparedStatement ps = writer.prepareStatement("SELECT count(*), total(size)" + where);
+          ResultSet rs = ps.executeQuery()) {
+        r[0] = rs.getLong(1);
+        r[1] = (long) rs.getDouble(2);
+      }
+      if (!dryRun && r[0] > 0) {
+        try (PreparedStatement ps = writer.prepareStatement("DELETE" + where)) {
+          ps.executeUpdate();
+        }
+      }
+      return r;
+    });
+  }
+
+  @Override
+  public List<BlobRecord> unreferencedFiles(String after, int limit) {
+    return read("listing unreferenced content", r -> () -> {
+      try (PreparedStatement ps = r.c.prepareStatement("SELECT digest, size, NULL FROM blobs WHERE data IS NULL"
+          + " AND digest > ? AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.digest = blobs.digest AND e.inline = 0)"
+          + " ORDER BY digest LIMIT ?")) {
+        ps.setString(1, after == null ? "" : after);
+        ps.setInt(2, limit);
+        List<BlobRecord> out = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            out.add(blobRecord(rs));
+          }
+        }
+        return out;
+      }
+    });
+  }
+
+  @Override
+  public boolean forgetIfUnreferenced(Integrity digest) {
+    String d = digest.strongest().sri();
+    return write("forgetting " + d, () -> {
+      try (PreparedStatement ps = writer.prepareStatement("DELETE FROM blobs WHERE digest = ?1 AND data IS NULL"
+          + " AND NOT EXISTS (SELECT 1 FROM entries WHERE digest = ?1 AND inline = 0)")) {
+        ps.setString(1, d);
+        return ps.executeUpdate() > 0;
+      }
     });
   }
 

@@ -55,6 +55,18 @@ public interface BlobStore extends Closeable {
    */
   boolean delete(Integrity digest);
 
+  /**
+   * Removes a blob only if it has not been written since {@code notWrittenSince} and {@code confirm}
+   * agrees, safely against a concurrent put of the same content: the blob is first set aside, a blob
+   * republished meanwhile is left in place, and {@code confirm} (e.g. "forget its record if no entry
+   * references it", in one transaction) is asked while it is aside; if it says no, the blob is put back.
+   * A reader may find the blob missing for that instant and should look again once before concluding
+   * it is gone.
+   *
+   * @return whether a blob was removed
+   */
+  boolean deleteIfUnchangedSince(Integrity digest, Instant notWrittenSince, java.util.function.BooleanSupplier confirm);
+
   /** Calls {@code action} for every blob in the store, in no particular order. */
   void forEach(Consumer<Integrity> action);
 

@@ -58,6 +58,31 @@ public interface Index extends Closeable {
    */
   void recordAccess(java.util.Map<String, Long> accessedMillis);
 
+  /**
+   * Removes up to {@code limit} entries that expired at or before {@code now}; returns how many (in a dry
+   * run, counts them all and removes nothing).
+   */
+  long removeExpired(java.time.Instant now, int limit, boolean dryRun);
+
+  /**
+   * Evicts entries, least recently accessed first, never one of the {@code keepPerGroup} newest (by creation)
+   * of its group: every entry accessed before {@code accessedBefore} (if not null), then, if the content
+   * referenced exceeds {@code maxBytes} (if not -1), more until it is at most {@code targetBytes}. An entry
+   * read or rewritten while this runs is kept. Works in small transactions, in constant JVM memory.
+   *
+   * @return entries evicted, content bytes no longer referenced because of it, content bytes referenced before
+   */
+  long[] evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, boolean dryRun);
+
+  /** Forgets inline content no entry references, in one transaction. Returns its count and bytes. */
+  long[] removeUnreferencedInline(boolean dryRun);
+
+  /** Up to {@code limit} records of blob files no entry references, by digest after {@code after}. */
+  List<BlobRecord> unreferencedFiles(String after, int limit);
+
+  /** Forgets a blob file's record if no entry references it (one transaction). Returns whether it did. */
+  boolean forgetIfUnreferenced(Integrity digest);
+
   /** Entry count, blob count, blob bytes, inline blob count, index bytes on disk. */
   long[] counts();
 }

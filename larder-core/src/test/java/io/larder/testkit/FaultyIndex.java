@@ -74,6 +74,32 @@ public final class FaultyIndex implements Index {
   }
 
   @Override
+  public long removeExpired(java.time.Instant now, int limit, boolean dryRun) {
+    return delegate.removeExpired(now, limit, dryRun);
+  }
+
+  @Override
+  public long[] evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup,
+      boolean dryRun) {
+    return delegate.evict(accessedBefore, maxBytes, targetBytes, keepPerGroup, dryRun);
+  }
+
+  @Override
+  public long[] removeUnreferencedInline(boolean dryRun) {
+    return delegate.removeUnreferencedInline(dryRun);
+  }
+
+  @Override
+  public List<BlobRecord> unreferencedFiles(String after, int limit) {
+    return delegate.unreferencedFiles(after, limit);
+  }
+
+  @Override
+  public boolean forgetIfUnreferenced(Integrity digest) {
+    return delegate.forgetIfUnreferenced(digest);
+  }
+
+  @Override
   public long[] counts() {
     return delegate.counts();
   }

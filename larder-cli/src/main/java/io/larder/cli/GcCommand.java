@@ -1,0 +1,80 @@
+package io.larder.cli;
+
+import io.larder.GcOptions;
+import io.larder.GcReport;
+import io.larder.Larder;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "gc", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Collect garbage once: remove expired entries, evict by age and size (least recently used",
+        "first, keeping the newest entry of each group), remove content no entry references and stale",
+        "temporary files. Safe while other processes use the store."},
+    footerHeading = "%nExamples:%n",
+    footer = {"  larder gc", "  larder gc --max-size 10G --max-age 30d --dry-run", "  larder gc --max-size 500M --keep-per-group 2 --json"})
+final class GcCommand extends Base {
+  @Option(names = "--max-size", paramLabel = "SIZE", description = "Keep at most this much content: 500M, 10G, 1T or bytes.")
+  String maxSize;
+
+  @Option(names = "--max-age", paramLabel = "DURATION", description = "Evict entries not read for this long: 12h, 30d, 2w.")
+  String maxAge;
+
+  @Option(names = "--keep-per-group", paramLabel = "N", description = "Never evict the newest N entries of a group (key up to its last ':'); default 1.")
+  int keepPerGroup = 1;
+
+  @Option(names = "--grace", paramLabel = "DURATION", description = "Do not collect content written more recently (default 10m).")
+  String grace;
+
+  @Option(names = "--dry-run", description = "Report what would go; change nothing.")
+  boolean dryRun;
+
+  private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgtp]?)(i?b?)?");
+
+  static long parseSize(String text) {
+    Matcher m = SIZE.matcher(text.strip().toLowerCase(Locale.ROOT));
+    if (!m.matches()) {
+      throw new Main.UsageException("invalid size '" + text + "': use bytes or a number with K, M, G, T (e.g. 500M, 10G)");
+    }
+    int power = "kmgtp".indexOf(m.group(2)) + 1;
+    return (long) (Double.parseDouble(m.group(1)) * Math.pow(1024, power));
+  }
+
+  @Override
+  int run() throws Exception {
+    GcOptions o = GcOptions.defaults().keepPerGroup(keepPerGroup).dryRun(dryRun);
+    if (maxSize != null) {
+      o = o.maxSize(parseSize(maxSize));
+    }
+    if (maxAge != null) {
+      o = o.maxAge(PutCommand.parseDuration(maxAge));
+    }
+    if (grace != null) {
+      o = o.grace(PutCommand.parseDuration(grace));
+    }
+    GcReport r;
+    try (Larder cache = open()) {
+      r = cache.gc(o);
+    }
+    if (options.json) {
+      var n = Jsons.MAPPER.createObjectNode();
+      n.put("expired", r.expired());
+      n.put("evicted", r.evicted());
+      n.put("blobsRemoved", r.blobsRemoved());
+      n.put("bytesFreed", r.bytesFreed());
+      n.put("tmpRemoved", r.tmpRemoved());
+      n.put("bytesBefore", r.bytesBefore());
+      n.put("dryRun", r.dryRun());
+      printJson(n);
+    } else {
+      String verb = r.dryRun() ? "would remove" : "removed";
+      out.printf("expired    %d entries%n", r.expired());
+      out.printf("evicted    %d entries%n", r.evicted());
+      out.printf("content    %s %d blobs, %s%n", verb, r.blobsRemoved(), humanSize(r.bytesFreed()));
+      out.printf("tmp        %d stale files%n", r.tmpRemoved());
+    }
+    return Main.OK;
+  }
+}

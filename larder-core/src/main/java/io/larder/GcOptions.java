@@ -1,0 +1,69 @@
+package io.larder;
+
+import java.time.Duration;
+
+/**
+ * What one garbage collection does ({@link Larder#gc}). Immutable; start from {@link #defaults()}:
+ * {@code GcOptions.defaults().maxSize(10L << 30).maxAge(Duration.ofDays(30))}.
+ *
+ * @param maxSize the most content bytes to keep (unique content, however many keys share it), or -1 for no
+ *     limit. Above it, least recently accessed entries are evicted until {@code lowWater} of it remains
+ * @param lowWater the fraction of {@code maxSize} that eviction brings the store down to; default 0.9
+ * @param maxAge evict entries not accessed for this long, or {@code null} for no limit
+ * @param keepPerGroup never evict the newest this-many entries (by creation) of a group: the key up to its
+ *     last {@code :} ({@code build:mylib:1.0.1} is in {@code build:mylib}); default 1. Expiry ignores it
+ * @param grace content files written more recently than this are not collected: a put publishes its file
+ *     before it commits its entry, so a younger file may be about to be referenced. It must exceed the
+ *     longest such gap, which the index's busy timeout bounds (about 10 s, plus retries); default 10 minutes.
+ *     Shorter values risk collecting content a slow put is about to reference
+ * @param dryRun report what would go, change nothing
+ */
+public record GcOptions(long maxSize, double lowWater, Duration maxAge, int keepPerGroup, Duration grace,
+    boolean dryRun) {
+
+  public GcOptions {
+    if (maxSize < -1) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "max-size must be 0 or more bytes");
+    }
+    if (!(lowWater > 0 && lowWater <= 1)) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "low-water must be in (0, 1]");
+    }
+    if (maxAge != null && (maxAge.isNegative() || maxAge.isZero())) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "max-age must be positive");
+    }
+    if (keepPerGroup < 0) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "keep-per-group must be 0 or more");
+    }
+    if (grace == null || grace.isNegative()) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "grace must not be negative");
+    }
+  }
+
+  public static GcOptions defaults() {
+    return new GcOptions(-1, 0.9, null, 1, Duration.ofMinutes(10), false);
+  }
+
+  public GcOptions maxSize(long bytes) {
+    return new GcOptions(bytes, lowWater, maxAge, keepPerGroup, grace, dryRun);
+  }
+
+  public GcOptions lowWater(double fraction) {
+    return new GcOptions(maxSize, fraction, maxAge, keepPerGroup, grace, dryRun);
+  }
+
+  public GcOptions maxAge(Duration age) {
+    return new GcOptions(maxSize, lowWater, age, keepPerGroup, grace, dryRun);
+  }
+
+  public GcOptions keepPerGroup(int n) {
+    return new GcOptions(maxSize, lowWater, maxAge, n, grace, dryRun);
+  }
+
+  public GcOptions grace(Duration g) {
+    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, g, dryRun);
+  }
+
+  public GcOptions dryRun(boolean dry) {
+    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, grace, dry);
+  }
+}
