@@ -21,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Iterator;
 import java.util.List;
@@ -175,8 +176,9 @@ public final class Larder implements AutoCloseable {
       record = new BlobRecord(b.digest(), b.size(), null);
     }
     Instant now = this.options.clock().instant();
-    Entry entry = new Entry(key, record.digest(), record.size(), now, now,
-        options.ttl() == null ? null : now.plus(options.ttl()), options.metadata());
+    Duration ttl = options.ttl() != null ? options.ttl() : this.options.defaultTtl();
+    Entry entry = new Entry(key, record.digest(), record.size(), now, now, ttl == null ? null : now.plus(ttl),
+        options.metadata());
     index.put(entry, record);
     return entry;
   }

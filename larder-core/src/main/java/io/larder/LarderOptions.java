@@ -16,9 +16,10 @@ import java.util.Objects;
  * @param tmpGrace how old an abandoned temporary file must be before it is removed; default 1 hour
  * @param trackAccess whether reads by key record the entry's access time (batched: see
  *     {@link Entry#accessed()}); default true. Eviction of the least recently used entries relies on it
+ * @param defaultTtl the expiry of entries put without a TTL, or {@code null} (default) for none
  */
 public record LarderOptions(Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold,
-    Duration tmpGrace, boolean trackAccess) {
+    Duration tmpGrace, boolean trackAccess, Duration defaultTtl) {
 
   /** The default inline threshold, 16 KiB. */
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;
@@ -39,6 +40,9 @@ public record LarderOptions(Durability durability, Algorithm algorithm, InstantS
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
           "inlineThreshold must be between 0 and " + MAX_INLINE_THRESHOLD + " bytes, not " + inlineThreshold);
     }
+    if (defaultTtl != null && (defaultTtl.isNegative() || defaultTtl.isZero())) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "defaultTtl must be positive");
+    }
     if (tmpGrace.isNegative()) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "tmpGrace must not be negative");
     }
@@ -46,30 +50,34 @@ public record LarderOptions(Durability durability, Algorithm algorithm, InstantS
 
   public static LarderOptions defaults() {
     return new LarderOptions(Durability.PROCESS_SAFE, Algorithm.SHA256, InstantSource.system(),
-        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true);
+        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null);
   }
 
   public LarderOptions durability(Durability d) {
-    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess);
+    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl);
   }
 
   public LarderOptions algorithm(Algorithm a) {
-    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess);
+    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl);
   }
 
   public LarderOptions clock(InstantSource c) {
-    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess);
+    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl);
   }
 
   public LarderOptions inlineThreshold(int bytes) {
-    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess);
+    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl);
   }
 
   public LarderOptions tmpGrace(Duration grace) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl);
   }
 
   public LarderOptions trackAccess(boolean track) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl);
+  }
+
+  public LarderOptions defaultTtl(Duration ttl) {
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl);
   }
 }

@@ -20,8 +20,32 @@ abstract class Base implements Callable<Integer> {
   final PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false,
       StandardCharsets.UTF_8);
 
+  private io.larder.config.LarderConfig config;
+
+  /** The store's configuration: larder.toml, then LARDER_* variables, then --set and command flags. */
+  io.larder.config.LarderConfig config() {
+    if (config == null) {
+      java.util.Map<io.larder.config.LarderConfig.Key, io.larder.config.LarderConfig.Setting> flags =
+          new java.util.EnumMap<>(io.larder.config.LarderConfig.Key.class);
+      options.settings.forEach((k, v) -> {
+        io.larder.config.LarderConfig.Key key = java.util.Arrays.stream(io.larder.config.LarderConfig.Key.values())
+            .filter(x -> x.configName().equals(k)).findFirst()
+            .orElseThrow(() -> new Main.UsageException("--set: unknown setting '" + k + "'"));
+        flags.put(key, new io.larder.config.LarderConfig.Setting(v, "--set " + k));
+      });
+      commandFlags().forEach((k, v) -> flags.put(k, new io.larder.config.LarderConfig.Setting(v, "--" + k.configName())));
+      config = io.larder.config.LarderConfig.load(options.storeDir(), System.getenv(), flags);
+    }
+    return config;
+  }
+
+  /** Settings this command's own flags give (e.g. gc --max-size). */
+  java.util.Map<io.larder.config.LarderConfig.Key, String> commandFlags() {
+    return java.util.Map.of();
+  }
+
   Larder open() {
-    return Larder.open(options.storeDir());
+    return Larder.open(options.storeDir(), config().storeOptions(io.larder.LarderOptions.defaults()));
   }
 
   @Override

@@ -3,9 +3,7 @@ package io.larder.cli;
 import io.larder.GcOptions;
 import io.larder.GcReport;
 import io.larder.Larder;
-import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import io.larder.config.LarderConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -23,7 +21,7 @@ final class GcCommand extends Base {
   String maxAge;
 
   @Option(names = "--keep-per-group", paramLabel = "N", description = "Never evict the newest N entries of a group (key up to its last ':'); default 1.")
-  int keepPerGroup = 1;
+  Integer keepPerGroup;
 
   @Option(names = "--grace", paramLabel = "DURATION", description = "Do not collect content written more recently (default 10m).")
   String grace;
@@ -31,26 +29,24 @@ final class GcCommand extends Base {
   @Option(names = "--dry-run", description = "Report what would go; change nothing.")
   boolean dryRun;
 
-  private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgtp]?)(i?b?)?");
-
-  static long parseSize(String text) {
-    Matcher m = SIZE.matcher(text.strip().toLowerCase(Locale.ROOT));
-    if (!m.matches()) {
-      throw new Main.UsageException("invalid size '" + text + "': use bytes or a number with K, M, G, T (e.g. 500M, 10G)");
+  @Override
+  java.util.Map<LarderConfig.Key, String> commandFlags() {
+    java.util.Map<LarderConfig.Key, String> f = new java.util.EnumMap<>(LarderConfig.Key.class);
+    if (maxSize != null) {
+      f.put(LarderConfig.Key.MAX_SIZE, maxSize);
     }
-    int power = "kmgtp".indexOf(m.group(2)) + 1;
-    return (long) (Double.parseDouble(m.group(1)) * Math.pow(1024, power));
+    if (maxAge != null) {
+      f.put(LarderConfig.Key.MAX_AGE, maxAge);
+    }
+    if (keepPerGroup != null) {
+      f.put(LarderConfig.Key.KEEP_PER_GROUP, keepPerGroup.toString());
+    }
+    return f;
   }
 
   @Override
   int run() throws Exception {
-    GcOptions o = GcOptions.defaults().keepPerGroup(keepPerGroup).dryRun(dryRun);
-    if (maxSize != null) {
-      o = o.maxSize(parseSize(maxSize));
-    }
-    if (maxAge != null) {
-      o = o.maxAge(PutCommand.parseDuration(maxAge));
-    }
+    GcOptions o = config().gcOptions().dryRun(dryRun); // larder.toml, LARDER_*, --set, then the flags above
     if (grace != null) {
       o = o.grace(PutCommand.parseDuration(grace));
     }

@@ -16,6 +16,10 @@ public final class Options {
   @Option(names = {"-q", "--quiet"}, scope = ScopeType.INHERIT, description = "Print nothing but data and errors.")
   boolean quiet;
 
+  @Option(names = "--set", paramLabel = "KEY=VALUE", scope = ScopeType.INHERIT,
+      description = "Override a setting of larder.toml and LARDER_* variables (repeatable), e.g. --set durability=power-safe.")
+  java.util.Map<String, String> settings = new java.util.LinkedHashMap<>();
+
   @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT, description = "Print more, and a stack trace with errors.")
   boolean verbose;
 

@@ -12,8 +12,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -105,23 +103,10 @@ final class PutCommand extends Base {
     return Jsons.MAPPER.writeValueAsString(node);
   }
 
-  private static final Pattern SIMPLE = Pattern.compile("(\\d+)\\s*([smhdw])");
-
   static Duration parseDuration(String text) {
-    Matcher m = SIMPLE.matcher(text.strip().toLowerCase(java.util.Locale.ROOT));
-    if (m.matches()) {
-      long n = Long.parseLong(m.group(1));
-      return switch (m.group(2)) {
-        case "s" -> Duration.ofSeconds(n);
-        case "m" -> Duration.ofMinutes(n);
-        case "h" -> Duration.ofHours(n);
-        case "d" -> Duration.ofDays(n);
-        default -> Duration.ofDays(7 * n);
-      };
-    }
     try {
-      return Duration.parse(text.strip());
-    } catch (java.time.format.DateTimeParseException e) {
+      return io.larder.config.LarderConfig.duration(text);
+    } catch (IllegalArgumentException e) {
       throw new Main.UsageException("invalid duration '" + text + "': use a number and a unit (30s, 15m, 12h, 7d, 2w) or ISO-8601 (PT1H)");
     }
   }

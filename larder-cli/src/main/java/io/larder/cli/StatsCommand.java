@@ -21,6 +21,12 @@ final class StatsCommand extends Base {
       n.put("inlineBlobs", s.inlineBlobs());
       n.put("indexBytes", s.indexBytes());
       n.put("path", s.root().toString());
+      var c = n.putObject("config");
+      config().effective().forEach((k, v) -> {
+        var o = c.putObject(k.configName());
+        o.put("value", v.value());
+        o.put("source", v.source());
+      });
       printJson(n);
     } else {
       out.printf("path       %s%n", s.root());
@@ -28,6 +34,8 @@ final class StatsCommand extends Base {
       out.printf("blobs      %d (%d inline in the index)%n", s.blobs(), s.inlineBlobs());
       out.printf("bytes      %s (%d)%n", humanSize(s.bytes()), s.bytes());
       out.printf("index      %s%n", humanSize(s.indexBytes()));
+      out.println("config");
+      config().effective().forEach((k, v) -> out.printf("  %-15s %-14s (%s)%n", k.configName(), v.value(), v.source()));
     }
     return Main.OK;
   }

@@ -184,6 +184,27 @@ class LauncherTest {
   }
 
   @Test
+  void configurationFromTheFileIsAppliedAndStatsShowsWhereEachValueCameFrom() throws Exception {
+    Path store = dir.resolve("store");
+    Files.createDirectories(store);
+    Files.writeString(store.resolve("larder.toml"), "default-ttl = \"7d\"\nmax-size = \"10G\"\n");
+    assertThat(larder("x".getBytes(), "put", "k", "-").code()).isZero();
+    JsonNode info = new ObjectMapper().readTree(larder(null, "info", "k", "--json").stdout());
+    assertThat(info.get("expires").isTextual()).as("default-ttl applies to puts without --ttl").isTrue();
+    JsonNode config = new ObjectMapper().readTree(larder(null, "stats", "--json", "--set", "durability=power-safe").stdout())
+        .get("config");
+    assertThat(config.get("default-ttl").get("source").asText()).isEqualTo("larder.toml");
+    assertThat(config.get("max-size").get("value").asText()).isEqualTo("10G");
+    assertThat(config.get("durability").get("source").asText()).isEqualTo("--set durability");
+    assertThat(config.get("gc-interval").get("source").asText()).isEqualTo("default");
+    Files.writeString(store.resolve("larder.toml"), "max-size = \"lots\"\n");
+    Result bad = larder(null, "ls");
+    assertThat(bad.code()).isEqualTo(2);
+    assertThat(bad.stderr()).contains("invalid max-size 'lots' (from larder.toml)");
+    assertThat(larder(null, "ls", "--set", "max-sise=1").stderr()).contains("unknown setting 'max-sise'");
+  }
+
+  @Test
   void aMissingStoreDirectoryIsCreated() throws Exception {
     Path nested = dir.resolve("a/b/c");
     Result r = larderAt(nested, "x".getBytes(), "put", "k", "-");

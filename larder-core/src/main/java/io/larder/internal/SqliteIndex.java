@@ -48,10 +48,10 @@ public final class SqliteIndex implements Index {
   private final String url;
   private final Durability durability;
   private final ReentrantLock writeLock = new ReentrantLock();
-  private final Connection writer;
-  private final PreparedStatement wInsertBlob;
-  private final PreparedStatement wUpsertEntry;
-  private final PreparedStatement wDeleteEntry;
+  private Connection writer; // opened with the writer, on the first write
+  private PreparedStatement wInsertBlob; // opened with the writer, on the first write
+  private PreparedStatement wUpsertEntry; // opened with the writer, on the first write
+  private PreparedStatement wDeleteEntry; // opened with the writer, on the first write
   private PreparedStatement wBegin;
   private PreparedStatement wCommit;
   private final ConcurrentLinkedQueue<Reader> idleReaders = new ConcurrentLinkedQueue<>();
@@ -63,26 +63,61 @@ public final class SqliteIndex implements Index {
     this.dbFile = dbFile;
     this.url = "jdbc:sqlite:" + dbFile.toAbsolutePath();
     this.durability = durability;
+    // Commands that only read (info, get, ls) never open the writer: one connection fewer at start-up.
+    int version = read("opening the index " + dbFile, r -> () -> {
+      try (Statement st = r.c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA user_version")) {
+        return rs.next() ? rs.getInt(1) : 0;
+      }
+    });
+    if (version > FORMAT_VERSION) {
+      throw newerFormat(version);
+    }
+    if (version < FORMAT_VERSION) {
+      writeLock.lock();
+      try {
+        writer();
+      } finally {
+        writeLock.unlock();
+      }
+    }
+  }
+
+  private LarderException newerFormat(int version) {
+    return new LarderException.StorageFailure(Kind.IO, "the index " + dbFile + " has format " + version
+        + ", newer than this Larder understands (" + FORMAT_VERSION + "); upgrade Larder", null);
+  }
+
+  /** The writer connection, opened (and the schema made) on first use. Callers hold {@code writeLock}. */
+  private Connection writer() {
+    if (writer != null) {
+      return writer;
+    }
     try {
-      this.writer = connect(true);
-      org.sqlite.Function.create(writer, "larder_group", new org.sqlite.Function() {
+      Connection c = connect(true);
+      org.sqlite.Function.create(c, "larder_group", new org.sqlite.Function() {
         @Override
         protected void xFunc() throws SQLException {
           result(Keys.group(value_text(0)));
         }
       }, 1, org.sqlite.Function.FLAG_DETERMINISTIC);
+      writer = c;
       retrying(() -> {
         initSchema();
         return null;
       });
-      wInsertBlob = writer.prepareStatement("INSERT OR IGNORE INTO blobs(digest, size, data) VALUES (?, ?, ?)");
+      wInsertBlob = c.prepareStatement("INSERT OR IGNORE INTO blobs(digest, size, data) VALUES (?, ?, ?)");
       // `inline` follows the blob record actually stored (a process with another inline threshold may have
       // recorded the same content the other way), so that the collector can trust it.
-      wUpsertEntry = writer.prepareStatement("INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ", inline)"
+      wUpsertEntry = c.prepareStatement("INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ", inline)"
           + " VALUES (?1,?2,?3,?4,?5,?6,?7, (SELECT data IS NOT NULL FROM blobs WHERE digest = ?2))");
-      wDeleteEntry = writer.prepareStatement("DELETE FROM entries WHERE key = ?");
+      wDeleteEntry = c.prepareStatement("DELETE FROM entries WHERE key = ?");
+      return c;
     } catch (SQLException e) {
-      throw map("opening the index " + dbFile, e);
+      if (writer != null) {
+        closeQuietly(writer);
+        writer = null;
+      }
+      throw map("opening the index " + dbFile + " for writing", e);
     }
   }
 
@@ -140,8 +175,7 @@ public final class SqliteIndex implements Index {
       }
       if (version > FORMAT_VERSION) {
         rollback();
-        throw new LarderException.StorageFailure(Kind.IO, "the index " + dbFile + " has format " + version
-            + ", newer than this Larder understands (" + FORMAT_VERSION + "); upgrade Larder", null);
+        throw newerFormat(version);
       }
       if (version == FORMAT_VERSION) {
         commit();
@@ -176,6 +210,7 @@ public final class SqliteIndex implements Index {
     checkOpen();
     writeLock.lock();
     try {
+      writer();
       return retrying(() -> transaction(work));
     } catch (SQLException e) {
       throw map(what, e);
@@ -191,7 +226,7 @@ public final class SqliteIndex implements Index {
   private void impatientWrite(String what, SqlWork<Void> work) {
     checkOpen();
     writeLock.lock();
-    try (Statement s = writer.createStatement()) {
+    try (Statement s = writer().createStatement()) {
       s.execute("PRAGMA busy_timeout = " + IMPATIENT_TIMEOUT_MS);
       try {
         transaction(work);
@@ -381,7 +416,7 @@ public final class SqliteIndex implements Index {
   public long[] evict(Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, boolean dryRun) {
     checkOpen();
     writeLock.lock();
-    try (Statement s = writer.createStatement()) {
+    try (Statement s = writer().createStatement()) {
       // Snapshots in this connection's temp storage (SQLite's temp files, not the JVM heap): the entries
       // that may go, least recently used first, and how many entries reference each content.
       s.execute("DROP TABLE IF EXISTS temp.gc_candidates");
@@ -528,21 +563,45 @@ public final class SqliteIndex implements Index {
 
   // ---------------------------------------------------------------- reads
 
-  /** A pooled read connection with its prepared statements. */
+  /** A pooled read connection with its prepared statements (prepared on first use: the schema may not exist yet). */
   private final class Reader {
     final Connection c;
-    final PreparedStatement getWithInline;
-    final PreparedStatement get;
-    final PreparedStatement blob;
-    final PreparedStatement blobWithInline;
+    private PreparedStatement getWithInline;
+    private PreparedStatement get;
+    private PreparedStatement blob;
+    private PreparedStatement blobWithInline;
 
     Reader() throws SQLException {
       c = connect(false);
-      getWithInline = c.prepareStatement("SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata,"
-          + " b.data FROM entries e LEFT JOIN blobs b ON b.digest = e.digest WHERE e.key = ?");
-      get = c.prepareStatement("SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key = ?");
-      blob = c.prepareStatement("SELECT digest, size, NULL FROM blobs WHERE digest = ?");
-      blobWithInline = c.prepareStatement("SELECT digest, size, data FROM blobs WHERE digest = ?");
+    }
+
+    PreparedStatement getWithInline() throws SQLException {
+      if (getWithInline == null) {
+        getWithInline = c.prepareStatement("SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires,"
+            + " e.metadata, b.data FROM entries e LEFT JOIN blobs b ON b.digest = e.digest WHERE e.key = ?");
+      }
+      return getWithInline;
+    }
+
+    PreparedStatement get() throws SQLException {
+      if (get == null) {
+        get = c.prepareStatement("SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key = ?");
+      }
+      return get;
+    }
+
+    PreparedStatement blob() throws SQLException {
+      if (blob == null) {
+        blob = c.prepareStatement("SELECT digest, size, NULL FROM blobs WHERE digest = ?");
+      }
+      return blob;
+    }
+
+    PreparedStatement blobWithInline() throws SQLException {
+      if (blobWithInline == null) {
+        blobWithInline = c.prepareStatement("SELECT digest, size, data FROM blobs WHERE digest = ?");
+      }
+      return blobWithInline;
     }
   }
 
@@ -575,7 +634,7 @@ public final class SqliteIndex implements Index {
   @Override
   public Optional<Hit> get(String key, boolean withInline) {
     return read("looking up '" + key + "'", r -> () -> {
-      PreparedStatement ps = withInline ? r.getWithInline : r.get;
+      PreparedStatement ps = withInline ? r.getWithInline() : r.get();
       ps.setString(1, key);
       try (ResultSet rs = ps.executeQuery()) {
         if (!rs.next()) {
@@ -589,7 +648,7 @@ public final class SqliteIndex implements Index {
   @Override
   public Optional<BlobRecord> blob(Integrity digest, boolean withInline) {
     return read("looking up blob " + digest, r -> () -> {
-      PreparedStatement ps = withInline ? r.blobWithInline : r.blob;
+      PreparedStatement ps = withInline ? r.blobWithInline() : r.blob();
       ps.setString(1, digest.strongest().sri());
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next() ? Optional.of(blobRecord(rs)) : Optional.empty();
@@ -742,7 +801,9 @@ public final class SqliteIndex implements Index {
       for (Reader r : allReaders) {
         closeQuietly(r.c);
       }
-      closeQuietly(writer);
+      if (writer != null) {
+        closeQuietly(writer);
+      }
     } finally {
       writeLock.unlock();
     }

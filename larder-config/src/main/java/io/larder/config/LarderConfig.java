@@ -1,0 +1,269 @@
+package io.larder.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import io.larder.Durability;
+import io.larder.GcOptions;
+import io.larder.LarderException;
+import io.larder.LarderException.Kind;
+import io.larder.LarderOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A store's effective configuration: {@code larder.toml} in the store root, overridden by environment
+ * variables ({@code LARDER_MAX_SIZE} for {@code max-size}, …), then by command-line flags. Every value
+ * remembers where it came from. Invalid values are refused when loading, with a message naming the key,
+ * its source and the accepted form.
+ *
+ * <pre>
+ * # larder.toml
+ * max-size = "10G"        # content kept at most (bytes, or K/M/G/T); unset: no limit
+ * max-age = "30d"         # evict entries not read for this long
+ * keep-per-group = 1      # never evict the newest N entries of a group (key up to its last ':')
+ * default-ttl = "7d"      # expiry of entries put without a TTL
+ * gc-interval = "1h"      # how often a long-running process (the server) collects
+ * durability = "process-safe"   # or "power-safe"
+ * compression = "none"    # zstd at rest is not available yet
+ * </pre>
+ */
+public final class LarderConfig {
+  /** The keys, in the order they are shown. */
+  public enum Key {
+    MAX_SIZE("max-size", "a size: bytes or a number with K, M, G or T (e.g. 10G)"),
+    MAX_AGE("max-age", "a duration: a number with s, m, h, d or w (e.g. 30d), or ISO-8601 (P30D)"),
+    KEEP_PER_GROUP("keep-per-group", "a whole number, 0 or more"),
+    DEFAULT_TTL("default-ttl", "a duration: a number with s, m, h, d or w (e.g. 7d), or ISO-8601"),
+    GC_INTERVAL("gc-interval", "a duration: a number with s, m, h, d or w (e.g. 1h), or ISO-8601"),
+    DURABILITY("durability", "process-safe or power-safe"),
+    COMPRESSION("compression", "none (zstd at rest is not available yet)");
+
+    private final String name;
+    private final String form;
+
+    Key(String name, String form) {
+      this.name = name;
+      this.form = form;
+    }
+
+    public String configName() {
+      return name;
+    }
+
+    /** The environment variable, e.g. {@code LARDER_MAX_SIZE}. */
+    public String envName() {
+      return "LARDER_" + name.toUpperCase(Locale.ROOT).replace('-', '_');
+    }
+
+    static Key byName(String name) {
+      for (Key k : values()) {
+        if (k.name.equals(name)) {
+          return k;
+        }
+      }
+      return null;
+    }
+  }
+
+  /** A value as given, and where: "larder.toml", "LARDER_MAX_SIZE", "--max-size", or "default". */
+  public record Setting(String value, String source) {}
+
+  private final Map<Key, Setting> settings;
+  private final Long maxSize;
+  private final Duration maxAge;
+  private final int keepPerGroup;
+  private final Duration defaultTtl;
+  private final Duration gcInterval;
+  private final Durability durability;
+
+  private LarderConfig(Map<Key, Setting> settings) {
+    this.settings = settings;
+    this.maxSize = get(Key.MAX_SIZE) == null ? null : parseSize(Key.MAX_SIZE);
+    this.maxAge = get(Key.MAX_AGE) == null ? null : parseDuration(Key.MAX_AGE);
+    this.keepPerGroup = get(Key.KEEP_PER_GROUP) == null ? 1 : parseCount(Key.KEEP_PER_GROUP);
+    this.defaultTtl = get(Key.DEFAULT_TTL) == null ? null : parseDuration(Key.DEFAULT_TTL);
+    this.gcInterval = get(Key.GC_INTERVAL) == null ? Duration.ofHours(1) : parseDuration(Key.GC_INTERVAL);
+    this.durability = parseDurability();
+    Setting c = get(Key.COMPRESSION);
+    if (c != null && !c.value().equalsIgnoreCase("none")) {
+      throw invalid(Key.COMPRESSION, c, "zstd at rest is not available in this version");
+    }
+  }
+
+  /**
+   * Loads the configuration of the store at {@code root}: its {@code larder.toml} (if any), then
+   * {@code env}, then {@code flags} (each with the source to show, e.g. {@code --max-size}).
+   */
+  public static LarderConfig load(Path root, Map<String, String> env, Map<Key, Setting> flags) {
+    Map<Key, Setting> s = new LinkedHashMap<>();
+    Path file = root.resolve("larder.toml");
+    if (Files.isRegularFile(file)) { // most stores have none: then the TOML parser is never loaded
+      readFile(file, s);
+    }
+    for (Key k : Key.values()) {
+      String v = env.get(k.envName());
+      if (v != null && !v.isBlank()) {
+        s.put(k, new Setting(v, k.envName()));
+      }
+    }
+    s.putAll(flags);
+    return new LarderConfig(s);
+  }
+
+  private static void readFile(Path file, Map<Key, Setting> into) {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (IOException e) {
+      throw new LarderException.StorageFailure(Kind.IO, "reading " + file + " failed: " + e.getMessage(), e);
+    }
+    JsonNode tree;
+    try {
+      tree = new TomlMapper().readTree(text);
+    } catch (IOException e) {
+      throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT, file + " is not valid TOML: " + firstLine(e.getMessage()));
+    }
+    for (Map.Entry<String, JsonNode> e : tree.properties()) {
+      Key k = Key.byName(e.getKey());
+      if (k == null) {
+        throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT, file + ": unknown key '" + e.getKey()
+            + "'; known keys: " + String.join(", ", java.util.Arrays.stream(Key.values()).map(Key::configName).toList()));
+      }
+      JsonNode v = e.getValue();
+      if (!v.isValueNode()) {
+        throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT,
+            file + ": " + k.configName() + " must be a single value, " + k.form);
+      }
+      into.put(k, new Setting(v.asText(), "larder.toml"));
+    }
+  }
+
+  private static String firstLine(String m) {
+    return m == null ? "" : m.lines().findFirst().orElse("");
+  }
+
+  private Setting get(Key k) {
+    return settings.get(k);
+  }
+
+  /** Every key with its effective value and source ("default" when nothing set it). */
+  public Map<Key, Setting> effective() {
+    Map<Key, Setting> out = new LinkedHashMap<>();
+    for (Key k : Key.values()) {
+      Setting s = settings.get(k);
+      out.put(k, s != null ? s : new Setting(defaultValue(k), "default"));
+    }
+    return out;
+  }
+
+  private static String defaultValue(Key k) {
+    return switch (k) {
+      case MAX_SIZE, MAX_AGE, DEFAULT_TTL -> "none";
+      case KEEP_PER_GROUP -> "1";
+      case GC_INTERVAL -> "1h";
+      case DURABILITY -> "process-safe";
+      case COMPRESSION -> "none";
+    };
+  }
+
+  /** Store options with this configuration applied to {@code base}. */
+  public LarderOptions storeOptions(LarderOptions base) {
+    return base.durability(durability).defaultTtl(defaultTtl);
+  }
+
+  /** Collection options from this configuration. */
+  public GcOptions gcOptions() {
+    GcOptions o = GcOptions.defaults().keepPerGroup(keepPerGroup).maxAge(maxAge);
+    return maxSize == null ? o : o.maxSize(maxSize);
+  }
+
+  /** How often a long-running process collects. */
+  public Duration gcInterval() {
+    return gcInterval;
+  }
+
+  // ---------------------------------------------------------------- parsing
+
+  private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgtp]?)(?:i?b)?");
+  private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*([smhdw])");
+
+  private long parseSize(Key k) {
+    Setting s = get(k);
+    Matcher m = SIZE.matcher(s.value().strip().toLowerCase(Locale.ROOT));
+    if (!m.matches()) {
+      throw invalid(k, s, null);
+    }
+    int power = m.group(2).isEmpty() ? 0 : "kmgtp".indexOf(m.group(2)) + 1;
+    return (long) (Double.parseDouble(m.group(1)) * Math.pow(1024, power));
+  }
+
+  private Duration parseDuration(Key k) {
+    Setting s = get(k);
+    try {
+      Duration d = duration(s.value());
+      if (d.isNegative() || d.isZero()) {
+        throw invalid(k, s, "it must be positive");
+      }
+      return d;
+    } catch (IllegalArgumentException e) {
+      throw invalid(k, s, null);
+    }
+  }
+
+  /** Parses {@code 30s}, {@code 15m}, {@code 12h}, {@code 7d}, {@code 2w} or ISO-8601 ({@code PT1H}). */
+  public static Duration duration(String text) {
+    Matcher m = DURATION.matcher(text.strip().toLowerCase(Locale.ROOT));
+    if (m.matches()) {
+      long n = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "s" -> Duration.ofSeconds(n);
+        case "m" -> Duration.ofMinutes(n);
+        case "h" -> Duration.ofHours(n);
+        case "d" -> Duration.ofDays(n);
+        default -> Duration.ofDays(7 * n);
+      };
+    }
+    try {
+      return Duration.parse(text.strip().toUpperCase(Locale.ROOT));
+    } catch (java.time.format.DateTimeParseException e) {
+      throw new IllegalArgumentException("not a duration: " + text, e);
+    }
+  }
+
+  private int parseCount(Key k) {
+    Setting s = get(k);
+    try {
+      int n = Integer.parseInt(s.value().strip());
+      if (n < 0) {
+        throw invalid(k, s, null);
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw invalid(k, s, null);
+    }
+  }
+
+  private Durability parseDurability() {
+    Setting s = get(Key.DURABILITY);
+    if (s == null) {
+      return Durability.PROCESS_SAFE;
+    }
+    return switch (s.value().strip().toLowerCase(Locale.ROOT)) {
+      case "process-safe", "process_safe" -> Durability.PROCESS_SAFE;
+      case "power-safe", "power_safe" -> Durability.POWER_SAFE;
+      default -> throw invalid(Key.DURABILITY, s, null);
+    };
+  }
+
+  private static LarderException invalid(Key k, Setting s, String why) {
+    return new LarderException.InvalidInput(Kind.INVALID_ARGUMENT, "invalid " + k.configName() + " '" + s.value()
+        + "' (from " + s.source() + "): " + (why != null ? why + "; " : "") + "expected " + k.form);
+  }
+}
