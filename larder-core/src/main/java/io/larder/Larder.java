@@ -71,6 +71,7 @@ public final class Larder implements AutoCloseable {
   private final ConcurrentHashMap<Integrity, Object> verified = new ConcurrentHashMap<>();
 
   private final AccessRecorder accesses; // null when access tracking is off
+  private final java.util.Set<java.util.concurrent.ExecutorService> scheduled = ConcurrentHashMap.newKeySet();
 
   private Larder(Path root, LarderOptions options, BlobStore blobs, Index index) {
     this.root = root;
@@ -463,6 +464,40 @@ public final class Larder implements AutoCloseable {
     }
   }
 
+  /**
+   * Collects garbage every {@code interval} on a background thread until the returned handle (or the
+   * store) is closed: what a long-running process such as the server does. A collection that fails (the
+   * store busy, another process collecting) is reported to {@code onError} and tried again next time.
+   */
+  public Schedule collectEvery(java.time.Duration interval, GcOptions options,
+      java.util.function.Consumer<GcReport> onReport, java.util.function.Consumer<LarderException> onError) {
+    java.util.concurrent.ScheduledExecutorService executor = java.util.concurrent.Executors
+        .newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("larder-gc").unstarted(r));
+    long millis = Math.max(1, interval.toMillis());
+    executor.scheduleWithFixedDelay(() -> {
+      try {
+        onReport.accept(gc(options));
+      } catch (LarderException e) {
+        if (e.kind() == Kind.CLOSED) {
+          executor.shutdown();
+        } else {
+          onError.accept(e);
+        }
+      }
+    }, millis, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    scheduled.add(executor);
+    return () -> {
+      executor.shutdownNow();
+      scheduled.remove(executor);
+    };
+  }
+
+  /** A running schedule; closing it stops it (a collection under way finishes). */
+  public interface Schedule extends AutoCloseable {
+    @Override
+    void close();
+  }
+
   private GcReport collect(GcOptions o) {
     if (accesses != null) {
       accesses.flushNow(); // eviction orders by access time: this process's recent reads count
@@ -593,6 +628,9 @@ public final class Larder implements AutoCloseable {
   /** Writes pending access times and closes the index. Content streams already open may still be read. */
   @Override
   public void close() {
+    for (java.util.concurrent.ExecutorService e : scheduled) {
+      e.shutdownNow();
+    }
     try {
       if (accesses != null) {
         accesses.flushNow(); // best effort: a failure keeps the times unwritten, it does not fail close

@@ -142,6 +142,21 @@ class GcTest {
   }
 
   @Test
+  void collectsOnASchedule() throws Exception {
+    cache.put("t", random(100, 1), PutOptions.defaults().ttl(Duration.ofMinutes(1)));
+    cache.put("keep", random(100, 2));
+    clock.advance(Duration.ofMinutes(2));
+    java.util.concurrent.BlockingQueue<GcReport> reports = new java.util.concurrent.LinkedBlockingQueue<>();
+    Larder.Schedule schedule = cache.collectEvery(Duration.ofMillis(20), NOW, reports::add, e -> { });
+    GcReport first = reports.poll(30, TimeUnit.SECONDS);
+    assertThat(first).isNotNull();
+    assertThat(first.expired()).isEqualTo(1);
+    assertThat(reports.poll(30, TimeUnit.SECONDS)).as("and again").isNotNull();
+    schedule.close();
+    assertThat(cache.list("").map(Entry::key).toList()).containsExactly("keep");
+  }
+
+  @Test
   void oneCollectionAtATime() throws Exception {
     try (var ch = java.nio.channels.FileChannel.open(dir.resolve("gc.lock"),
         java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
