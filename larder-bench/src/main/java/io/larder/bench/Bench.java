@@ -64,6 +64,10 @@ public final class Bench {
         case "--skip-cacache" -> skipCacache = true;
         case "--out" -> out = Path.of(args[++i]);
         case "--dir" -> dir = Path.of(args[++i]);
+        case "--evict-scale" -> {
+          evictScale(Integer.parseInt(args[++i]), Files.createTempDirectory("larder-evict"));
+          return;
+        }
         default -> {
           System.err.println("usage: bench [--quick] [--skip-cacache] [--out FILE] [--dir DIR]");
           System.exit(2);
@@ -178,6 +182,9 @@ public final class Bench {
       row("put " + gib + " by stream", large[0], "MB/s", "cacache put.stream", cc.get("bigPutMBps").asDouble(), "");
       row("get " + gib + " by stream (verified)", large[1], "MB/s", "cacache get.stream", cc.get("bigGetMBps").asDouble(), "");
     }
+
+    log.println("eviction at scale (a child JVM with -Xmx256m)…");
+    evictScaleInChild(quick ? 200_000 : 1_000_000);
 
     log.println("list(prefix) at growing sizes…");
     listScaling(quick ? new int[] {10_000, 100_000} : new int[] {10_000, 100_000, 1_000_000});
@@ -419,6 +426,58 @@ public final class Bench {
       }
     }
     deleteTree(dir);
+  }
+
+  // ------------------------------------------------------------------ eviction at scale
+
+  private void evictScaleInChild(int entries) {
+    try {
+      String java = ProcessHandle.current().info().command().orElse("java");
+      String jar = Path.of(Bench.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+      Process p = new ProcessBuilder(java, "-Xmx256m", "--enable-native-access=ALL-UNNAMED", "-cp", jar,
+          Bench.class.getName(), "--evict-scale", String.valueOf(entries))
+          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+      if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
+        throw new IOException("exit " + p.exitValue() + ": " + out);
+      }
+      JsonNode r = new ObjectMapper().readTree(out);
+      row(String.format("gc evicting %,d of %,d entries (-Xmx256m)", r.get("evicted").asLong(), entries),
+          r.get("seconds").asDouble(), "s", "", 0, "");
+      row("  peak heap during that gc", r.get("peakHeapMiB").asDouble(), "MiB", "limit", 256, "≤ 256 MiB");
+    } catch (Exception e) {
+      log.println("eviction at scale not measured: " + e.getMessage());
+    }
+  }
+
+  /** Runs in the child: fills {@code entries} entries, then evicts 10 % by size; prints one JSON line. */
+  private static void evictScale(int entries, Path dir) throws IOException {
+    try (Larder cache = Larder.open(dir)) {
+      SplittableRandom r = new SplittableRandom(9);
+      byte[] content = new byte[32];
+      for (int i = 0; i < entries; i++) {
+        r.nextBytes(content);
+        cache.put(String.format("pkg%06d:v%02d", i / 10, i % 10), content);
+      }
+      long total = cache.stats().bytes();
+      for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+        pool.resetPeakUsage();
+      }
+      long t0 = System.nanoTime();
+      io.larder.GcReport report = cache.gc(io.larder.GcOptions.defaults().maxSize(total * 9 / 10).lowWater(1.0)
+          .keepPerGroup(1));
+      double secs = seconds(t0);
+      long peak = 0;
+      for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+        if (pool.getType() == java.lang.management.MemoryType.HEAP) {
+          peak += pool.getPeakUsage().getUsed();
+        }
+      }
+      System.out.printf(Locale.ROOT, "{\"evicted\":%d,\"seconds\":%.2f,\"peakHeapMiB\":%.1f}%n",
+          report.evicted(), secs, peak / 1048576.0);
+    } finally {
+      deleteTree(dir);
+    }
   }
 
   // ------------------------------------------------------------------ cacache
