@@ -17,9 +17,11 @@ import java.time.Duration;
  *     longest such gap, which the index's busy timeout bounds (about 10 s, plus retries); default 10 minutes.
  *     Shorter values risk collecting content a slow put is about to reference
  * @param dryRun report what would go, change nothing
+ * @param deletesPerSecond the most content files deleted per second, or 0 for no limit; default 2,000.
+ *     Deleting in a burst slows everyone's file creation for a while afterwards (ext4), so collection is paced
  */
 public record GcOptions(long maxSize, double lowWater, Duration maxAge, int keepPerGroup, Duration grace,
-    boolean dryRun) {
+    boolean dryRun, int deletesPerSecond) {
 
   public GcOptions {
     if (maxSize < -1) {
@@ -34,36 +36,43 @@ public record GcOptions(long maxSize, double lowWater, Duration maxAge, int keep
     if (keepPerGroup < 0) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "keep-per-group must be 0 or more");
     }
+    if (deletesPerSecond < 0) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "deletesPerSecond must be 0 or more");
+    }
     if (grace == null || grace.isNegative()) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "grace must not be negative");
     }
   }
 
   public static GcOptions defaults() {
-    return new GcOptions(-1, 0.9, null, 1, Duration.ofMinutes(10), false);
+    return new GcOptions(-1, 0.9, null, 1, Duration.ofMinutes(10), false, 2_000);
   }
 
   public GcOptions maxSize(long bytes) {
-    return new GcOptions(bytes, lowWater, maxAge, keepPerGroup, grace, dryRun);
+    return new GcOptions(bytes, lowWater, maxAge, keepPerGroup, grace, dryRun, deletesPerSecond);
   }
 
   public GcOptions lowWater(double fraction) {
-    return new GcOptions(maxSize, fraction, maxAge, keepPerGroup, grace, dryRun);
+    return new GcOptions(maxSize, fraction, maxAge, keepPerGroup, grace, dryRun, deletesPerSecond);
   }
 
   public GcOptions maxAge(Duration age) {
-    return new GcOptions(maxSize, lowWater, age, keepPerGroup, grace, dryRun);
+    return new GcOptions(maxSize, lowWater, age, keepPerGroup, grace, dryRun, deletesPerSecond);
   }
 
   public GcOptions keepPerGroup(int n) {
-    return new GcOptions(maxSize, lowWater, maxAge, n, grace, dryRun);
+    return new GcOptions(maxSize, lowWater, maxAge, n, grace, dryRun, deletesPerSecond);
   }
 
   public GcOptions grace(Duration g) {
-    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, g, dryRun);
+    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, g, dryRun, deletesPerSecond);
   }
 
   public GcOptions dryRun(boolean dry) {
-    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, grace, dry);
+    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, grace, dry, deletesPerSecond);
+  }
+
+  public GcOptions deletesPerSecond(int rate) {
+    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, grace, dryRun, rate);
   }
 }

@@ -520,6 +520,7 @@ public final class Larder implements AutoCloseable {
     long blobsRemoved = inline[0];
     long bytesFreed = inline[1];
     Instant writtenBefore = now.minus(o.grace());
+    Pacer pacer = new Pacer(o.deletesPerSecond());
     String after = null;
     while (true) {
       List<BlobRecord> page = index.unreferencedFiles(after, 256);
@@ -530,6 +531,7 @@ public final class Larder implements AutoCloseable {
           verified.remove(rec.digest());
           blobsRemoved++;
           bytesFreed += rec.size();
+          pacer.tick(dry);
         }
       }
       if (page.size() < 256) {
@@ -543,11 +545,35 @@ public final class Larder implements AutoCloseable {
       if (index.blob(d, false).isEmpty() && (dry
           || blobs.deleteIfUnchangedSince(d, writtenBefore, () -> index.blob(d, false).isEmpty()))) {
         orphans[0]++;
+        pacer.tick(dry);
       }
     });
     blobsRemoved += orphans[0];
     long tmp = dry ? 0 : blobs.removeTmpOlderThan(now.minus(this.options.tmpGrace()));
     return new GcReport(expired, ev[0], blobsRemoved, bytesFreed, tmp, ev[2], dry);
+  }
+
+  /** Spaces out deletions to at most {@code perSecond} (in real time: this is about the disk, not the clock). */
+  private static final class Pacer {
+    private final int perSecond;
+    private final long start = System.nanoTime();
+    private long count;
+
+    Pacer(int perSecond) {
+      this.perSecond = perSecond;
+    }
+
+    void tick(boolean dry) {
+      count++;
+      if (dry || perSecond <= 0 || count % 32 != 0) {
+        return;
+      }
+      long due = start + count * 1_000_000_000L / perSecond;
+      long wait = due - System.nanoTime();
+      if (wait > 0) {
+        java.util.concurrent.locks.LockSupport.parkNanos(wait);
+      }
+    }
   }
 
   // ------------------------------------------------------------------ health

@@ -183,6 +183,9 @@ public final class Bench {
       row("get " + gib + " by stream (verified)", large[1], "MB/s", "cacache get.stream", cc.get("bigGetMBps").asDouble(), "");
     }
 
+    log.println("puts while a collection deletes files…");
+    putsDuringGc(quick ? 2_000 : 6_000);
+
     log.println("eviction at scale (a child JVM with -Xmx256m)…");
     evictScaleInChild(quick ? 200_000 : 1_000_000);
 
@@ -426,6 +429,48 @@ public final class Bench {
       }
     }
     deleteTree(dir);
+  }
+
+  // ------------------------------------------------------------------ puts during collection
+
+  /** Put throughput of 32 KiB blobs (files) alone, and while a collection deletes {@code garbage} files. */
+  private void putsDuringGc(int garbage) throws Exception {
+    double alone = 0;
+    double[] during = new double[2];
+    int[] rates = {io.larder.GcOptions.defaults().deletesPerSecond(), 0};
+    for (int v = 0; v < 2; v++) {
+      Path dir = scratch.resolve("during-" + v);
+      try (Larder cache = Larder.open(dir)) {
+        SplittableRandom r = new SplittableRandom(10 + v);
+        byte[] data = new byte[32 * 1024];
+        for (int i = 0; i < garbage; i++) {
+          r.nextBytes(data);
+          cache.put("garbage:" + i, data);
+        }
+        cache.removePrefix("garbage:");
+        sync();
+        alone = Math.max(alone, timedPuts(cache, "alone" + v + ":", 1_000, r));
+        io.larder.GcOptions collect = io.larder.GcOptions.defaults().grace(java.time.Duration.ZERO)
+            .deletesPerSecond(rates[v]);
+        Thread collector = Thread.ofPlatform().start(() -> cache.gc(collect));
+        during[v] = timedPuts(cache, "during:", 1_000, r);
+        collector.join();
+      }
+      deleteTree(dir);
+    }
+    row("put 32 KiB while gc deletes files, paced " + rates[0] + "/s", during[0], "ops/s", "puts alone, same run",
+        alone, "");
+    row("put 32 KiB while gc deletes files, unpaced", during[1], "ops/s", "puts alone, same run", alone, "");
+  }
+
+  private static double timedPuts(Larder cache, String prefix, int n, SplittableRandom r) {
+    byte[] data = new byte[32 * 1024];
+    long t0 = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      r.nextBytes(data);
+      cache.put(prefix + i, data);
+    }
+    return n / seconds(t0);
   }
 
   // ------------------------------------------------------------------ eviction at scale

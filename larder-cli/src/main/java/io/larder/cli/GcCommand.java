@@ -29,6 +29,9 @@ final class GcCommand extends Base {
   @Option(names = "--dry-run", description = "Report what would go; change nothing.")
   boolean dryRun;
 
+  @Option(names = "--deletes-per-second", paramLabel = "N", description = "Pace file deletions (default 2000; 0: no limit).")
+  Integer deletesPerSecond;
+
   @Override
   java.util.Map<LarderConfig.Key, String> commandFlags() {
     java.util.Map<LarderConfig.Key, String> f = new java.util.EnumMap<>(LarderConfig.Key.class);
@@ -47,6 +50,9 @@ final class GcCommand extends Base {
   @Override
   int run() throws Exception {
     GcOptions o = config().gcOptions().dryRun(dryRun); // larder.toml, LARDER_*, --set, then the flags above
+    if (deletesPerSecond != null) {
+      o = o.deletesPerSecond(deletesPerSecond);
+    }
     if (grace != null) {
       o = o.grace(PutCommand.parseDuration(grace));
     }
