@@ -61,6 +61,8 @@ public final class Larder implements AutoCloseable {
   private static final int PAGE = 512;
   private static final long READ_AHEAD_THRESHOLD = 8L << 20;
   private static final long MISSING_RETRY_MILLIS = 20;
+  /** How many verified blobs are remembered for range reads (about 20 MB at most). */
+  private static final int MAX_VERIFIED = 65_536;
 
   private final Path root;
   private final LarderOptions options;
@@ -336,6 +338,9 @@ public final class Larder implements AutoCloseable {
     }
     Runnable onVerified = () -> {
       if (stampBefore != null && stampBefore.equals(blobs.stamp(d).orElse(null))) {
+        if (verified.size() >= MAX_VERIFIED) {
+          verified.clear(); // bounded memory: forgetting only costs a re-check on the next range read
+        }
         verified.put(d, stampBefore);
       }
     };
