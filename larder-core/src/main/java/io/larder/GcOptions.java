@@ -10,8 +10,11 @@ import java.time.Duration;
  *     limit. Above it, least recently accessed entries are evicted until {@code lowWater} of it remains
  * @param lowWater the fraction of {@code maxSize} that eviction brings the store down to; default 0.9
  * @param maxAge evict entries not accessed for this long, or {@code null} for no limit
- * @param keepPerGroup never evict the newest this-many entries (by creation) of a group: the key up to its
- *     last {@code :} ({@code build:mylib:1.0.1} is in {@code build:mylib}); default 1. Expiry ignores it
+ * @param keepPerGroup never evict the newest this-many entries (by creation) of a group; default 1. Expiry
+ *     ignores it
+ * @param groupSegments what a group is: 0 (default) for the key up to its last {@code :}
+ *     ({@code build:mylib:1.0.1} is in {@code build:mylib}); N for its first N {@code :}-separated segments
+ *     ({@code build:mylib:1.0.1:linux} with 2 is in {@code build:mylib})
  * @param grace content files written more recently than this are not collected: a put publishes its file
  *     before it commits its entry, so a younger file may be about to be referenced. It must exceed the
  *     longest such gap, which the index's busy timeout bounds (about 10 s, plus retries); default 10 minutes.
@@ -20,8 +23,8 @@ import java.time.Duration;
  * @param deletesPerSecond the most content files deleted per second, or 0 for no limit; default 2,000.
  *     Deleting in a burst slows everyone's file creation for a while afterwards (ext4), so collection is paced
  */
-public record GcOptions(long maxSize, double lowWater, Duration maxAge, int keepPerGroup, Duration grace,
-    boolean dryRun, int deletesPerSecond) {
+public record GcOptions(long maxSize, double lowWater, Duration maxAge, int keepPerGroup, int groupSegments,
+    Duration grace, boolean dryRun, int deletesPerSecond) {
 
   public GcOptions {
     if (maxSize < -1) {
@@ -36,6 +39,9 @@ public record GcOptions(long maxSize, double lowWater, Duration maxAge, int keep
     if (keepPerGroup < 0) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "keep-per-group must be 0 or more");
     }
+    if (groupSegments < 0) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "group-segments must be 0 or more");
+    }
     if (deletesPerSecond < 0) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "deletesPerSecond must be 0 or more");
     }
@@ -45,34 +51,38 @@ public record GcOptions(long maxSize, double lowWater, Duration maxAge, int keep
   }
 
   public static GcOptions defaults() {
-    return new GcOptions(-1, 0.9, null, 1, Duration.ofMinutes(10), false, 2_000);
+    return new GcOptions(-1, 0.9, null, 1, 0, Duration.ofMinutes(10), false, 2_000);
   }
 
   public GcOptions maxSize(long bytes) {
-    return new GcOptions(bytes, lowWater, maxAge, keepPerGroup, grace, dryRun, deletesPerSecond);
+    return new GcOptions(bytes, lowWater, maxAge, keepPerGroup, groupSegments, grace, dryRun, deletesPerSecond);
   }
 
   public GcOptions lowWater(double fraction) {
-    return new GcOptions(maxSize, fraction, maxAge, keepPerGroup, grace, dryRun, deletesPerSecond);
+    return new GcOptions(maxSize, fraction, maxAge, keepPerGroup, groupSegments, grace, dryRun, deletesPerSecond);
   }
 
   public GcOptions maxAge(Duration age) {
-    return new GcOptions(maxSize, lowWater, age, keepPerGroup, grace, dryRun, deletesPerSecond);
+    return new GcOptions(maxSize, lowWater, age, keepPerGroup, groupSegments, grace, dryRun, deletesPerSecond);
   }
 
   public GcOptions keepPerGroup(int n) {
-    return new GcOptions(maxSize, lowWater, maxAge, n, grace, dryRun, deletesPerSecond);
+    return new GcOptions(maxSize, lowWater, maxAge, n, groupSegments, grace, dryRun, deletesPerSecond);
   }
 
   public GcOptions grace(Duration g) {
-    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, g, dryRun, deletesPerSecond);
+    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, groupSegments, g, dryRun, deletesPerSecond);
   }
 
   public GcOptions dryRun(boolean dry) {
-    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, grace, dry, deletesPerSecond);
+    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, groupSegments, grace, dry, deletesPerSecond);
   }
 
   public GcOptions deletesPerSecond(int rate) {
-    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, grace, dryRun, rate);
+    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, groupSegments, grace, dryRun, rate);
+  }
+
+  public GcOptions groupSegments(int segments) {
+    return new GcOptions(maxSize, lowWater, maxAge, keepPerGroup, segments, grace, dryRun, deletesPerSecond);
   }
 }

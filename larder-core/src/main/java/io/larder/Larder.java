@@ -520,7 +520,7 @@ public final class Larder implements AutoCloseable {
       } while (n == 1000);
     }
     long[] ev = index.evict(o.maxAge() == null ? null : now.minus(o.maxAge()), o.maxSize(),
-        o.maxSize() < 0 ? -1 : (long) (o.maxSize() * o.lowWater()), o.keepPerGroup(), dry);
+        o.maxSize() < 0 ? -1 : (long) (o.maxSize() * o.lowWater()), o.keepPerGroup(), o.groupSegments(), dry);
     long[] inline = index.removeUnreferencedInline(dry);
     long blobsRemoved = inline[0];
     long bytesFreed = inline[1];

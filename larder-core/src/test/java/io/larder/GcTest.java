@@ -82,6 +82,23 @@ class GcTest {
   }
 
   @Test
+  void theGroupRuleIsConfigurable() {
+    for (String platform : List.of("linux", "mac")) {
+      for (int v = 1; v <= 2; v++) {
+        cache.put("build:lib:" + v + ":" + platform, random(1000, v * 10 + platform.length()));
+        clock.advance(Duration.ofMinutes(1));
+      }
+    }
+    clock.advance(Duration.ofDays(30));
+    // Group = first 2 segments ("build:lib"): only the newest of all four stays.
+    GcReport r = cache.gc(NOW.maxAge(Duration.ofDays(7)).keepPerGroup(1).groupSegments(2).dryRun(true));
+    assertThat(r.evicted()).isEqualTo(3);
+    // Group = up to the last ':' ("build:lib:1", "build:lib:2"): the newest of each version stays.
+    assertThat(cache.gc(NOW.maxAge(Duration.ofDays(7)).keepPerGroup(1)).evicted()).isEqualTo(2);
+    assertThat(cache.list("").map(Entry::key).toList()).containsExactly("build:lib:1:mac", "build:lib:2:mac");
+  }
+
+  @Test
   void evictionBySizeTakesTheLeastRecentlyUsedDownToTheLowWaterMark() {
     for (int i = 0; i < 10; i++) {
       cache.put("k:" + i, random(100_000, i)); // 1,000,000 bytes in all

@@ -23,6 +23,9 @@ final class GcCommand extends Base {
   @Option(names = "--keep-per-group", paramLabel = "N", description = "Never evict the newest N entries of a group (key up to its last ':'); default 1.")
   Integer keepPerGroup;
 
+  @Option(names = "--group-segments", paramLabel = "N", description = "A group is a key's first N ':'-segments (default 0: up to its last ':').")
+  Integer groupSegments;
+
   @Option(names = "--grace", paramLabel = "DURATION", description = "Do not collect content written more recently (default 10m).")
   String grace;
 
@@ -43,6 +46,9 @@ final class GcCommand extends Base {
     }
     if (keepPerGroup != null) {
       f.put(LarderConfig.Key.KEEP_PER_GROUP, keepPerGroup.toString());
+    }
+    if (groupSegments != null) {
+      f.put(LarderConfig.Key.GROUP_SEGMENTS, groupSegments.toString());
     }
     return f;
   }

@@ -28,6 +28,7 @@ import java.util.regex.Pattern;
  * max-size = "10G"        # content kept at most (bytes, or K/M/G/T); unset: no limit
  * max-age = "30d"         # evict entries not read for this long
  * keep-per-group = 1      # never evict the newest N entries of a group (key up to its last ':')
+ * group-segments = 0      # or N: a group is a key's first N ':'-separated segments
  * default-ttl = "7d"      # expiry of entries put without a TTL
  * gc-interval = "1h"      # how often a long-running process (the server) collects
  * durability = "process-safe"   # or "power-safe"
@@ -40,6 +41,7 @@ public final class LarderConfig {
     MAX_SIZE("max-size", "a size: bytes or a number with K, M, G or T (e.g. 10G)"),
     MAX_AGE("max-age", "a duration: a number with s, m, h, d or w (e.g. 30d), or ISO-8601 (P30D)"),
     KEEP_PER_GROUP("keep-per-group", "a whole number, 0 or more"),
+    GROUP_SEGMENTS("group-segments", "a whole number: 0 for the key up to its last ':', N for its first N segments"),
     DEFAULT_TTL("default-ttl", "a duration: a number with s, m, h, d or w (e.g. 7d), or ISO-8601"),
     GC_INTERVAL("gc-interval", "a duration: a number with s, m, h, d or w (e.g. 1h), or ISO-8601"),
     DURABILITY("durability", "process-safe or power-safe"),
@@ -79,6 +81,7 @@ public final class LarderConfig {
   private final Long maxSize;
   private final Duration maxAge;
   private final int keepPerGroup;
+  private final int groupSegments;
   private final Duration defaultTtl;
   private final Duration gcInterval;
   private final Durability durability;
@@ -88,6 +91,7 @@ public final class LarderConfig {
     this.maxSize = get(Key.MAX_SIZE) == null ? null : parseSize(Key.MAX_SIZE);
     this.maxAge = get(Key.MAX_AGE) == null ? null : parseDuration(Key.MAX_AGE);
     this.keepPerGroup = get(Key.KEEP_PER_GROUP) == null ? 1 : parseCount(Key.KEEP_PER_GROUP);
+    this.groupSegments = get(Key.GROUP_SEGMENTS) == null ? 0 : parseCount(Key.GROUP_SEGMENTS);
     this.defaultTtl = get(Key.DEFAULT_TTL) == null ? null : parseDuration(Key.DEFAULT_TTL);
     this.gcInterval = get(Key.GC_INTERVAL) == null ? Duration.ofHours(1) : parseDuration(Key.GC_INTERVAL);
     this.durability = parseDurability();
@@ -167,6 +171,7 @@ public final class LarderConfig {
     return switch (k) {
       case MAX_SIZE, MAX_AGE, DEFAULT_TTL -> "none";
       case KEEP_PER_GROUP -> "1";
+      case GROUP_SEGMENTS -> "0";
       case GC_INTERVAL -> "1h";
       case DURABILITY -> "process-safe";
       case COMPRESSION -> "none";
@@ -180,7 +185,7 @@ public final class LarderConfig {
 
   /** Collection options from this configuration. */
   public GcOptions gcOptions() {
-    GcOptions o = GcOptions.defaults().keepPerGroup(keepPerGroup).maxAge(maxAge);
+    GcOptions o = GcOptions.defaults().keepPerGroup(keepPerGroup).groupSegments(groupSegments).maxAge(maxAge);
     return maxSize == null ? o : o.maxSize(maxSize);
   }
 

@@ -51,10 +51,24 @@ public final class Keys {
     return check(prefix);
   }
 
-  /** The group of a key for keep-N-per-group: the key up to its last {@code :}, or "" if it has none. */
-  public static String group(String key) {
-    int i = key.lastIndexOf(':');
-    return i < 0 ? "" : key.substring(0, i);
+  /**
+   * The group of a key for keep-N-per-group. With {@code segments} 0: the key up to its last {@code :}
+   * ({@code build:mylib:1.0.1} → {@code build:mylib}), or "" if it has none. With {@code segments} N > 0:
+   * its first N {@code :}-separated segments ({@code build:mylib:1.0.1:linux} with 2 → {@code build:mylib}).
+   */
+  public static String group(String key, int segments) {
+    if (segments <= 0) {
+      int i = key.lastIndexOf(':');
+      return i < 0 ? "" : key.substring(0, i);
+    }
+    int i = -1;
+    for (int n = 0; n < segments; n++) {
+      i = key.indexOf(':', i + 1);
+      if (i < 0) {
+        return key;
+      }
+    }
+    return key.substring(0, i);
   }
 
   /**

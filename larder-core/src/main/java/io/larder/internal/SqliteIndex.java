@@ -97,9 +97,9 @@ public final class SqliteIndex implements Index {
       org.sqlite.Function.create(c, "larder_group", new org.sqlite.Function() {
         @Override
         protected void xFunc() throws SQLException {
-          result(Keys.group(value_text(0)));
+          result(Keys.group(value_text(0), value_int(1)));
         }
-      }, 1, org.sqlite.Function.FLAG_DETERMINISTIC);
+      }, 2, org.sqlite.Function.FLAG_DETERMINISTIC);
       writer = c;
       retrying(() -> {
         initSchema();
@@ -413,7 +413,8 @@ public final class SqliteIndex implements Index {
   }
 
   @Override
-  public long[] evict(Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, boolean dryRun) {
+  public long[] evict(Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, int groupSegments,
+      boolean dryRun) {
     checkOpen();
     writeLock.lock();
     try (Statement s = writer().createStatement()) {
@@ -427,7 +428,8 @@ public final class SqliteIndex implements Index {
       String ranked = keepPerGroup <= 0
           ? "SELECT key, digest, accessed, created FROM entries"
           : "SELECT key, digest, accessed, created FROM (SELECT key, digest, accessed, created, ROW_NUMBER() OVER"
-              + " (PARTITION BY larder_group(key) ORDER BY created DESC, key DESC) AS rn FROM entries) WHERE rn > "
+              + " (PARTITION BY larder_group(key, " + groupSegments + ") ORDER BY created DESC, key DESC) AS rn FROM entries)"
+              + " WHERE rn > "
               + keepPerGroup;
       s.execute("INSERT INTO temp.gc_candidates " + ranked);
       s.execute("CREATE INDEX temp.gc_candidates_lru ON gc_candidates(accessed, key)");

@@ -66,13 +66,14 @@ public interface Index extends Closeable {
 
   /**
    * Evicts entries, least recently accessed first, never one of the {@code keepPerGroup} newest (by creation)
-   * of its group: every entry accessed before {@code accessedBefore} (if not null), then, if the content
+   * of its group (see {@link io.larder.GcOptions#groupSegments()}): every entry accessed before {@code accessedBefore} (if not null), then, if the content
    * referenced exceeds {@code maxBytes} (if not -1), more until it is at most {@code targetBytes}. An entry
    * read or rewritten while this runs is kept. Works in small transactions, in constant JVM memory.
    *
    * @return entries evicted, content bytes no longer referenced because of it, content bytes referenced before
    */
-  long[] evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, boolean dryRun);
+  long[] evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, int groupSegments,
+      boolean dryRun);
 
   /** Forgets inline content no entry references, in one transaction. Returns its count and bytes. */
   long[] removeUnreferencedInline(boolean dryRun);

@@ -20,6 +20,15 @@ class KeysTest {
   }
 
   @Test
+  void groupsOfKeys() {
+    assertThat(Keys.group("build:mylib:1.0.1", 0)).isEqualTo("build:mylib");
+    assertThat(Keys.group("nosegments", 0)).isEqualTo("");
+    assertThat(Keys.group("build:mylib:1.0.1:linux", 2)).isEqualTo("build:mylib");
+    assertThat(Keys.group("build:mylib", 2)).as("fewer segments than asked: the whole key").isEqualTo("build:mylib");
+    assertThat(Keys.group("a:b:c", 1)).isEqualTo("a");
+  }
+
+  @Test
   void oddButValidKeysAreAccepted() {
     for (String k : new String[] {"a/b", "..", "../../etc/passwd", "with space", "ünïcødé", "\uD83D\uDE00", "C:\\x", "a".repeat(4096)}) {
       assertThat(Keys.check(k)).isEqualTo(k);

@@ -80,8 +80,8 @@ public final class FaultyIndex implements Index {
 
   @Override
   public long[] evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup,
-      boolean dryRun) {
-    return delegate.evict(accessedBefore, maxBytes, targetBytes, keepPerGroup, dryRun);
+      int groupSegments, boolean dryRun) {
+    return delegate.evict(accessedBefore, maxBytes, targetBytes, keepPerGroup, groupSegments, dryRun);
   }
 
   @Override
