@@ -174,6 +174,24 @@ class GcTest {
   }
 
   @Test
+  void contentReferencedByAProcessWithAnotherInlineThresholdIsKept() {
+    byte[] data = random(10_000, 7);
+    cache.close();
+    // One process stores 10 kB as a file (threshold 0)...
+    try (Larder files = Larder.open(dir, LarderOptions.defaults().clock(clock).inlineThreshold(0))) {
+      files.put("as-file", data);
+    }
+    // ...another, with the default 16 KiB threshold, puts the same content: it would go inline, but the
+    // content is already recorded as a file, so its entry must count as a reference to that file.
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    cache.put("second", data);
+    cache.remove("as-file");
+    cache.gc(NOW);
+    assertThat(cache.getBytes("second")).hasValueSatisfying(b -> assertThat(b).isEqualTo(data));
+    assertThat(StoreFiles.blobFiles(dir)).hasSize(1);
+  }
+
+  @Test
   void oneCollectionAtATime() throws Exception {
     try (var ch = java.nio.channels.FileChannel.open(dir.resolve("gc.lock"),
         java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);

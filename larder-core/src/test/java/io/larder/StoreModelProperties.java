@@ -26,7 +26,7 @@ import net.jqwik.api.constraints.Size;
  */
 class StoreModelProperties {
 
-  sealed interface Op permits Put, Get, Remove, RemovePrefix, Reopen {}
+  sealed interface Op permits Put, Get, Remove, RemovePrefix, Reopen, Collect {}
 
   record Put(String key, int content) implements Op {}
 
@@ -37,6 +37,9 @@ class StoreModelProperties {
   record RemovePrefix(String prefix) implements Op {}
 
   record Reopen() implements Op {}
+
+  /** A collection that evicts nothing: it may only take content no entry references. */
+  record Collect() implements Op {}
 
   /** A few contents, so that keys share blobs; sizes on both sides of the inline threshold. */
   static byte[] content(int n) {
@@ -54,7 +57,8 @@ class StoreModelProperties {
         net.jqwik.api.Tuple.of(3, keys.map(Get::new)),
         net.jqwik.api.Tuple.of(2, keys.map(Remove::new)),
         net.jqwik.api.Tuple.of(1, keys.map(RemovePrefix::new)),
-        net.jqwik.api.Tuple.of(1, Arbitraries.just(new Reopen())));
+        net.jqwik.api.Tuple.of(1, Arbitraries.just(new Reopen())),
+        net.jqwik.api.Tuple.of(1, Arbitraries.just(new Collect())));
   }
 
   @Property(tries = 60)
@@ -83,6 +87,7 @@ class StoreModelProperties {
             cache.close();
             cache = Larder.open(dir);
           }
+          case Collect ignored -> cache.gc(GcOptions.defaults().grace(java.time.Duration.ZERO).keepPerGroup(0));
         }
         // After every step: the same keys, in the same order, with the same bytes.
         assertThat(cache.list("").map(Entry::key).toList()).containsExactlyElementsOf(model.keySet());
@@ -95,6 +100,10 @@ class StoreModelProperties {
         }
       }
       assertThat(cache.verify().clean()).isTrue();
+      // After a final collection, exactly the content the model's entries hold is left.
+      cache.gc(GcOptions.defaults().grace(java.time.Duration.ZERO).keepPerGroup(0));
+      long distinct = model.values().stream().map(java.nio.ByteBuffer::wrap).distinct().count();
+      assertThat(cache.stats().blobs()).isEqualTo(distinct);
     } finally {
       cache.close();
       try (Stream<Path> s = Files.walk(dir)) {
