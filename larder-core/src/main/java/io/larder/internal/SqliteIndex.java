@@ -534,21 +534,9 @@ public final class SqliteIndex implements Index {
 
   @Override
   public List<BlobRecord> unreferencedFiles(String after, int limit) {
-    return read("listing unreferenced content", r -> () -> {
-      try (PreparedStatement ps = r.c.prepareStatement("SELECT digest, size, NULL FROM blobs WHERE data IS NULL"
-          + " AND digest > ? AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.digest = blobs.digest AND e.inline = 0)"
-          + " ORDER BY digest LIMIT ?")) {
-        ps.setString(1, after == null ? "" : after);
-        ps.setInt(2, limit);
-        List<BlobRecord> out = new ArrayList<>();
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            out.add(blobRecord(rs));
-          }
-        }
-        return out;
-      }
-    });
+    return blobPage("listing unreferenced content", "SELECT digest, size, NULL FROM blobs WHERE data IS NULL"
+        + " AND digest > ? AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.digest = blobs.digest AND e.inline = 0)"
+        + " ORDER BY digest LIMIT ?", after, limit);
   }
 
   @Override
@@ -710,9 +698,13 @@ public final class SqliteIndex implements Index {
 
   @Override
   public List<BlobRecord> blobs(String after, int limit, boolean withInline) {
-    String sql = "SELECT digest, size, " + (withInline ? "data" : "NULL")
-        + " FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?";
-    return read("listing blobs", r -> () -> {
+    return blobPage("listing blobs", "SELECT digest, size, " + (withInline ? "data" : "NULL")
+        + " FROM blobs WHERE digest > ? ORDER BY digest LIMIT ?", after, limit);
+  }
+
+  /** One page of blob records from {@code sql}, which takes the digest to start after and a limit. */
+  private List<BlobRecord> blobPage(String what, String sql, String after, int limit) {
+    return read(what, r -> () -> {
       try (PreparedStatement ps = r.c.prepareStatement(sql)) {
         ps.setString(1, after == null ? "" : after);
         ps.setInt(2, limit);
