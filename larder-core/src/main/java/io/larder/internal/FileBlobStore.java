@@ -314,18 +314,13 @@ public final class FileBlobStore implements BlobStore {
         try {
           confirmed = confirm.getAsBoolean();
         } catch (RuntimeException e) {
-          restore(aside, p);
+          putBack(aside, p);
           throw e;
         }
       }
       if (!confirmed) {
-        // A put republished the blob between our look and our move, or an entry references it now: put it
-        // back (unless another put has meanwhile published it again: same digest, same bytes).
-        try {
-          Files.move(aside, p, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } catch (java.nio.file.FileAlreadyExistsException e) {
-          ops.delete(aside);
-        }
+        // A put republished the blob between our look and our move, or an entry references it now.
+        putBack(aside, p);
         return false;
       }
       ops.delete(aside);
@@ -335,12 +330,24 @@ public final class FileBlobStore implements BlobStore {
     }
   }
 
-  private void restore(Path aside, Path p) {
+  /**
+   * Puts a set-aside blob back without ever replacing a copy that a put has published meanwhile (a hard
+   * link fails if the path exists; a rename would silently replace the newer copy with the older one).
+   */
+  private void putBack(Path aside, Path p) throws IOException {
     try {
-      Files.move(aside, p, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException ignored) {
-      // it exists again (same bytes) or the store is failing: the next collection sees what is left
+      Files.createLink(p, aside);
+    } catch (java.nio.file.FileAlreadyExistsException e) {
+      // a put published it again: keep that copy
+    } catch (UnsupportedOperationException e) {
+      try {
+        Files.move(aside, p); // no hard links here: a plain move, which also refuses to replace
+        return;
+      } catch (java.nio.file.FileAlreadyExistsException alreadyThere) {
+        // keep the put's copy
+      }
     }
+    ops.delete(aside);
   }
 
   @Override
