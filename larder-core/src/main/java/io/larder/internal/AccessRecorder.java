@@ -19,6 +19,8 @@ public final class AccessRecorder {
   /** A read is recorded only if the stored access time is at least this old (like the file systems' relatime). */
   public static final long RESOLUTION_MILLIS = 60_000;
   public static final int MAX_PENDING = 4_096;
+  /** The most read times kept while the index cannot be written (about 100 MB at worst). */
+  private static final int MAX_KEPT = 1_000_000;
 
   private final Index index;
   private final InstantSource clock;
@@ -81,9 +83,12 @@ public final class AccessRecorder {
     try {
       index.recordAccess(batch);
     } catch (RuntimeException e) {
-      // Keep the batch for the next attempt (merged with newer reads); never fail a read over it.
-      for (Map.Entry<String, Long> en : batch.entrySet()) {
-        pending.get().merge(en.getKey(), en.getValue(), Math::max);
+      // Keep the batch for the next attempt (merged with newer reads); never fail a read over it. If the
+      // index stays unwritable, stop keeping more than a bounded number: access times are advisory.
+      if (pending.get().size() < MAX_KEPT) {
+        for (Map.Entry<String, Long> en : batch.entrySet()) {
+          pending.get().merge(en.getKey(), en.getValue(), Math::max);
+        }
       }
     }
   }
