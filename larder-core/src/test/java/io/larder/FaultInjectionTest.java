@@ -1,5 +1,6 @@
 package io.larder;
 
+import static io.larder.testkit.Payloads.random;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
@@ -14,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
-import java.util.Random;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.UnaryOperator;
@@ -30,11 +30,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 class FaultInjectionTest {
   @TempDir Path dir;
 
-  static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
-  }
 
   @ParameterizedTest
   @EnumSource(Op.class)

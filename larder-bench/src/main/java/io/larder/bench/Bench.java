@@ -215,31 +215,27 @@ public final class Bench {
     byte[] buf = new byte[1 << 20];
     new SplittableRandom(2).nextBytes(buf);
     Path f = scratch.resolve("raw.bin");
-    double bestW = 0;
-    double bestR = 0;
-    for (int rep = 0; rep < 1; rep++) {
-      Files.deleteIfExists(f);
-      long t0 = System.nanoTime();
-      try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-        ByteBuffer bb = ByteBuffer.wrap(buf);
-        for (long left = bytes; left > 0; left -= buf.length) {
-          bb.clear();
-          while (bb.hasRemaining()) {
-            ch.write(bb);
-          }
-        }
-      }
-      bestW = Math.max(bestW, bytes / 1e6 / seconds(t0));
-      t0 = System.nanoTime();
-      try (InputStream in = Files.newInputStream(f)) {
-        while (in.read(buf) > 0) {
-          // read only
-        }
-      }
-      bestR = Math.max(bestR, bytes / 1e6 / seconds(t0));
-    }
     Files.deleteIfExists(f);
-    return new double[] {bestW, bestR};
+    long t0 = System.nanoTime();
+    try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      ByteBuffer bb = ByteBuffer.wrap(buf);
+      for (long left = bytes; left > 0; left -= buf.length) {
+        bb.clear();
+        while (bb.hasRemaining()) {
+          ch.write(bb);
+        }
+      }
+    }
+    double write = bytes / 1e6 / seconds(t0);
+    t0 = System.nanoTime();
+    try (InputStream in = Files.newInputStream(f)) {
+      while (in.read(buf) > 0) {
+        // read only
+      }
+    }
+    double read = bytes / 1e6 / seconds(t0);
+    Files.deleteIfExists(f);
+    return new double[] {write, read};
   }
 
   private double rawFilePutsPerSec(int count) throws IOException {
@@ -364,27 +360,25 @@ public final class Bench {
   private double[] largeStream(long bytes) throws IOException {
     byte[] chunk = new byte[1 << 20];
     new SplittableRandom(6).nextBytes(chunk);
-    double bestPut = 0;
-    double bestGet = 0;
-    for (int rep = 0; rep < 1; rep++) {
-      Path dir = scratch.resolve("large-" + rep);
-      try (Larder cache = Larder.open(dir)) {
-        chunk[0] = (byte) System.nanoTime(); // a different blob each time
-        long t0 = System.nanoTime();
-        cache.put("big", new RepeatingStream(chunk, bytes), PutOptions.defaults());
-        bestPut = Math.max(bestPut, bytes / 1e6 / seconds(t0));
-        t0 = System.nanoTime();
-        try (Content c = cache.get("big").orElseThrow(); InputStream in = c.stream()) {
-          long n = in.transferTo(OutputStream.nullOutputStream());
-          if (n != bytes) {
-            throw new AssertionError("bad large get");
-          }
+    chunk[0] = (byte) System.nanoTime(); // a different blob each time
+    Path dir = scratch.resolve("large");
+    double put;
+    double get;
+    try (Larder cache = Larder.open(dir)) {
+      long t0 = System.nanoTime();
+      cache.put("big", new RepeatingStream(chunk, bytes), PutOptions.defaults());
+      put = bytes / 1e6 / seconds(t0);
+      t0 = System.nanoTime();
+      try (Content c = cache.get("big").orElseThrow(); InputStream in = c.stream()) {
+        long n = in.transferTo(OutputStream.nullOutputStream());
+        if (n != bytes) {
+          throw new AssertionError("bad large get");
         }
-        bestGet = Math.max(bestGet, bytes / 1e6 / seconds(t0));
       }
-      deleteTree(dir);
+      get = bytes / 1e6 / seconds(t0);
     }
-    return new double[] {bestPut, bestGet};
+    deleteTree(dir);
+    return new double[] {put, get};
   }
 
   private void listScaling(int[] sizes) throws IOException {

@@ -649,8 +649,7 @@ public final class SqliteIndex implements Index {
   @Override
   public List<Entry> scan(String prefix, String after, int limit) {
     String upper = Keys.upperBound(prefix);
-    String sql = "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key >= ? AND key > ?"
-        + (upper == null ? "" : " AND key < ?") + " ORDER BY key LIMIT ?";
+    String sql = scanSql(upper);
     return read("listing '" + prefix + "'", r -> () -> {
       try (PreparedStatement ps = r.c.prepareStatement(sql)) {
         int i = 1;
@@ -671,11 +670,16 @@ public final class SqliteIndex implements Index {
     });
   }
 
+  /** The prefix scan: keys from the prefix, after the last one seen, below the prefix's upper bound. */
+  private static String scanSql(String upper) {
+    return "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key >= ? AND key > ?"
+        + (upper == null ? "" : " AND key < ?") + " ORDER BY key LIMIT ?";
+  }
+
   /** The query plan of a prefix scan, so that a test can check it is a range search on the key. */
   public String explainScan(String prefix) {
     String upper = Keys.upperBound(prefix);
-    String sql = "EXPLAIN QUERY PLAN SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key >= ? AND key > ?"
-        + (upper == null ? "" : " AND key < ?") + " ORDER BY key LIMIT ?";
+    String sql = "EXPLAIN QUERY PLAN " + scanSql(upper);
     return read("explaining a scan", r -> () -> {
       try (PreparedStatement ps = r.c.prepareStatement(sql)) {
         int i = 1;

@@ -7,6 +7,13 @@ import java.util.SplittableRandom;
 public final class Payloads {
   private Payloads() {}
 
+  /** {@code n} pseudo-random bytes, the same for the same seed. */
+  public static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new java.util.Random(seed).nextBytes(b);
+    return b;
+  }
+
   /** Bytes derived from {@code key}; sizes vary from 0 to about {@code maxSize} so both inline and file blobs occur. */
   public static byte[] forKey(String key, int maxSize) {
     SplittableRandom r = new SplittableRandom(key.hashCode() * 31L + key.length());

@@ -21,11 +21,7 @@ public final class Worker {
     try (Larder cache = Larder.open(root)) {
       for (int i = 0; i < count; i++) {
         String key = "w" + id + ":" + i;
-        byte[] data = same ? Payloads.forKey("same-content", 0) : Payloads.forKey(key, maxSize);
-        if (same) {
-          data = new byte[200_000];
-          Arrays.fill(data, (byte) 42);
-        }
+        byte[] data = same ? sameContent() : Payloads.forKey(key, maxSize);
         cache.put(key, data);
         check(cache, key, data);
         if (!same && i % 7 == 0) {
@@ -38,6 +34,13 @@ public final class Worker {
       }
     }
     System.out.println("done");
+  }
+
+  /** The one content every worker puts in "same" mode (200 kB: a blob file). */
+  private static byte[] sameContent() {
+    byte[] data = new byte[200_000];
+    Arrays.fill(data, (byte) 42);
+    return data;
   }
 
   private static void check(Larder cache, String key, byte[] data) {
