@@ -6,6 +6,7 @@ import io.larder.internal.FileBlobStore;
 import io.larder.internal.FileOps;
 import io.larder.internal.Hasher;
 import io.larder.internal.Keys;
+import io.larder.internal.CorruptionGuard;
 import io.larder.internal.ReadAheadVerifyingInputStream;
 import io.larder.internal.SqliteIndex;
 import io.larder.internal.VerifyingInputStream;
@@ -107,7 +108,7 @@ public final class Larder implements AutoCloseable {
     } catch (IOException e) {
       throw io.larder.internal.Errors.io("creating the store directory " + r, e);
     }
-    FileBlobStore blobs = new FileBlobStore(r, options.algorithm(), options.durability(), ops);
+    FileBlobStore blobs = new FileBlobStore(r, options.algorithm(), options.durability(), options.compression(), ops);
     Index index = indexWrapper.apply(new SqliteIndex(r.resolve("index.db"), options.durability()));
     blobs.removeTmpOlderThan(options.clock().instant().minus(options.tmpGrace()));
     return new Larder(r, options, blobs, index);
@@ -334,7 +335,7 @@ public final class Larder implements AutoCloseable {
           what + " is missing from " + root + "/content-v2: the entry has been removed (put it again)");
     }
     if (!whole) {
-      return new Content(e, d, size, offset, length, raw.get());
+      return new Content(e, d, size, offset, length, new CorruptionGuard(raw.get(), what, () -> quarantine(d)));
     }
     Runnable onVerified = () -> {
       if (stampBefore != null && stampBefore.equals(blobs.stamp(d).orElse(null))) {
@@ -617,6 +618,7 @@ public final class Larder implements AutoCloseable {
   private void checkBlob(Integrity d, long size, byte[] inline, long[] r) {
     MessageDigest md = algorithm.newDigest();
     long n;
+    boolean damaged = false;
     if (inline != null) {
       md.update(inline);
       n = inline.length;
@@ -635,13 +637,15 @@ public final class Larder implements AutoCloseable {
           md.update(buf, 0, k);
           n += k;
         }
+      } catch (io.larder.internal.ZstdSeekable.CorruptBlobException e) {
+        damaged = true; // a compressed file whose format is broken
       } catch (IOException e) {
         throw io.larder.internal.Errors.io("verifying " + d, e);
       }
     }
     r[0]++;
     r[1] += n;
-    boolean ok = MessageDigest.isEqual(md.digest(), d.hash(algorithm).orElseThrow().bytes()) && (size < 0 || n == size);
+    boolean ok = !damaged && MessageDigest.isEqual(md.digest(), d.hash(algorithm).orElseThrow().bytes()) && (size < 0 || n == size);
     if (!ok) {
       r[2]++;
       verified.remove(d);

@@ -17,9 +17,10 @@ import java.util.Objects;
  * @param trackAccess whether reads by key record the entry's access time (batched: see
  *     {@link Entry#accessed()}); default true. Eviction of the least recently used entries relies on it
  * @param defaultTtl the expiry of entries put without a TTL, or {@code null} (default) for none
+ * @param compression how new blob files are stored at rest; default {@link Compression#NONE}
  */
 public record LarderOptions(Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold,
-    Duration tmpGrace, boolean trackAccess, Duration defaultTtl) {
+    Duration tmpGrace, boolean trackAccess, Duration defaultTtl, Compression compression) {
 
   /** The default inline threshold, 16 KiB. */
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;
@@ -32,6 +33,7 @@ public record LarderOptions(Durability durability, Algorithm algorithm, InstantS
     Objects.requireNonNull(algorithm, "algorithm");
     Objects.requireNonNull(clock, "clock");
     Objects.requireNonNull(tmpGrace, "tmpGrace");
+    Objects.requireNonNull(compression, "compression");
     if (!algorithm.canAddress()) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
           algorithm.sriName() + " can verify content but not address it; use sha256, sha384 or sha512");
@@ -50,34 +52,38 @@ public record LarderOptions(Durability durability, Algorithm algorithm, InstantS
 
   public static LarderOptions defaults() {
     return new LarderOptions(Durability.PROCESS_SAFE, Algorithm.SHA256, InstantSource.system(),
-        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null);
+        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null, Compression.NONE);
   }
 
   public LarderOptions durability(Durability d) {
-    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl);
+    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression);
   }
 
   public LarderOptions algorithm(Algorithm a) {
-    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl);
+    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression);
   }
 
   public LarderOptions clock(InstantSource c) {
-    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl);
+    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression);
   }
 
   public LarderOptions inlineThreshold(int bytes) {
-    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl);
+    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl, compression);
   }
 
   public LarderOptions tmpGrace(Duration grace) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl, compression);
   }
 
   public LarderOptions trackAccess(boolean track) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl, compression);
   }
 
   public LarderOptions defaultTtl(Duration ttl) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl, compression);
+  }
+
+  public LarderOptions compression(Compression c) {
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, c);
   }
 }

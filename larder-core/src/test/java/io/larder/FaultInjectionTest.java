@@ -9,6 +9,7 @@ import io.larder.internal.FileOps;
 import io.larder.testkit.FaultyFileOps;
 import io.larder.testkit.FaultyFileOps.Op;
 import io.larder.testkit.FaultyIndex;
+import io.larder.testkit.Payloads;
 import io.larder.testkit.StoreFiles;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,7 +22,8 @@ import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Guarantee 8: fail the N-th write / fsync / rename / delete / … for N = 1, 2, … until the put completes.
@@ -31,18 +33,24 @@ class FaultInjectionTest {
   @TempDir Path dir;
 
 
-  @ParameterizedTest
-  @EnumSource(Op.class)
-  void everyFailedPutLeavesTheStoreAsItWas(Op op) throws IOException {
+  static java.util.stream.Stream<Arguments> opsWithAndWithoutCompression() {
+    return java.util.Arrays.stream(Op.values())
+        .flatMap(op -> java.util.stream.Stream.of(Arguments.of(op, Compression.NONE), Arguments.of(op, Compression.ZSTD)));
+  }
+
+  @ParameterizedTest(name = "{0}, compression {1}")
+  @MethodSource("opsWithAndWithoutCompression")
+  void everyFailedPutLeavesTheStoreAsItWas(Op op, Compression compression) throws IOException {
     FaultyFileOps faulty = new FaultyFileOps(FileOps.REAL, "Input/output error");
-    try (Larder cache = Larder.open(dir, LarderOptions.defaults().durability(Durability.POWER_SAFE), faulty,
-        UnaryOperator.identity())) {
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().durability(Durability.POWER_SAFE)
+        .compression(compression), faulty, UnaryOperator.identity())) {
       for (int i = 0; i < 5; i++) {
         cache.put("before:" + i, random(i % 2 == 0 ? 100 : 300_000, i));
       }
       int failures = 0;
       for (int n = 1; ; n++) {
-        byte[] data = random(1_100_000, 1000 + n); // several 256 KiB writes
+        // several 256 KiB writes (or frames), compressible when compression is on
+        byte[] data = compression.enabled() ? Payloads.text(2_100_000, 1000 + n) : random(1_100_000, 1000 + n);
         String key = "k:" + n;
         Set<String> blobsBefore = blobNames();
         faulty.failNth(op, n);
@@ -126,10 +134,9 @@ class FaultInjectionTest {
 
   private void assertEveryBlobFileIsWhole() throws IOException {
     for (Path p : StoreFiles.blobFiles(dir)) {
-      String name = p.getParent().getParent().getFileName().toString() + p.getParent().getFileName() + p.getFileName();
       try {
-        String actual = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p)));
-        assertThat(actual).as("blob file %s holds exactly its digest's bytes", p).isEqualTo(name);
+        String actual = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(StoreFiles.contentOf(p)));
+        assertThat(actual).as("blob file %s holds exactly its digest's bytes", p).isEqualTo(StoreFiles.digestHexOf(p));
       } catch (java.security.NoSuchAlgorithmException e) {
         throw new AssertionError(e);
       }

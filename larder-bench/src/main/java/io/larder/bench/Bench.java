@@ -56,12 +56,14 @@ public final class Bench {
   public static void main(String[] args) throws Exception {
     boolean quick = false;
     boolean skipCacache = false;
+    String only = null;
     Path out = null;
     Path dir = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--quick" -> quick = true;
         case "--skip-cacache" -> skipCacache = true;
+        case "--only" -> only = args[++i];
         case "--out" -> out = Path.of(args[++i]);
         case "--dir" -> dir = Path.of(args[++i]);
         case "--evict-scale" -> {
@@ -69,7 +71,7 @@ public final class Bench {
           return;
         }
         default -> {
-          System.err.println("usage: bench [--quick] [--skip-cacache] [--out FILE] [--dir DIR]");
+          System.err.println("usage: bench [--quick] [--skip-cacache] [--only compression] [--out FILE] [--dir DIR]");
           System.exit(2);
         }
       }
@@ -77,7 +79,14 @@ public final class Bench {
     Path scratch = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("larder-bench");
     Bench b = new Bench(quick, skipCacache, scratch);
     try {
-      b.run();
+      if ("compression".equals(only)) {
+        b.compression();
+      } else if (only != null) {
+        System.err.println("--only takes: compression");
+        System.exit(2);
+      } else {
+        b.run();
+      }
     } finally {
       deleteTree(scratch);
     }
@@ -191,6 +200,102 @@ public final class Bench {
 
     log.println("list(prefix) at growing sizes…");
     listScaling(quick ? new int[] {10_000, 100_000} : new int[] {10_000, 100_000, 1_000_000});
+
+    compression();
+  }
+
+  // ------------------------------------------------------------------ compression
+
+  /** zstd at rest against the uncompressed store, on a tar of source text and on random data of the same size. */
+  private void compression() throws Exception {
+    log.println("compression: building a tar of the JDK's own sources…");
+    Path tar = sourceTar(quick ? 64L << 20 : 256L << 20);
+    long size = Files.size(tar);
+    Path random = scratch.resolve("random.bin");
+    try (OutputStream o = Files.newOutputStream(random)) {
+      byte[] buf = new byte[1 << 20];
+      SplittableRandom r = new SplittableRandom(9);
+      for (long done = 0; done < size; done += buf.length) {
+        r.nextBytes(buf);
+        o.write(buf, 0, (int) Math.min(buf.length, size - done));
+      }
+    }
+    String mb = (size >> 20) + " MiB";
+    for (Path input : List.of(tar, random)) {
+      String what = input == tar ? "source tar " + mb : "random " + mb;
+      log.println("compression: " + what + "…");
+      double[] none = {0, 0, 0, 0};
+      double[] zstd = {0, 0, 0, 0};
+      for (int rep = 0; rep < 2; rep++) {
+        best(none, roundTrip(input, io.larder.Compression.NONE));
+        best(zstd, roundTrip(input, io.larder.Compression.ZSTD));
+      }
+      row("zstd: stored size, " + what, zstd[2] / 1e6, "MB", "content", size / 1e6, "");
+      row("zstd: put " + what, zstd[0], "MB/s", "uncompressed store, same run", none[0], "");
+      row("zstd: get " + what + " (verified)", zstd[1], "MB/s", "uncompressed store, same run", none[1], "");
+      row("zstd: 64 KiB range reads, " + what, zstd[3], "reads/s", "uncompressed store, same run", none[3], "");
+    }
+  }
+
+  private static void best(double[] into, double[] r) {
+    into[0] = Math.max(into[0], r[0]);
+    into[1] = Math.max(into[1], r[1]);
+    into[2] = r[2];
+    into[3] = Math.max(into[3], r[3]);
+  }
+
+  /** put MB/s, get MB/s, bytes stored, 64 KiB range reads/s. */
+  private double[] roundTrip(Path input, io.larder.Compression compression) throws IOException {
+    long size = Files.size(input);
+    Path dir = scratch.resolve("compression");
+    double[] r = new double[4];
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().compression(compression))) {
+      long t0 = System.nanoTime();
+      cache.put("k", input, PutOptions.defaults());
+      r[0] = size / 1e6 / seconds(t0);
+      t0 = System.nanoTime();
+      try (Content c = cache.get("k").orElseThrow(); InputStream in = c.stream()) {
+        if (in.transferTo(OutputStream.nullOutputStream()) != size) {
+          throw new AssertionError("bad get");
+        }
+      }
+      r[1] = size / 1e6 / seconds(t0);
+      try (Stream<Path> files = Files.walk(dir.resolve("content-v2"))) {
+        r[2] = files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+      }
+      SplittableRandom rnd = new SplittableRandom(3);
+      int reads = quick ? 500 : 2_000;
+      t0 = System.nanoTime();
+      for (int i = 0; i < reads; i++) {
+        try (Content c = cache.getRange("k", rnd.nextLong(size - 65536), 65536).orElseThrow()) {
+          c.stream().transferTo(OutputStream.nullOutputStream());
+        }
+      }
+      r[3] = reads / seconds(t0);
+    }
+    deleteTree(dir);
+    return r;
+  }
+
+  /** A tar of source files from the running JDK's lib/src.zip, up to about {@code cap} bytes. */
+  private Path sourceTar(long cap) throws Exception {
+    Path zip = Path.of(System.getProperty("java.home"), "lib", "src.zip");
+    Path src = scratch.resolve("src");
+    long total = 0;
+    try (java.util.zip.ZipInputStream z = new java.util.zip.ZipInputStream(Files.newInputStream(zip))) {
+      for (java.util.zip.ZipEntry e = z.getNextEntry(); e != null && total < cap; e = z.getNextEntry()) {
+        if (e.isDirectory() || e.getName().contains("..")) {
+          continue;
+        }
+        Path f = src.resolve(e.getName());
+        Files.createDirectories(f.getParent());
+        total += Files.copy(z, f);
+      }
+    }
+    Path tar = scratch.resolve("src.tar");
+    run(scratch, List.of("tar", "cf", tar.toString(), "-C", src.toString(), "."), 300);
+    deleteTree(src);
+    return tar;
   }
 
   // ------------------------------------------------------------------ limits

@@ -205,6 +205,30 @@ class LauncherTest {
   }
 
   @Test
+  void compressionFromTheConfigurationStoresZstdFilesThatReadBack() throws Exception {
+    Path store = dir.resolve("store");
+    Files.createDirectories(store);
+    Files.writeString(store.resolve("larder.toml"), "compression = \"zstd:6\"\n");
+    byte[] text = "the same line of text, again and again\n".repeat(10_000).getBytes(StandardCharsets.UTF_8);
+    assertThat(larder(text, "put", "k", "-").code()).isZero();
+    List<Path> files;
+    try (var s = Files.walk(store.resolve("content-v2"))) {
+      files = s.filter(Files::isRegularFile).toList();
+    }
+    assertThat(files).singleElement().satisfies(f -> {
+      assertThat(f.toString()).endsWith(".zst");
+      assertThat(Files.size(f)).isLessThan(text.length / 10);
+    });
+    assertThat(larder(null, "get", "k").stdout()).isEqualTo(text);
+    JsonNode config = new ObjectMapper().readTree(larder(null, "stats", "--json").stdout()).get("config");
+    assertThat(config.get("compression").get("value").asText()).isEqualTo("zstd:6");
+    assertThat(config.get("compression").get("source").asText()).isEqualTo("larder.toml");
+    Result bad = larder(null, "ls", "--set", "compression=brotli");
+    assertThat(bad.code()).isEqualTo(2);
+    assertThat(bad.stderr()).contains("invalid compression 'brotli'", "none, zstd or zstd:LEVEL");
+  }
+
+  @Test
   void aMissingStoreDirectoryIsCreated() throws Exception {
     Path nested = dir.resolve("a/b/c");
     Result r = larderAt(nested, "x".getBytes(), "put", "k", "-");

@@ -2,6 +2,7 @@ package io.larder.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import io.larder.Compression;
 import io.larder.Durability;
 import io.larder.GcOptions;
 import io.larder.LarderException;
@@ -32,7 +33,7 @@ import java.util.regex.Pattern;
  * default-ttl = "7d"      # expiry of entries put without a TTL
  * gc-interval = "1h"      # how often a long-running process (the server) collects
  * durability = "process-safe"   # or "power-safe"
- * compression = "none"    # zstd at rest is not available yet
+ * compression = "zstd"    # or "none" (default), or "zstd:LEVEL" (1 to 19)
  * </pre>
  */
 public final class LarderConfig {
@@ -45,7 +46,7 @@ public final class LarderConfig {
     DEFAULT_TTL("default-ttl", "a duration: a number with s, m, h, d or w (e.g. 7d), or ISO-8601"),
     GC_INTERVAL("gc-interval", "a duration: a number with s, m, h, d or w (e.g. 1h), or ISO-8601"),
     DURABILITY("durability", "process-safe or power-safe"),
-    COMPRESSION("compression", "none (zstd at rest is not available yet)");
+    COMPRESSION("compression", "none, zstd or zstd:LEVEL (1 to 19)");
 
     private final String name;
     private final String form;
@@ -85,6 +86,7 @@ public final class LarderConfig {
   private final Duration defaultTtl;
   private final Duration gcInterval;
   private final Durability durability;
+  private final Compression compression;
 
   private LarderConfig(Map<Key, Setting> settings) {
     this.settings = settings;
@@ -95,10 +97,7 @@ public final class LarderConfig {
     this.defaultTtl = get(Key.DEFAULT_TTL) == null ? null : parseDuration(Key.DEFAULT_TTL);
     this.gcInterval = get(Key.GC_INTERVAL) == null ? Duration.ofHours(1) : parseDuration(Key.GC_INTERVAL);
     this.durability = parseDurability();
-    Setting c = get(Key.COMPRESSION);
-    if (c != null && !c.value().equalsIgnoreCase("none")) {
-      throw invalid(Key.COMPRESSION, c, "zstd at rest is not available in this version");
-    }
+    this.compression = parseCompression();
   }
 
   /**
@@ -180,7 +179,7 @@ public final class LarderConfig {
 
   /** Store options with this configuration applied to {@code base}. */
   public LarderOptions storeOptions(LarderOptions base) {
-    return base.durability(durability).defaultTtl(defaultTtl);
+    return base.durability(durability).defaultTtl(defaultTtl).compression(compression);
   }
 
   /** Collection options from this configuration. */
@@ -265,6 +264,18 @@ public final class LarderConfig {
       case "power-safe", "power_safe" -> Durability.POWER_SAFE;
       default -> throw invalid(Key.DURABILITY, s, null);
     };
+  }
+
+  private Compression parseCompression() {
+    Setting s = get(Key.COMPRESSION);
+    if (s == null) {
+      return Compression.NONE;
+    }
+    try {
+      return Compression.parse(s.value());
+    } catch (LarderException e) {
+      throw invalid(Key.COMPRESSION, s, null);
+    }
   }
 
   private static LarderException invalid(Key k, Setting s, String why) {

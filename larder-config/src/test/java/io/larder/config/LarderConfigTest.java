@@ -62,7 +62,7 @@ class LarderConfigTest {
     assertRefused("", Map.of("LARDER_MAX_AGE", "soon"), "invalid max-age 'soon' (from LARDER_MAX_AGE)", "30d");
     assertRefused("keep-per-group = -1", Map.of(), "invalid keep-per-group '-1'", "0 or more");
     assertRefused("durability = \"maybe\"", Map.of(), "invalid durability 'maybe'", "process-safe or power-safe");
-    assertRefused("compression = \"zstd\"", Map.of(), "not available", "none");
+    assertRefused("compression = \"lz4\"", Map.of(), "invalid compression 'lz4'", "none, zstd or zstd:LEVEL");
     assertRefused("max-sise = 1", Map.of(), "unknown key 'max-sise'", "known keys: max-size");
     assertRefused("max-size = [1, 2]", Map.of(), "must be a single value", "a size");
     assertRefused("max-size = ", Map.of(), "is not valid TOML", "larder.toml");

@@ -24,6 +24,12 @@ public final class Errors {
     return new LarderException.StorageFailure(Kind.IO, what + " failed: " + (reason == null ? e.toString() : reason), e);
   }
 
+  /** Content that failed its check: it has been removed (by the caller), and the message says what to do. */
+  public static LarderException corrupt(String what, String why) {
+    return new LarderException.IntegrityFailure(Kind.CORRUPT,
+        what + " " + why + " on disk: it was corrupted and has been removed (put it again; run 'larder verify' to check the rest)");
+  }
+
   static boolean isDiskFull(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       String m = t.getMessage();

@@ -1,6 +1,7 @@
 package io.larder.internal;
 
 import io.larder.Algorithm;
+import io.larder.Compression;
 import io.larder.Durability;
 import io.larder.Integrity;
 import io.larder.LarderException;
@@ -26,7 +27,10 @@ import java.util.stream.Stream;
 
 /**
  * Blobs as files: {@code content-v2/<algorithm>/<hex[0:2]>/<hex[2:4]>/<hex[4:]>}, the layout of npm's
- * cacache. Writes stream into {@code tmp/} (same file system) and are published by an atomic rename.
+ * cacache, or the same path with {@code .zst} for a blob stored compressed (see {@link Compression} and
+ * {@link ZstdSeekable}). Writes stream into {@code tmp/} (same file system) and are published by an atomic
+ * rename. Either form may exist for a digest (and, for an instant after the setting changed, both): readers
+ * look for the form the store writes first, then the other.
  */
 public final class FileBlobStore implements BlobStore {
   private static final int BUFFER = 1024 * 1024;
@@ -41,9 +45,18 @@ public final class FileBlobStore implements BlobStore {
   private final Algorithm algorithm;
   private final boolean fsync;
   private final FileOps ops;
+  private final Compression compression;
   private final Set<Path> knownDirs = ConcurrentHashMap.newKeySet();
+  /**
+   * Which form each recently seen blob has (true: compressed), so that a read looks at the right file first
+   * instead of failing on the other (a failed lookup throws, which costs more than the read of a small
+   * range). Only a hint: a wrong one costs one more lookup. Bounded: cleared when full.
+   */
+  private final java.util.Map<Path, Boolean> formHint = new ConcurrentHashMap<>();
+  private static final int MAX_HINTS = 100_000;
 
-  public FileBlobStore(Path root, Algorithm algorithm, Durability durability, FileOps ops) {
+  public FileBlobStore(Path root, Algorithm algorithm, Durability durability, Compression compression, FileOps ops) {
+    this.compression = compression;
     this.content = root.resolve("content-v2");
     this.tmp = root.resolve("tmp");
     this.algorithm = algorithm;
@@ -57,7 +70,9 @@ public final class FileBlobStore implements BlobStore {
     }
   }
 
-  /** The path of a blob. */
+  private static final String ZST = ".zst";
+
+  /** The path of a blob stored raw; {@link #variants} gives both forms. */
   public Path path(Integrity digest) {
     Integrity.Hash h = digest.hash(algorithm).orElseThrow(() -> new LarderException.InvalidInput(
         LarderException.Kind.INVALID_INTEGRITY, "this store addresses content by " + algorithm.sriName()
@@ -65,6 +80,22 @@ public final class FileBlobStore implements BlobStore {
     String hex = h.hex();
     return content.resolve(algorithm.sriName()).resolve(hex.substring(0, 2)).resolve(hex.substring(2, 4))
         .resolve(hex.substring(4));
+  }
+
+  /** The blob's two possible files: the form it was last seen in first, else the form this store writes. */
+  private Path[] variants(Integrity digest) {
+    Path raw = path(digest);
+    Path zst = raw.resolveSibling(raw.getFileName() + ZST);
+    return formHint.getOrDefault(raw, compression.enabled()) ? new Path[] {zst, raw} : new Path[] {raw, zst};
+  }
+
+  private void seen(Path file) {
+    String name = file.getFileName().toString();
+    boolean compressed = name.endsWith(ZST);
+    if (formHint.size() >= MAX_HINTS) {
+      formHint.clear();
+    }
+    formHint.put(compressed ? file.resolveSibling(name.substring(0, name.length() - ZST.length())) : file, compressed);
   }
 
   @Override
@@ -81,17 +112,33 @@ public final class FileBlobStore implements BlobStore {
         }
         int n = readInput(in, first);
         hasher.update(first, 0, n);
-        if (n < first.length) {
-          ops.write(ch, ByteBuffer.wrap(first, 0, n));
-          FIRST_BUFFERS.offer(first);
-        } else {
-          writePipelined(in, ch, first, hasher); // the first buffer stays with that pipeline
+        // Compressed only if the first frame shrinks enough (incompressible content is stored raw).
+        ZstdSeekable.Writer zstd = compression.enabled() && n > 0
+            ? ZstdSeekable.Writer.startIfWorthIt(ops, ch, compression.zstdLevel(), first, n) : null;
+        try {
+          int done = zstd == null ? 0 : Math.min(n, ZstdSeekable.FRAME);
+          if (n < first.length) {
+            sink(ch, zstd).write(first, done, n - done);
+            FIRST_BUFFERS.offer(first);
+          } else {
+            writePipelined(in, sink(ch, zstd), first, done, hasher); // the first buffer stays with that pipeline
+          }
+          if (zstd != null) {
+            zstd.finish();
+          }
+        } finally {
+          if (zstd != null) {
+            zstd.close();
+          }
         }
         Integrity digest = hasher.finish();
         if (fsync) {
           ops.force(ch);
         }
-        Path target = path(digest);
+        Path raw = path(digest);
+        Path zst = raw.resolveSibling(raw.getFileName() + ZST);
+        Path target = zstd != null ? zst : raw;
+        Path other = zstd != null ? raw : zst;
         Path dir = target.getParent();
         if (!knownDirs.contains(dir)) {
           ops.createDirectories(dir);
@@ -101,6 +148,9 @@ public final class FileBlobStore implements BlobStore {
         // refreshes its time so that a collector cannot race the new reference.
         ops.move(tmpFile, target);
         published = true;
+        seen(target);
+        // The same content in the other form (stored before the setting changed) is now redundant.
+        Files.deleteIfExists(other);
         if (fsync) {
           ops.forceDirectory(dir);
         }
@@ -115,22 +165,32 @@ public final class FileBlobStore implements BlobStore {
     }
   }
 
-  /** A buffer of content on its way to the hasher and the writer; pooled again when both are done. */
-  private record Chunk(byte[] data, int length, java.util.concurrent.atomic.AtomicInteger users) {}
+  /** Where content bytes go: the file itself, or a zstd writer in front of it. */
+  @FunctionalInterface
+  private interface Sink {
+    void write(byte[] b, int off, int len) throws IOException;
+  }
+
+  private Sink sink(FileChannel ch, ZstdSeekable.Writer zstd) {
+    return zstd != null ? zstd::write : (b, off, len) -> ops.write(ch, ByteBuffer.wrap(b, off, len));
+  }
+
+  /** A buffer of content ({@code data[start, length)}) on its way to the hasher and the writer; pooled again when both are done. */
+  private record Chunk(byte[] data, int start, int length, java.util.concurrent.atomic.AtomicInteger users) {}
 
   /**
    * Large content, in three stages: this thread reads the input, a second thread hashes, a third writes, so
    * that a put runs at the speed of hashing alone rather than of reading plus hashing plus writing. At most
    * {@code BUFFERS} buffers are in flight (constant memory). The first buffer was hashed by the caller.
    */
-  private void writePipelined(InputStream in, FileChannel ch, byte[] first, Hasher hasher) throws IOException {
+  private void writePipelined(InputStream in, Sink sink, byte[] first, int firstDone, Hasher hasher) throws IOException {
     final int buffers = 4;
     // Capacities leave room for every buffer plus one marker, so that offer() never fails.
     java.util.concurrent.BlockingQueue<byte[]> free = new java.util.concurrent.ArrayBlockingQueue<>(buffers + 1);
     java.util.concurrent.BlockingQueue<Chunk> toWrite = new java.util.concurrent.ArrayBlockingQueue<>(buffers + 2);
     java.util.concurrent.BlockingQueue<Chunk> toHash = new java.util.concurrent.ArrayBlockingQueue<>(buffers + 2);
     java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
-    Chunk end = new Chunk(new byte[0], 0, null);
+    Chunk end = new Chunk(new byte[0], 0, 0, null);
     for (int i = 1; i < buffers; i++) {
       free.add(new byte[BUFFER]);
     }
@@ -140,7 +200,7 @@ public final class FileBlobStore implements BlobStore {
       }
     };
     Thread writer = stage("larder-blob-writer", toWrite, end, failure, free, c -> {
-      ops.write(ch, ByteBuffer.wrap(c.data(), 0, c.length()));
+      sink.write(c.data(), c.start(), c.length() - c.start());
       release.accept(c);
     });
     Thread hashing = stage("larder-blob-hasher", toHash, end, failure, free, c -> {
@@ -149,7 +209,7 @@ public final class FileBlobStore implements BlobStore {
     });
     boolean ended = false;
     try {
-      toWrite.put(new Chunk(first, first.length, new java.util.concurrent.atomic.AtomicInteger(1)));
+      toWrite.put(new Chunk(first, firstDone, first.length, new java.util.concurrent.atomic.AtomicInteger(1)));
       while (failure.get() == null) {
         byte[] buf = free.take();
         if (buf.length == 0) {
@@ -160,7 +220,7 @@ public final class FileBlobStore implements BlobStore {
           free.offer(buf);
           break;
         }
-        Chunk c = new Chunk(buf, n, new java.util.concurrent.atomic.AtomicInteger(2));
+        Chunk c = new Chunk(buf, 0, n, new java.util.concurrent.atomic.AtomicInteger(2));
         toHash.put(c);
         toWrite.put(c);
       }
@@ -251,33 +311,77 @@ public final class FileBlobStore implements BlobStore {
 
   @Override
   public Optional<InputStream> open(Integrity digest, long offset, long length) {
-    Path p = path(digest);
-    try {
-      FileChannel ch = FileChannel.open(p);
-      if (offset > 0) {
-        ch.position(offset);
+    for (Path p : variants(digest)) {
+      FileChannel ch;
+      try {
+        ch = FileChannel.open(p);
+      } catch (NoSuchFileException e) {
+        continue;
+      } catch (IOException e) {
+        throw Errors.io("opening " + p, e);
       }
-      return Optional.of(new BoundedInputStream(java.nio.channels.Channels.newInputStream(ch), length));
-    } catch (NoSuchFileException e) {
-      return Optional.empty();
-    } catch (IOException e) {
-      throw Errors.io("opening " + p, e);
+      seen(p);
+      try {
+        if (p.getFileName().toString().endsWith(ZST)) {
+          return Optional.of(ZstdSeekable.open(ch, offset, length));
+        }
+        if (offset > 0) {
+          ch.position(offset);
+        }
+        return Optional.of(new BoundedInputStream(java.nio.channels.Channels.newInputStream(ch), length));
+      } catch (ZstdSeekable.CorruptBlobException e) {
+        return Optional.of(failing(e)); // the caller's verification reports it and removes the copy
+      } catch (IOException e) {
+        closeQuietly(ch);
+        throw Errors.io("opening " + p, e);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static InputStream failing(IOException e) {
+    return new InputStream() {
+      @Override
+      public int read() throws IOException {
+        throw e;
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        throw e;
+      }
+    };
+  }
+
+  private static void closeQuietly(java.io.Closeable c) {
+    try {
+      c.close();
+    } catch (IOException ignored) {
+      // nothing was read from it
     }
   }
 
   @Override
   public boolean exists(Integrity digest) {
-    return Files.exists(path(digest));
+    for (Path p : variants(digest)) {
+      if (Files.exists(p)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override
   public boolean delete(Integrity digest) {
-    Path p = path(digest);
-    try {
-      return ops.delete(p);
-    } catch (IOException e) {
-      throw Errors.io("deleting " + p, e);
+    boolean any = false;
+    for (Path p : variants(digest)) {
+      try {
+        any |= ops.delete(p);
+      } catch (IOException e) {
+        throw Errors.io("deleting " + p, e);
+      }
     }
+    return any;
   }
 
   /**
@@ -289,7 +393,14 @@ public final class FileBlobStore implements BlobStore {
   @Override
   public boolean deleteIfUnchangedSince(Integrity digest, Instant notWrittenSince,
       java.util.function.BooleanSupplier confirm) {
-    Path p = path(digest);
+    boolean any = false;
+    for (Path p : variants(digest)) {
+      any |= deleteIfUnchangedSince(p, notWrittenSince, confirm);
+    }
+    return any;
+  }
+
+  private boolean deleteIfUnchangedSince(Path p, Instant notWrittenSince, java.util.function.BooleanSupplier confirm) {
     try {
       BasicFileAttributes before;
       try {
@@ -352,19 +463,24 @@ public final class FileBlobStore implements BlobStore {
 
   @Override
   public Optional<Object> stamp(Integrity digest) {
-    Path p = path(digest);
-    try {
-      if (UNIX_ATTRIBUTES) {
-        // ctime moves on every write and cannot be set back by a user, unlike mtime.
-        java.util.Map<String, Object> a = Files.readAttributes(p, "unix:size,lastModifiedTime,ctime,ino,dev");
-        return Optional.of(List.of(a.get("size"), String.valueOf(a.get("lastModifiedTime")),
-            String.valueOf(a.get("ctime")), a.get("ino"), a.get("dev")));
+    for (Path p : variants(digest)) {
+      try {
+        String form = p.getFileName().toString().endsWith(ZST) ? "zstd" : "raw";
+        if (UNIX_ATTRIBUTES) {
+          // ctime moves on every write and cannot be set back by a user, unlike mtime.
+          java.util.Map<String, Object> a = Files.readAttributes(p, "unix:size,lastModifiedTime,ctime,ino,dev");
+          seen(p);
+          return Optional.of(List.of(form, a.get("size"), String.valueOf(a.get("lastModifiedTime")),
+              String.valueOf(a.get("ctime")), a.get("ino"), a.get("dev")));
+        }
+        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+        seen(p);
+        return Optional.of(List.of(form, a.size(), String.valueOf(a.lastModifiedTime()), String.valueOf(a.fileKey())));
+      } catch (IOException e) {
+        // look for the other form
       }
-      BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-      return Optional.of(List.of(a.size(), String.valueOf(a.lastModifiedTime()), String.valueOf(a.fileKey())));
-    } catch (IOException e) {
-      return Optional.empty();
     }
+    return Optional.empty();
   }
 
   @Override
@@ -379,7 +495,14 @@ public final class FileBlobStore implements BlobStore {
         if (rel.getNameCount() != 3) {
           return;
         }
-        String hex = rel.getName(0).toString() + rel.getName(1) + rel.getName(2);
+        String name = rel.getName(2).toString();
+        if (name.endsWith(ZST)) {
+          name = name.substring(0, name.length() - ZST.length());
+          if (Files.exists(f.resolveSibling(name))) {
+            return; // both forms exist for an instant: report the digest once
+          }
+        }
+        String hex = rel.getName(0).toString() + rel.getName(1) + name;
         Integrity digest;
         try {
           digest = new Integrity(List.of(new Integrity.Hash(algorithm, hex)));

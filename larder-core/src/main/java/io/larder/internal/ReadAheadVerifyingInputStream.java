@@ -65,6 +65,8 @@ public final class ReadAheadVerifyingInputStream extends InputStream {
             break;
           }
         }
+      } catch (ZstdSeekable.CorruptBlobException e) {
+        failure = corrupt("is damaged (" + e.getMessage() + ")");
       } catch (IOException e) {
         failure = e;
       } catch (InterruptedException e) {
@@ -101,8 +103,7 @@ public final class ReadAheadVerifyingInputStream extends InputStream {
   }
 
   private LarderException corrupt(String why) {
-    return new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
-        what + " " + why + " on disk: it was corrupted and has been removed (put it again; run 'larder verify' to check the rest)");
+    return Errors.corrupt(what, why);
   }
 
   private void release(Chunk c) {

@@ -1,7 +1,6 @@
 package io.larder.internal;
 
 import io.larder.Integrity;
-import io.larder.LarderException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,7 +47,13 @@ public final class VerifyingInputStream extends FilterInputStream {
     if (len == 0) {
       return 0;
     }
-    int n = in.read(b, off, len);
+    int n;
+    try {
+      n = in.read(b, off, len);
+    } catch (ZstdSeekable.CorruptBlobException e) {
+      fail("is damaged (" + e.getMessage() + ")");
+      throw e; // not reached: fail throws
+    }
     if (n < 0) {
       finish();
       return -1;
@@ -75,8 +80,7 @@ public final class VerifyingInputStream extends FilterInputStream {
   private void fail(String why) {
     done = true;
     onCorrupt.run();
-    throw new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
-        what + " " + why + " on disk: it was corrupted and has been removed (put it again; run 'larder verify' to check the rest)");
+    throw Errors.corrupt(what, why);
   }
 
   /** Copies with a large buffer: far fewer calls than the default 16 KiB, which matters at GB/s. */

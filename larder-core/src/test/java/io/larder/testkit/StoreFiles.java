@@ -30,6 +30,30 @@ public final class StoreFiles {
     }
   }
 
+  /**
+   * The content a blob file holds, decoded with zstd-jni's own stream decoder if it is a {@code .zst} file
+   * (not with the store's reader, so that a test checks the store against an independent decoder).
+   */
+  public static byte[] contentOf(Path blobFile) {
+    try {
+      byte[] raw = Files.readAllBytes(blobFile);
+      if (!blobFile.toString().endsWith(".zst")) {
+        return raw;
+      }
+      try (var in = new com.github.luben.zstd.ZstdInputStream(new java.io.ByteArrayInputStream(raw))) {
+        return in.readAllBytes();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The hex digest a blob file is named by (its last three path elements, without {@code .zst}). */
+  public static String digestHexOf(Path blobFile) {
+    String name = blobFile.getFileName().toString().replaceFirst("\\.zst$", "");
+    return blobFile.getParent().getParent().getFileName().toString() + blobFile.getParent().getFileName() + name;
+  }
+
   /** Flips one byte of a file in place, as bit rot or a stray writer would. */
   public static void flipByte(Path file, long position) {
     try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ,
