@@ -382,9 +382,17 @@ public final class Larder implements AutoCloseable {
    * held between pages; entries written meanwhile may or may not appear).
    */
   public Stream<Entry> list(String prefix) {
+    return list(prefix, null);
+  }
+
+  /**
+   * The entries of {@link #list(String)} whose keys come strictly after {@code afterKey} (or all of them if
+   * it is {@code null}): a cursor for paging.
+   */
+  public Stream<Entry> list(String prefix, String afterKey) {
     String p = Keys.checkPrefix(prefix);
     Iterator<Entry> pages = new Iterator<>() {
-      private List<Entry> page = index.scan(p, null, PAGE);
+      private List<Entry> page = index.scan(p, afterKey, PAGE);
       private int i;
 
       @Override

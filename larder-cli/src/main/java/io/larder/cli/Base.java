@@ -1,7 +1,6 @@
 package io.larder.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.larder.Entry;
 import io.larder.Larder;
@@ -66,30 +65,14 @@ abstract class Base implements Callable<Integer> {
 
   /** Jackson takes a noticeable part of start-up: loaded only by commands that print or read JSON. */
   static final class Jsons {
-    static final ObjectMapper MAPPER = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+    static final ObjectMapper MAPPER = io.larder.config.JsonShapes.MAPPER;
 
     private Jsons() {}
   }
 
   /** The JSON shape of an entry, shared by every command that prints entries. */
-  static ObjectNode entryJson(Entry e) throws Exception {
-    ObjectNode n = Jsons.MAPPER.createObjectNode();
-    n.put("key", e.key());
-    n.put("integrity", e.integrity().toString());
-    n.put("size", e.size());
-    n.put("created", e.created().toString());
-    n.put("accessed", e.accessed().toString());
-    if (e.expires() == null) {
-      n.putNull("expires");
-    } else {
-      n.put("expires", e.expires().toString());
-    }
-    if (e.metadata() == null) {
-      n.putNull("metadata");
-    } else {
-      n.set("metadata", Jsons.MAPPER.readTree(e.metadata()));
-    }
-    return n;
+  static ObjectNode entryJson(Entry e) {
+    return io.larder.config.JsonShapes.entry(e);
   }
 
   static String humanSize(long bytes) {

@@ -67,15 +67,7 @@ final class GcCommand extends Base {
       r = cache.gc(o);
     }
     if (options.json) {
-      var n = Jsons.MAPPER.createObjectNode();
-      n.put("expired", r.expired());
-      n.put("evicted", r.evicted());
-      n.put("blobsRemoved", r.blobsRemoved());
-      n.put("bytesFreed", r.bytesFreed());
-      n.put("tmpRemoved", r.tmpRemoved());
-      n.put("bytesBefore", r.bytesBefore());
-      n.put("dryRun", r.dryRun());
-      printJson(n);
+      printJson(io.larder.config.JsonShapes.gcReport(r));
     } else {
       String verb = r.dryRun() ? "would remove" : "removed";
       out.printf("expired    %d entries%n", r.expired());

@@ -14,20 +14,7 @@ final class StatsCommand extends Base {
       s = cache.stats();
     }
     if (options.json) {
-      var n = Jsons.MAPPER.createObjectNode();
-      n.put("entries", s.entries());
-      n.put("blobs", s.blobs());
-      n.put("bytes", s.bytes());
-      n.put("inlineBlobs", s.inlineBlobs());
-      n.put("indexBytes", s.indexBytes());
-      n.put("path", s.root().toString());
-      var c = n.putObject("config");
-      config().effective().forEach((k, v) -> {
-        var o = c.putObject(k.configName());
-        o.put("value", v.value());
-        o.put("source", v.source());
-      });
-      printJson(n);
+      printJson(io.larder.config.JsonShapes.stats(s, config()));
     } else {
       out.printf("path       %s%n", s.root());
       out.printf("entries    %d%n", s.entries());

@@ -34,6 +34,9 @@ import java.util.regex.Pattern;
  * gc-interval = "1h"      # how often a long-running process (the server) collects
  * durability = "process-safe"   # or "power-safe"
  * compression = "zstd"    # or "none" (default), or "zstd:LEVEL" (1 to 19)
+ * bind = "127.0.0.1"      # larder serve: the address to listen on
+ * port = 8080             # larder serve: the port
+ * max-blob-size = "4G"    # larder serve: larger uploads are refused (413)
  * </pre>
  */
 public final class LarderConfig {
@@ -46,7 +49,10 @@ public final class LarderConfig {
     DEFAULT_TTL("default-ttl", "a duration: a number with s, m, h, d or w (e.g. 7d), or ISO-8601"),
     GC_INTERVAL("gc-interval", "a duration: a number with s, m, h, d or w (e.g. 1h), or ISO-8601"),
     DURABILITY("durability", "process-safe or power-safe"),
-    COMPRESSION("compression", "none, zstd or zstd:LEVEL (1 to 19)");
+    COMPRESSION("compression", "none, zstd or zstd:LEVEL (1 to 19)"),
+    BIND("bind", "an IP address or host name to listen on (e.g. 127.0.0.1, 0.0.0.0)"),
+    PORT("port", "a port number, 0 to 65535 (0: any free port)"),
+    MAX_BLOB_SIZE("max-blob-size", "a size: bytes or a number with K, M, G or T (e.g. 4G)");
 
     private final String name;
     private final String form;
@@ -87,6 +93,9 @@ public final class LarderConfig {
   private final Duration gcInterval;
   private final Durability durability;
   private final Compression compression;
+  private final long maxBlobSize;
+  private final int port;
+  private final String bind;
 
   private LarderConfig(Map<Key, Setting> settings) {
     this.settings = settings;
@@ -98,6 +107,12 @@ public final class LarderConfig {
     this.gcInterval = get(Key.GC_INTERVAL) == null ? Duration.ofHours(1) : parseDuration(Key.GC_INTERVAL);
     this.durability = parseDurability();
     this.compression = parseCompression();
+    this.maxBlobSize = get(Key.MAX_BLOB_SIZE) == null ? 4L << 30 : parseSize(Key.MAX_BLOB_SIZE);
+    this.port = get(Key.PORT) == null ? 8080 : parseCount(Key.PORT);
+    if (port > 65535) {
+      throw invalid(Key.PORT, get(Key.PORT), null);
+    }
+    this.bind = get(Key.BIND) == null ? "127.0.0.1" : get(Key.BIND).value().strip();
   }
 
   /**
@@ -174,6 +189,9 @@ public final class LarderConfig {
       case GC_INTERVAL -> "1h";
       case DURABILITY -> "process-safe";
       case COMPRESSION -> "none";
+      case BIND -> "127.0.0.1";
+      case PORT -> "8080";
+      case MAX_BLOB_SIZE -> "4G";
     };
   }
 
@@ -186,6 +204,21 @@ public final class LarderConfig {
   public GcOptions gcOptions() {
     GcOptions o = GcOptions.defaults().keepPerGroup(keepPerGroup).groupSegments(groupSegments).maxAge(maxAge);
     return maxSize == null ? o : o.maxSize(maxSize);
+  }
+
+  /** larder serve: the address to listen on. */
+  public String bind() {
+    return bind;
+  }
+
+  /** larder serve: the port. */
+  public int port() {
+    return port;
+  }
+
+  /** larder serve: the largest upload accepted. */
+  public long maxBlobSize() {
+    return maxBlobSize;
   }
 
   /** How often a long-running process collects. */

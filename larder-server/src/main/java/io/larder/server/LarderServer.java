@@ -1,0 +1,152 @@
+package io.larder.server;
+
+import io.larder.GcOptions;
+import io.larder.Larder;
+import io.larder.server.internal.HttpHandler;
+import io.larder.server.internal.Metrics;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * {@code larder serve}: one HTTP port for Bazel, Gradle, ccache, Turborepo and Larder's REST API over a
+ * store, with Prometheus metrics and health checks. Built on Netty (epoll where available), chosen by
+ * measurement (BENCHMARKS.md, "Choosing the HTTP stack").
+ *
+ * <pre>{@code
+ * try (Larder store = Larder.open(dir); LarderServer server = LarderServer.start(store, ServerOptions.defaults())) {
+ *   System.out.println(server.url());
+ *   server.awaitClose();
+ * }
+ * }</pre>
+ */
+public final class LarderServer implements AutoCloseable {
+  private static final Duration DRAIN = Duration.ofSeconds(30);
+
+  private final EventLoopGroup boss;
+  private final EventLoopGroup workers;
+  private final ExecutorService requests;
+  private final Channel serverChannel;
+  private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final Metrics metrics;
+  private final String url;
+  private volatile boolean closed;
+
+  private LarderServer(Larder store, ServerOptions options, GcOptions gcOptions) throws InterruptedException {
+    boolean epoll = io.netty.channel.epoll.Epoll.isAvailable();
+    IoHandlerFactory ioFactory = epoll ? io.netty.channel.epoll.EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+    Class<? extends ServerChannel> channelType = epoll ? io.netty.channel.epoll.EpollServerSocketChannel.class
+        : NioServerSocketChannel.class;
+    boss = new MultiThreadIoEventLoopGroup(1, ioFactory);
+    workers = new MultiThreadIoEventLoopGroup(0, ioFactory);
+    requests = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("larder-request-", 0).factory());
+    metrics = new Metrics(store);
+    long idle = options.idleTimeout().toMillis();
+    serverChannel = new ServerBootstrap().group(boss, workers).channel(channelType)
+        .option(ChannelOption.SO_BACKLOG, 1024)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            connections.add(ch);
+            ch.pipeline().addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS),
+                new HttpServerCodec(8192, 16 * 1024, 256 * 1024),
+                new HttpHandler(store, options, metrics, requests, gcOptions, inFlight::incrementAndGet,
+                    inFlight::decrementAndGet));
+          }
+        })
+        .bind(options.bind(), options.port()).sync().channel();
+    InetSocketAddress a = (InetSocketAddress) serverChannel.localAddress();
+    String host = a.getAddress().isAnyLocalAddress() ? "127.0.0.1" : a.getAddress().getHostAddress();
+    if (host.contains(":")) {
+      host = "[" + host + "]";
+    }
+    url = "http://" + host + ":" + a.getPort();
+  }
+
+  /**
+   * Starts serving {@code store}. The store stays the caller's: closing the server does not close it.
+   *
+   * @param gcOptions what {@code POST /v1/gc} collects with
+   * @throws io.larder.LarderException.InvalidInput if the address cannot be bound (in use, not local)
+   */
+  public static LarderServer start(Larder store, ServerOptions options, GcOptions gcOptions) {
+    try {
+      return new LarderServer(store, options, gcOptions);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while starting", e);
+    } catch (Exception e) {
+      throw new io.larder.LarderException.InvalidInput(io.larder.LarderException.Kind.INVALID_ARGUMENT,
+          "cannot listen on " + options.bind() + ":" + options.port() + ": " + e.getMessage()
+              + " (another server on that port? use --port)");
+    }
+  }
+
+  /** The base URL, e.g. {@code http://127.0.0.1:8080}. */
+  public String url() {
+    return url;
+  }
+
+  /** The port listened on (useful with port 0). */
+  public int port() {
+    return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+  }
+
+  /** Requests being handled now. */
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  /** Blocks until {@link #close()} has finished (from another thread or a shutdown hook). */
+  public void awaitClose() throws InterruptedException {
+    serverChannel.closeFuture().sync();
+    workers.terminationFuture().sync();
+  }
+
+  /**
+   * Stops accepting connections, lets requests in flight finish (up to 30 s), then closes every
+   * connection. Idempotent.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    serverChannel.close().syncUninterruptibly();
+    long deadline = System.nanoTime() + DRAIN.toNanos();
+    while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    connections.close().awaitUninterruptibly();
+    requests.shutdown();
+    boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+}

@@ -1,0 +1,74 @@
+package io.larder.server.internal;
+
+import io.larder.Larder;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+
+/** The server's Prometheus metrics (Micrometer). */
+public final class Metrics {
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final ConcurrentMap<String, Counter> counters = new ConcurrentHashMap<>();
+  private final ConcurrentMap<String, Timer> timers = new ConcurrentHashMap<>();
+  private final DistributionSummary bytesIn;
+  private final DistributionSummary bytesOut;
+  private final Counter integrityFailures;
+  private final Counter evictions;
+
+  public Metrics(Larder store) {
+    bytesIn = DistributionSummary.builder("larder_received_bytes").baseUnit("bytes")
+        .description("request bodies stored").register(registry);
+    bytesOut = DistributionSummary.builder("larder_sent_bytes").baseUnit("bytes")
+        .description("response bodies sent").register(registry);
+    integrityFailures = Counter.builder("larder_integrity_failures").description(
+        "content that failed verification on read (removed, never served) or an upload that did not match its digest")
+        .register(registry);
+    evictions = Counter.builder("larder_evictions").description("entries evicted or expired by collections")
+        .register(registry);
+    Gauge.builder("larder_store_bytes", store, s -> s.stats().bytes()).description("bytes of unique content")
+        .baseUnit("bytes").register(registry);
+    Gauge.builder("larder_store_entries", store, s -> s.stats().entries()).description("entries").register(registry);
+  }
+
+  /** One finished request: its protocol, method, status, whether it was a hit, and its duration. */
+  public void request(String protocol, String method, int status, Boolean hit, long nanos) {
+    String k = protocol + '|' + method + '|' + status;
+    counters.computeIfAbsent(k, x -> Counter.builder("larder_requests").tag("protocol", protocol)
+        .tag("method", method).tag("status", Integer.toString(status)).register(registry)).increment();
+    if (hit != null) {
+      String hk = protocol + '|' + hit;
+      counters.computeIfAbsent(hk, x -> Counter.builder(hit ? "larder_hits" : "larder_misses")
+          .tag("protocol", protocol).register(registry)).increment();
+    }
+    timers.computeIfAbsent(protocol, p -> Timer.builder("larder_request_duration").tag("protocol", p)
+        .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(50_000))
+        .maximumExpectedValue(Duration.ofSeconds(60)).register(registry)).record(Duration.ofNanos(nanos));
+  }
+
+  public void received(long bytes) {
+    bytesIn.record(bytes);
+  }
+
+  public void sent(long bytes) {
+    bytesOut.record(bytes);
+  }
+
+  public void integrityFailure() {
+    integrityFailures.increment();
+  }
+
+  public void evicted(long entries) {
+    evictions.increment(entries);
+  }
+
+  /** The Prometheus text exposition. */
+  public String scrape() {
+    return registry.scrape();
+  }
+}
