@@ -5,6 +5,7 @@ import io.larder.config.LarderConfig;
 import io.larder.server.LarderServer;
 import io.larder.server.ServerOptions;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -59,15 +60,20 @@ final class ServeCommand extends Base {
     CountDownLatch stopped = new CountDownLatch(1);
     try (Larder store = open()) {
       LarderServer server = LarderServer.start(store, so, c.gcOptions());
-      Thread hook = Thread.ofPlatform().unstarted(() -> {
-        server.close(); // SIGTERM / Ctrl-C: drain, then let main close the store
-        try {
-          stopped.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      });
-      Runtime.getRuntime().addShutdownHook(hook);
+      // SIGTERM and Ctrl-C: drain requests in flight, close the store, exit 0. The JDK's signal API is
+      // jdk.unsupported (reached by reflection so that the build needs no internal API); without it a
+      // shutdown hook still drains, and the JVM exits with 143.
+      boolean handled = onSignals(List.of("TERM", "INT"), () -> Thread.ofPlatform().start(server::close));
+      if (!handled) {
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
+          server.close();
+          try {
+            stopped.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }));
+      }
       Larder.Schedule gc = store.collectEvery(c.gcInterval(), c.gcOptions(),
           r -> { }, e -> System.err.println("larder: collection failed: " + e.getMessage()));
       try {
@@ -87,5 +93,31 @@ final class ServeCommand extends Base {
       stopped.countDown();
     }
     return Main.OK;
+  }
+
+  /** Runs {@code action} on each of the named signals instead of the JVM's default; false if not possible here. */
+  private static boolean onSignals(List<String> names, Runnable action) {
+    try {
+      Class<?> signal = Class.forName("sun.misc.Signal");
+      Class<?> handler = Class.forName("sun.misc.SignalHandler");
+      Object h = java.lang.reflect.Proxy.newProxyInstance(handler.getClassLoader(), new Class<?>[] {handler},
+          (proxy, method, args) -> {
+            return switch (method.getName()) {
+              case "handle" -> {
+                action.run();
+                yield null;
+              }
+              case "hashCode" -> System.identityHashCode(proxy);
+              case "equals" -> proxy == args[0];
+              default -> "larder-signal-handler";
+            };
+          });
+      for (String n : names) {
+        signal.getMethod("handle", signal, handler).invoke(null, signal.getConstructor(String.class).newInstance(n), h);
+      }
+      return true;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return false;
+    }
   }
 }

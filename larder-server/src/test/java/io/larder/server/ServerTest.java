@@ -1,0 +1,335 @@
+package io.larder.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.larder.GcOptions;
+import io.larder.Larder;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The server's protocols and its answers to bad input, over real HTTP on loopback. */
+class ServerTest {
+  @TempDir Path dir;
+  Larder store;
+  LarderServer server;
+  HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  ByteArrayOutputStream log = new ByteArrayOutputStream();
+
+  @BeforeEach
+  void start() {
+    store = Larder.open(dir.resolve("store"));
+    server = LarderServer.start(store, ServerOptions.defaults().port(0).maxBlobSize(8 << 20)
+        .accessLog(new java.io.PrintStream(log, true, StandardCharsets.UTF_8)), GcOptions.defaults());
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+    store.close();
+  }
+
+  static byte[] random(int n, long seed) {
+    byte[] b = new byte[n];
+    new Random(seed).nextBytes(b);
+    return b;
+  }
+
+  static String sha256(byte[] b) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+  }
+
+  HttpResponse<byte[]> send(String method, String path, byte[] body, String... headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + path))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  /** A raw HTTP/1.1 exchange, for what HttpClient will not send (bad paths, lying lengths, 100-continue). */
+  String raw(String request, byte[] body, boolean halfClose) throws IOException {
+    try (Socket s = new Socket("127.0.0.1", server.port())) {
+      s.setSoTimeout(10_000);
+      OutputStream out = s.getOutputStream();
+      out.write(request.getBytes(StandardCharsets.ISO_8859_1));
+      if (body != null) {
+        out.write(body);
+      }
+      out.flush();
+      if (halfClose) {
+        s.shutdownOutput();
+      }
+      InputStream in = s.getInputStream();
+      ByteArrayOutputStream got = new ByteArrayOutputStream();
+      byte[] buf = new byte[8192];
+      try {
+        int n;
+        while ((n = in.read(buf)) > 0) {
+          got.write(buf, 0, n);
+          if (got.toString(StandardCharsets.ISO_8859_1).contains("\r\n\r\n") && !halfClose) {
+            break; // the status line and headers are enough
+          }
+        }
+      } catch (java.net.SocketTimeoutException | java.net.SocketException e) {
+        // the server closed or stayed silent: return what came
+      }
+      return got.toString(StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  List<Path> tmpFiles() throws IOException {
+    try (Stream<Path> s = Files.list(dir.resolve("store").resolve("tmp"))) {
+      return s.toList();
+    }
+  }
+
+  @Test
+  void bazelActionCacheAndVerifiedCas() throws Exception {
+    byte[] blob = random(50_000, 1);
+    String h = sha256(blob);
+    assertThat(send("GET", "/cas/" + h, null).statusCode()).isEqualTo(404);
+    assertThat(send("PUT", "/cas/" + h, blob).statusCode()).isEqualTo(200);
+    assertThat(send("GET", "/cas/" + h, null).body()).isEqualTo(blob);
+    HttpResponse<byte[]> head = send("HEAD", "/cas/" + h, null);
+    assertThat(head.statusCode()).isEqualTo(200);
+    assertThat(head.headers().firstValueAsLong("content-length")).hasValue(50_000);
+
+    byte[] other = random(1000, 2);
+    HttpResponse<byte[]> bad = send("PUT", "/cas/" + sha256(random(1000, 3)), other);
+    assertThat(bad.statusCode()).as("a CAS upload whose SHA-256 is not its path's").isEqualTo(400);
+    assertThat(store.list("bazel:cas:").count()).as("nothing stored").isEqualTo(1);
+    assertThat(tmpFiles()).isEmpty();
+
+    byte[] ac = "action result".getBytes(StandardCharsets.UTF_8);
+    String acKey = sha256("some action".getBytes(StandardCharsets.UTF_8));
+    assertThat(send("PUT", "/ac/" + acKey, ac).statusCode()).isEqualTo(200);
+    assertThat(send("GET", "/ac/" + acKey, null).body()).isEqualTo(ac);
+    // an instance name keeps its own action cache; the CAS is shared
+    assertThat(send("GET", "/my/instance/ac/" + acKey, null).statusCode()).isEqualTo(404);
+    assertThat(send("PUT", "/my/instance/ac/" + acKey, "other".getBytes()).statusCode()).isEqualTo(200);
+    assertThat(send("GET", "/my/instance/cas/" + h, null).body()).isEqualTo(blob);
+    assertThat(new String(send("GET", "/ac/" + acKey, null).body(), StandardCharsets.UTF_8)).isEqualTo("action result");
+
+    assertThat(send("GET", "/cas/ABC", null).statusCode()).as("not 64 lowercase hex").isEqualTo(400);
+    assertThat(send("GET", "/ac/" + h.substring(1), null).statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void gradleAndCcachePathsAreKeyValueEntries() throws Exception {
+    byte[] entry = random(3000, 4);
+    assertThat(send("GET", "/cache/0123abcd", null).statusCode()).isEqualTo(404);
+    assertThat(send("PUT", "/cache/0123abcd", entry).statusCode()).isEqualTo(200);
+    assertThat(send("GET", "/cache/0123abcd", null).body()).isEqualTo(entry);
+    // ccache subdirs (k[0:2]/k[2:]) and flat layouts, with DELETE
+    assertThat(send("PUT", "/ccache/ab/cdef0123", entry).statusCode()).isEqualTo(200);
+    assertThat(send("HEAD", "/ccache/ab/cdef0123", null).statusCode()).isEqualTo(200);
+    assertThat(send("DELETE", "/ccache/ab/cdef0123", null).statusCode()).isEqualTo(204);
+    assertThat(send("GET", "/ccache/ab/cdef0123", null).statusCode()).isEqualTo(404);
+    assertThat(send("DELETE", "/ccache/ab/cdef0123", null).statusCode()).isEqualTo(404);
+    assertThat(store.info("http:/cache/0123abcd")).isPresent();
+  }
+
+  @Test
+  void gradleExpectContinueGets413BeforeTheBodyAndSmallUploadsGo100Continue() throws Exception {
+    String tooBig = raw("PUT /cache/big HTTP/1.1\r\nHost: x\r\nContent-Length: " + (9 << 20)
+        + "\r\nExpect: 100-continue\r\n\r\n", null, false);
+    assertThat(tooBig).startsWith("HTTP/1.1 413");
+    assertThat(tooBig).doesNotContain("100 Continue");
+    String ok = raw("PUT /cache/small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        null, false);
+    assertThat(ok).startsWith("HTTP/1.1 100 Continue");
+    // the same limit without Expect: refused before the body is read, and the connection is closed
+    String plain = raw("PUT /cache/big HTTP/1.1\r\nHost: x\r\nContent-Length: " + (9 << 20) + "\r\n\r\n", null, false);
+    assertThat(plain).startsWith("HTTP/1.1 413").containsIgnoringCase("connection: close");
+    assertThat(store.info("http:/cache/big")).isEmpty();
+  }
+
+  @Test
+  void turborepo() throws Exception {
+    assertThat(new String(send("GET", "/v8/artifacts/status", null).body(), StandardCharsets.UTF_8))
+        .contains("\"enabled\"");
+    byte[] a = random(2000, 5);
+    assertThat(send("PUT", "/v8/artifacts/abc123?teamId=team1", a, "Authorization", "Bearer t").statusCode()).isEqualTo(200);
+    assertThat(send("GET", "/v8/artifacts/abc123?teamId=team1", null).body()).isEqualTo(a);
+    assertThat(send("HEAD", "/v8/artifacts/abc123?teamId=team1", null).statusCode()).isEqualTo(200);
+    assertThat(send("GET", "/v8/artifacts/abc123?teamId=team2", null).statusCode()).as("teams are apart").isEqualTo(404);
+  }
+
+  @Test
+  void restEntriesWithMetadataRangesEtagsListingAndRemoval() throws Exception {
+    byte[] data = random(3_000_000, 6); // over the 1 MiB streaming threshold
+    HttpResponse<byte[]> put = send("PUT", "/v1/entries/pkg:a:1", data,
+        "X-Larder-Metadata", "{\"tool\":\"test\"}", "X-Larder-TTL", "3600");
+    assertThat(put.statusCode()).isEqualTo(201);
+    JsonNode created = new ObjectMapper().readTree(put.body());
+    assertThat(created.get("metadata").get("tool").asText()).isEqualTo("test");
+    assertThat(created.get("expires").isTextual()).isTrue();
+
+    HttpResponse<byte[]> get = send("GET", "/v1/entries/pkg:a:1", null);
+    assertThat(get.body()).isEqualTo(data);
+    String etag = get.headers().firstValue("etag").orElseThrow();
+    assertThat(get.headers().firstValue("x-larder-metadata")).hasValue("{\"tool\":\"test\"}");
+    assertThat(send("GET", "/v1/entries/pkg:a:1", null, "If-None-Match", etag).statusCode()).isEqualTo(304);
+
+    HttpResponse<byte[]> range = send("GET", "/v1/entries/pkg:a:1", null, "Range", "bytes=1000-1999");
+    assertThat(range.statusCode()).isEqualTo(206);
+    assertThat(range.headers().firstValue("content-range")).hasValue("bytes 1000-1999/3000000");
+    assertThat(range.body()).isEqualTo(java.util.Arrays.copyOfRange(data, 1000, 2000));
+    HttpResponse<byte[]> suffix = send("GET", "/v1/entries/pkg:a:1", null, "Range", "bytes=-10");
+    assertThat(suffix.body()).isEqualTo(java.util.Arrays.copyOfRange(data, data.length - 10, data.length));
+    assertThat(send("GET", "/v1/entries/pkg:a:1", null, "Range", "bytes=5000000-").statusCode()).isEqualTo(416);
+
+    String sri = created.get("integrity").asText();
+    assertThat(send("GET", "/v1/blobs/" + sri, null).body()).isEqualTo(data);
+    assertThat(send("GET", "/v1/blobs/sha256:" + sha256(data), null, "Range", "bytes=0-9").body())
+        .isEqualTo(java.util.Arrays.copyOf(data, 10));
+
+    for (int i = 0; i < 5; i++) {
+      send("PUT", "/v1/entries/pkg:b:" + i, ("v" + i).getBytes());
+    }
+    List<String> keys = new ArrayList<>();
+    String cursor = "";
+    int pages = 0;
+    do {
+      JsonNode page = new ObjectMapper().readTree(send("GET", "/v1/entries?prefix=pkg:b:&limit=2&cursor=" + cursor, null).body());
+      page.get("entries").forEach(e -> keys.add(e.get("key").asText()));
+      cursor = page.get("cursor").isNull() ? null : page.get("cursor").asText();
+      pages++;
+    } while (cursor != null);
+    assertThat(keys).containsExactly("pkg:b:0", "pkg:b:1", "pkg:b:2", "pkg:b:3", "pkg:b:4");
+    assertThat(pages).isEqualTo(3);
+
+    assertThat(new ObjectMapper().readTree(send("DELETE", "/v1/entries?prefix=pkg:b:", null).body()).get("removed").asInt())
+        .isEqualTo(5);
+    assertThat(send("DELETE", "/v1/entries/pkg:a:1", null).statusCode()).isEqualTo(204);
+    JsonNode gc = new ObjectMapper().readTree(send("POST", "/v1/gc", null).body());
+    assertThat(gc.has("blobsRemoved")).isTrue();
+    JsonNode stats = new ObjectMapper().readTree(send("GET", "/v1/stats", null).body());
+    assertThat(stats.get("entries").asInt()).isZero();
+  }
+
+  @Test
+  void pathsThatLeaveTheirNamespaceAreRefused() throws Exception {
+    for (String path : List.of("/cache/../index.db", "/cache/a%2Fb", "/cache/a%00b", "/cache//x", "/cache/./x",
+        "/cache/%2e%2e/x", "/cache/a%5Cb", "/cache/a%zz")) {
+      String r = raw("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n", null, false);
+      assertThat(r).as(path).startsWith("HTTP/1.1 400");
+    }
+  }
+
+  @Test
+  void uploadsNeedALengthAndAShortBodyStoresNothing() throws Exception {
+    String chunked = raw("PUT /cache/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        null, false);
+    assertThat(chunked).startsWith("HTTP/1.1 411");
+    // the client promises 100,000 bytes, sends 10,000 and goes away
+    raw("PUT /cache/short HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", random(10_000, 7), true);
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (!log.toString(StandardCharsets.UTF_8).contains("http:/cache/short") && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(log.toString(StandardCharsets.UTF_8)).contains("http:/cache/short");
+    assertThat(store.info("http:/cache/short")).isEmpty();
+    assertThat(tmpFiles()).as("no tmp file remains").isEmpty();
+    assertThat(send("GET", "/healthz", null).statusCode()).as("the server is fine").isEqualTo(200);
+  }
+
+  @Test
+  void aBlobDamagedOnDiskIsNeverServedWholeAndIsRemoved() throws Exception {
+    byte[] data = random(3_000_000, 8);
+    send("PUT", "/cache/big", data);
+    Path file;
+    try (Stream<Path> s = Files.walk(dir.resolve("store").resolve("content-v2"))) {
+      file = s.filter(Files::isRegularFile).findFirst().orElseThrow();
+    }
+    try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {42}), 2_999_000); // near the end: most bytes go out first
+    }
+    try {
+      HttpResponse<byte[]> r = send("GET", "/cache/big", null);
+      assertThat(r.body()).as("a response that completes never holds the damaged content").isNotEqualTo(data);
+      assertThat(r.body().length).isLessThan(data.length);
+    } catch (IOException expected) {
+      // the connection was closed before the response completed: the client sees a failed transfer
+    }
+    assertThat(store.info("http:/cache/big")).as("the damaged entry is removed").isEmpty();
+    assertThat(send("GET", "/cache/big", null).statusCode()).isEqualTo(404);
+    assertThat(new String(send("GET", "/metrics", null).body(), StandardCharsets.UTF_8))
+        .containsPattern("larder_integrity_failures_total 1\\.0");
+  }
+
+  @Test
+  void metricsHealthAndAccessLog() throws Exception {
+    send("GET", "/cache/nothing", null);
+    send("PUT", "/cache/x", "x".getBytes());
+    send("GET", "/cache/x", null);
+    assertThat(send("GET", "/readyz", null).statusCode()).isEqualTo(200);
+    String m = new String(send("GET", "/metrics", null).body(), StandardCharsets.UTF_8);
+    assertThat(m).contains("larder_hits_total{protocol=\"kv\"} 1.0", "larder_misses_total{protocol=\"kv\"} 1.0",
+        "larder_request_duration_seconds_bucket", "larder_store_entries", "larder_received_bytes");
+    String l = log.toString(StandardCharsets.UTF_8);
+    assertThat(l).contains("GET kv http:/cache/nothing miss 404", "GET kv http:/cache/x hit 200 1");
+  }
+
+  @Test
+  void closeDrainsARequestInFlight() throws Exception {
+    byte[] data = random(200_000, 9);
+    try (Socket s = new Socket("127.0.0.1", server.port())) {
+      OutputStream out = s.getOutputStream();
+      out.write(("PUT /cache/slow HTTP/1.1\r\nHost: x\r\nContent-Length: " + data.length + "\r\n\r\n")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      out.write(data, 0, 1000);
+      out.flush();
+      long deadline = System.nanoTime() + 5_000_000_000L;
+      while (server.inFlight() == 0 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      Thread closer = Thread.ofPlatform().start(server::close);
+      Thread.sleep(300);
+      assertThat(closer.isAlive()).as("close waits for the request in flight").isTrue();
+      out.write(data, 1000, data.length - 1000);
+      out.flush();
+      String response = new String(s.getInputStream().readNBytes(12), StandardCharsets.ISO_8859_1);
+      assertThat(response).isEqualTo("HTTP/1.1 200");
+      closer.join(10_000);
+      assertThat(closer.isAlive()).isFalse();
+    }
+    assertThat(store.getBytes("http:/cache/slow")).hasValue(data);
+  }
+
+  @Test
+  void closeIsQuickWhenIdleAndTheConnectionTimesOutWhenSilent() throws Exception {
+    server.close();
+    server = LarderServer.start(store, ServerOptions.defaults().port(0).idleTimeout(Duration.ofMillis(300)).accessLog(null),
+        GcOptions.defaults());
+    try (Socket s = new Socket("127.0.0.1", server.port())) {
+      s.getOutputStream().write("GET /cache/x HTTP/1.1\r\nHo".getBytes(StandardCharsets.ISO_8859_1));
+      s.setSoTimeout(5_000);
+      assertThat(s.getInputStream().read()).as("closed by the server").isEqualTo(-1);
+    }
+  }
+}
