@@ -43,6 +43,14 @@ abstract class Base implements Callable<Integer> {
     return java.util.Map.of();
   }
 
+  /** Adds a command's own flag to {@link #commandFlags()} if it was given. */
+  static void flag(java.util.Map<io.larder.config.LarderConfig.Key, String> flags, io.larder.config.LarderConfig.Key key,
+      Object value) {
+    if (value != null) {
+      flags.put(key, value.toString());
+    }
+  }
+
   Larder open() {
     return Larder.open(options.storeDir(), config().storeOptions(io.larder.LarderOptions.defaults()));
   }

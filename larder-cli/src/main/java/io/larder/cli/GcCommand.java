@@ -38,18 +38,10 @@ final class GcCommand extends Base {
   @Override
   java.util.Map<LarderConfig.Key, String> commandFlags() {
     java.util.Map<LarderConfig.Key, String> f = new java.util.EnumMap<>(LarderConfig.Key.class);
-    if (maxSize != null) {
-      f.put(LarderConfig.Key.MAX_SIZE, maxSize);
-    }
-    if (maxAge != null) {
-      f.put(LarderConfig.Key.MAX_AGE, maxAge);
-    }
-    if (keepPerGroup != null) {
-      f.put(LarderConfig.Key.KEEP_PER_GROUP, keepPerGroup.toString());
-    }
-    if (groupSegments != null) {
-      f.put(LarderConfig.Key.GROUP_SEGMENTS, groupSegments.toString());
-    }
+    flag(f, LarderConfig.Key.MAX_SIZE, maxSize);
+    flag(f, LarderConfig.Key.MAX_AGE, maxAge);
+    flag(f, LarderConfig.Key.KEEP_PER_GROUP, keepPerGroup);
+    flag(f, LarderConfig.Key.GROUP_SEGMENTS, groupSegments);
     return f;
   }
 

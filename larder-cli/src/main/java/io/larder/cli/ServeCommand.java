@@ -2,8 +2,10 @@ package io.larder.cli;
 
 import io.larder.Larder;
 import io.larder.config.LarderConfig;
+import io.larder.server.Credentials;
 import io.larder.server.LarderServer;
 import io.larder.server.ServerOptions;
+import io.larder.server.Tls;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -31,24 +33,36 @@ final class ServeCommand extends Base {
   @Option(names = "--max-size", paramLabel = "SIZE", description = "Keep at most this much content (collected every gc-interval).")
   String maxSize;
 
+  @Option(names = "--auth-file", paramLabel = "FILE",
+      description = "Require credentials: lines 'token SECRET rw|ro', 'basic USER:PASSWORD rw|ro', 'anonymous ro'.")
+  String authFile;
+
+  @Option(names = "--anonymous", description = "Allow serving beyond loopback without an auth file (anyone may read and write).")
+  boolean anonymous;
+
+  @Option(names = "--tls-cert", paramLabel = "FILE", description = "Serve HTTPS: PEM certificate chain (with --tls-key) or a PKCS#12 file.")
+  String tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE", description = "The PEM private key (PKCS#8) for --tls-cert.")
+  String tlsKey;
+
+  @Option(names = "--tls-client-ca", paramLabel = "FILE", description = "Require client certificates signed by these PEM CAs.")
+  String tlsClientCa;
+
   @Option(names = "--no-access-log", description = "Do not log one line per request to stderr.")
   boolean noAccessLog;
 
   @Override
   Map<LarderConfig.Key, String> commandFlags() {
     Map<LarderConfig.Key, String> f = new EnumMap<>(LarderConfig.Key.class);
-    if (bind != null) {
-      f.put(LarderConfig.Key.BIND, bind);
-    }
-    if (port != null) {
-      f.put(LarderConfig.Key.PORT, port);
-    }
-    if (maxBlobSize != null) {
-      f.put(LarderConfig.Key.MAX_BLOB_SIZE, maxBlobSize);
-    }
-    if (maxSize != null) {
-      f.put(LarderConfig.Key.MAX_SIZE, maxSize);
-    }
+    flag(f, LarderConfig.Key.BIND, bind);
+    flag(f, LarderConfig.Key.PORT, port);
+    flag(f, LarderConfig.Key.MAX_BLOB_SIZE, maxBlobSize);
+    flag(f, LarderConfig.Key.MAX_SIZE, maxSize);
+    flag(f, LarderConfig.Key.AUTH_FILE, authFile);
+    flag(f, LarderConfig.Key.TLS_CERT, tlsCert);
+    flag(f, LarderConfig.Key.TLS_KEY, tlsKey);
+    flag(f, LarderConfig.Key.TLS_CLIENT_CA, tlsClientCa);
     return f;
   }
 
@@ -57,6 +71,14 @@ final class ServeCommand extends Base {
     LarderConfig c = config();
     ServerOptions so = ServerOptions.defaults().bind(c.bind()).port(c.port()).maxBlobSize(c.maxBlobSize())
         .accessLog(noAccessLog || options.quiet ? null : System.err);
+    String auth = c.value(LarderConfig.Key.AUTH_FILE);
+    if (auth != null) {
+      so = so.credentials(Credentials.load(java.nio.file.Path.of(auth)));
+    } else if (!anonymous && !isLoopback(c.bind())) {
+      throw new Main.UsageException("refusing to serve " + c.bind() + " without credentials: give --auth-file FILE"
+          + " (or --anonymous to let anyone who can reach it read and write)");
+    }
+    so = so.tls(tls(c));
     CountDownLatch stopped = new CountDownLatch(1);
     try (Larder store = open()) {
       LarderServer server = LarderServer.start(store, so, c.gcOptions());
@@ -93,6 +115,37 @@ final class ServeCommand extends Base {
       stopped.countDown();
     }
     return Main.OK;
+  }
+
+  private static boolean isLoopback(String bind) {
+    try {
+      return java.net.InetAddress.getByName(bind).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false; // the server reports the bad address
+    }
+  }
+
+  private static Tls tls(LarderConfig c) {
+    String cert = c.value(LarderConfig.Key.TLS_CERT);
+    String key = c.value(LarderConfig.Key.TLS_KEY);
+    String ca = c.value(LarderConfig.Key.TLS_CLIENT_CA);
+    if (cert == null) {
+      if (key != null || ca != null) {
+        throw new Main.UsageException("tls-key and tls-client-ca need tls-cert");
+      }
+      return null;
+    }
+    String lower = cert.toLowerCase(java.util.Locale.ROOT);
+    Tls t;
+    if (lower.endsWith(".p12") || lower.endsWith(".pfx")) {
+      t = Tls.pkcs12(java.nio.file.Path.of(cert), c.value(LarderConfig.Key.TLS_PASSWORD));
+    } else {
+      if (key == null) {
+        throw new Main.UsageException("a PEM tls-cert needs tls-key (the private key); a .p12/.pfx file needs none");
+      }
+      t = Tls.pem(java.nio.file.Path.of(cert), java.nio.file.Path.of(key));
+    }
+    return ca == null ? t : t.requireClientCertificates(java.nio.file.Path.of(ca));
   }
 
   /** Runs {@code action} on each of the named signals instead of the JVM's default; false if not possible here. */

@@ -29,8 +29,14 @@ class ServeClientsTest {
 
   @BeforeEach
   void start() throws Exception {
-    server = new ProcessBuilder(System.getProperty("larder.launcher"), "--cache", dir.resolve("store").toString(),
-        "serve", "--port", "0", "--max-blob-size", "1M").start();
+    start("--max-blob-size", "1M");
+  }
+
+  void start(String... extra) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(System.getProperty("larder.launcher"), "--cache",
+        dir.resolve("store").toString(), "serve", "--port", "0"));
+    cmd.addAll(List.of(extra));
+    server = new ProcessBuilder(cmd).start();
     BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
     String first = out.readLine();
     assertThat(first).as("the first line names the URL").isNotNull();
@@ -118,14 +124,41 @@ class ServeClientsTest {
     Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/ccache")) && Files.isExecutable(Path.of("/usr/bin/gcc")),
         "ccache and gcc are installed by .ci/run");
     for (String layout : List.of("subdirs", "bazel")) {
-      Path work = Files.createDirectories(dir.resolve("cc-" + layout));
+      buildTwiceWithCcache(layout, url);
+    }
+    synchronized (serverErr) {
+      assertThat(serverErr.toString()).contains("GET kv http:/ccache-subdirs/", "GET bazel-ac bazel:ac:ccache-bazel/");
+    }
+  }
+
+  @Test
+  void ccacheWithBasicAuth() throws Exception {
+    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/ccache")) && Files.isExecutable(Path.of("/usr/bin/gcc")),
+        "ccache and gcc are installed by .ci/run");
+    server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    Path auth = dir.resolve("auth");
+    Files.writeString(auth, "basic ccache:s3cret rw\n");
+    start("--auth-file", auth.toString());
+    Run denied = run(dir, Map.of(), List.of("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/healthz"));
+    assertThat(denied.out()).isEqualTo("200");
+    assertThat(curl("-o", "/dev/null", "-w", "%{http_code}", url + "/ccache-auth/x").out()).isEqualTo("401");
+    buildTwiceWithCcache("subdirs", url.replace("http://", "http://ccache:s3cret@"));
+    synchronized (serverErr) {
+      assertThat(serverErr.toString()).doesNotContain("s3cret").contains("GET kv http:/ccache-subdirs/");
+    }
+  }
+
+  /** Compiles three files, wipes ccache's local directory, compiles again: the second build hits the server. */
+  private void buildTwiceWithCcache(String layout, String base) throws Exception {
+    {
+      Path work = Files.createDirectories(dir.resolve("cc-" + layout + "-" + System.nanoTime()));
       Path src = Files.createDirectories(work.resolve("src"));
       for (int i = 0; i < 3; i++) {
         Files.writeString(src.resolve("f" + i + ".c"), "int f" + i + "(int x) { return x * " + (i + 7) + " + 1; }\n");
       }
       Path ccacheDir = work.resolve("ccache-dir");
       Map<String, String> env = Map.of("CCACHE_DIR", ccacheDir.toString(),
-          "CCACHE_REMOTE_STORAGE", url + "/ccache-" + layout + "|layout=" + layout, "CCACHE_BASEDIR", work.toString(),
+          "CCACHE_REMOTE_STORAGE", base + "/ccache-" + layout + "|layout=" + layout, "CCACHE_BASEDIR", work.toString(),
           "CCACHE_NOHASHDIR", "1");
       for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 3; i++) {
@@ -142,9 +175,6 @@ class ServeClientsTest {
           assertThat(stats.get("remote_storage_error")).isZero();
         }
       }
-    }
-    synchronized (serverErr) {
-      assertThat(serverErr.toString()).contains("GET kv http:/ccache-subdirs/", "GET bazel-ac bazel:ac:ccache-bazel/");
     }
   }
 

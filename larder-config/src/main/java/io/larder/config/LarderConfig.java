@@ -37,6 +37,8 @@ import java.util.regex.Pattern;
  * bind = "127.0.0.1"      # larder serve: the address to listen on
  * port = 8080             # larder serve: the port
  * max-blob-size = "4G"    # larder serve: larger uploads are refused (413)
+ * auth-file = "/etc/larder/auth"   # larder serve: tokens and Basic credentials (see the README)
+ * tls-cert = "/etc/larder/cert.pem" # larder serve: HTTPS (with tls-key; or a .p12 with tls-password)
  * </pre>
  */
 public final class LarderConfig {
@@ -52,7 +54,12 @@ public final class LarderConfig {
     COMPRESSION("compression", "none, zstd or zstd:LEVEL (1 to 19)"),
     BIND("bind", "an IP address or host name to listen on (e.g. 127.0.0.1, 0.0.0.0)"),
     PORT("port", "a port number, 0 to 65535 (0: any free port)"),
-    MAX_BLOB_SIZE("max-blob-size", "a size: bytes or a number with K, M, G or T (e.g. 4G)");
+    MAX_BLOB_SIZE("max-blob-size", "a size: bytes or a number with K, M, G or T (e.g. 4G)"),
+    AUTH_FILE("auth-file", "the path of an auth file (lines: token SECRET rw|ro, basic USER:PASSWORD rw|ro, anonymous ro)"),
+    TLS_CERT("tls-cert", "the path of a PEM certificate chain, or of a PKCS#12 file (.p12, .pfx)"),
+    TLS_KEY("tls-key", "the path of the PEM private key (PKCS#8) that goes with tls-cert"),
+    TLS_PASSWORD("tls-password", "the PKCS#12 file's password"),
+    TLS_CLIENT_CA("tls-client-ca", "the path of PEM CA certificates; clients must then present a certificate they signed");
 
     private final String name;
     private final String form;
@@ -176,6 +183,9 @@ public final class LarderConfig {
     Map<Key, Setting> out = new LinkedHashMap<>();
     for (Key k : Key.values()) {
       Setting s = settings.get(k);
+      if (s != null && k == Key.TLS_PASSWORD) {
+        s = new Setting("(hidden)", s.source()); // a secret is never shown
+      }
       out.put(k, s != null ? s : new Setting(defaultValue(k), "default"));
     }
     return out;
@@ -192,6 +202,8 @@ public final class LarderConfig {
       case BIND -> "127.0.0.1";
       case PORT -> "8080";
       case MAX_BLOB_SIZE -> "4G";
+      case AUTH_FILE, TLS_CERT, TLS_KEY, TLS_CLIENT_CA -> "none";
+      case TLS_PASSWORD -> "none";
     };
   }
 
@@ -219,6 +231,12 @@ public final class LarderConfig {
   /** larder serve: the largest upload accepted. */
   public long maxBlobSize() {
     return maxBlobSize;
+  }
+
+  /** A setting's value as given (paths and secrets the server interprets), or {@code null} if unset. */
+  public String value(Key k) {
+    Setting s = get(k);
+    return s == null || s.value().isBlank() ? null : s.value().strip();
   }
 
   /** How often a long-running process collects. */

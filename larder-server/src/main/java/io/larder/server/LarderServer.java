@@ -53,6 +53,7 @@ public final class LarderServer implements AutoCloseable {
   private volatile boolean closed;
 
   private LarderServer(Larder store, ServerOptions options, GcOptions gcOptions) throws InterruptedException {
+    io.netty.handler.ssl.SslContext ssl = options.tls() == null ? null : options.tls().context(); // fails early
     boolean epoll = io.netty.channel.epoll.Epoll.isAvailable();
     IoHandlerFactory ioFactory = epoll ? io.netty.channel.epoll.EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     Class<? extends ServerChannel> channelType = epoll ? io.netty.channel.epoll.EpollServerSocketChannel.class
@@ -62,26 +63,37 @@ public final class LarderServer implements AutoCloseable {
     requests = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("larder-request-", 0).factory());
     metrics = new Metrics(store);
     long idle = options.idleTimeout().toMillis();
-    serverChannel = new ServerBootstrap().group(boss, workers).channel(channelType)
+    ServerBootstrap bootstrap = new ServerBootstrap().group(boss, workers).channel(channelType)
         .option(ChannelOption.SO_BACKLOG, 1024)
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
             connections.add(ch);
+            if (ssl != null) {
+              ch.pipeline().addLast(ssl.newHandler(ch.alloc()));
+            }
             ch.pipeline().addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS),
                 new HttpServerCodec(8192, 16 * 1024, 256 * 1024),
                 new HttpHandler(store, options, metrics, requests, gcOptions, inFlight::incrementAndGet,
                     inFlight::decrementAndGet));
           }
         })
-        .bind(options.bind(), options.port()).sync().channel();
+;
+    try {
+      serverChannel = bootstrap.bind(options.bind(), options.port()).sync().channel();
+    } catch (RuntimeException | InterruptedException e) {
+      requests.shutdown();
+      boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      throw e;
+    }
     InetSocketAddress a = (InetSocketAddress) serverChannel.localAddress();
     String host = a.getAddress().isAnyLocalAddress() ? "127.0.0.1" : a.getAddress().getHostAddress();
     if (host.contains(":")) {
       host = "[" + host + "]";
     }
-    url = "http://" + host + ":" + a.getPort();
+    url = (ssl != null ? "https://" : "http://") + host + ":" + a.getPort();
   }
 
   /**
@@ -96,6 +108,8 @@ public final class LarderServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while starting", e);
+    } catch (io.larder.LarderException e) {
+      throw e;
     } catch (Exception e) {
       throw new io.larder.LarderException.InvalidInput(io.larder.LarderException.Kind.INVALID_ARGUMENT,
           "cannot listen on " + options.bind() + ":" + options.port() + ": " + e.getMessage()

@@ -10,15 +10,22 @@ import java.util.Objects;
  * @param bind the address to listen on; default 127.0.0.1 (loopback only)
  * @param port the port; 0 picks a free one; default 8080
  * @param maxBlobSize uploads larger than this are refused with 413 before their body is read; default 4 GiB
- * @param idleTimeout a connection that sends nothing (no headers, no body bytes) for this long is closed;
- *     default 60 s
+ * @param idleTimeout a connection that sends and receives nothing for this long is closed; default 60 s
+ * @param headerTimeout a connection that has not sent a request's complete headers this long after it opened
+ *     (or after its last response) is closed, however slowly it trickles bytes; default 30 s
  * @param accessLog where one line per request goes ({@code null}: nowhere)
+ * @param credentials who may read and write; default {@link Credentials#OPEN} (everyone)
+ * @param tls the certificate to serve HTTPS with, or {@code null} (default) for plain HTTP
  */
-public record ServerOptions(String bind, int port, long maxBlobSize, Duration idleTimeout, PrintStream accessLog) {
+public record ServerOptions(String bind, int port, long maxBlobSize, Duration idleTimeout, Duration headerTimeout,
+    PrintStream accessLog,
+    Credentials credentials, Tls tls) {
 
   public ServerOptions {
     Objects.requireNonNull(bind, "bind");
     Objects.requireNonNull(idleTimeout, "idleTimeout");
+    Objects.requireNonNull(headerTimeout, "headerTimeout");
+    Objects.requireNonNull(credentials, "credentials");
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be between 0 and 65535, not " + port);
     }
@@ -28,26 +35,38 @@ public record ServerOptions(String bind, int port, long maxBlobSize, Duration id
   }
 
   public static ServerOptions defaults() {
-    return new ServerOptions("127.0.0.1", 8080, 4L << 30, Duration.ofSeconds(60), System.err);
+    return new ServerOptions("127.0.0.1", 8080, 4L << 30, Duration.ofSeconds(60), Duration.ofSeconds(30), System.err, Credentials.OPEN, null);
   }
 
   public ServerOptions bind(String address) {
-    return new ServerOptions(address, port, maxBlobSize, idleTimeout, accessLog);
+    return new ServerOptions(address, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls);
   }
 
   public ServerOptions port(int p) {
-    return new ServerOptions(bind, p, maxBlobSize, idleTimeout, accessLog);
+    return new ServerOptions(bind, p, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls);
   }
 
   public ServerOptions maxBlobSize(long bytes) {
-    return new ServerOptions(bind, port, bytes, idleTimeout, accessLog);
+    return new ServerOptions(bind, port, bytes, idleTimeout, headerTimeout, accessLog, credentials, tls);
   }
 
   public ServerOptions idleTimeout(Duration d) {
-    return new ServerOptions(bind, port, maxBlobSize, d, accessLog);
+    return new ServerOptions(bind, port, maxBlobSize, d, headerTimeout, accessLog, credentials, tls);
   }
 
   public ServerOptions accessLog(PrintStream log) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, log);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, log, credentials, tls);
+  }
+
+  public ServerOptions credentials(Credentials c) {
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, c, tls);
+  }
+
+  public ServerOptions tls(Tls t) {
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, t);
+  }
+
+  public ServerOptions headerTimeout(Duration d) {
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, d, accessLog, credentials, tls);
   }
 }

@@ -322,6 +322,58 @@ class ServerTest {
   }
 
   @Test
+  @org.junit.jupiter.api.Tag("slow")
+  void fiveHundredSlowHeaderClientsDoNotStopOthersAndAreTimedOut() throws Exception {
+    server.close();
+    server = LarderServer.start(store, ServerOptions.defaults().port(0).headerTimeout(Duration.ofSeconds(2))
+        .accessLog(null), GcOptions.defaults());
+    List<Socket> slow = new ArrayList<>();
+    try {
+      for (int i = 0; i < 500; i++) {
+        Socket s = new Socket("127.0.0.1", server.port());
+        s.getOutputStream().write("GET /cache/slow HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        slow.add(s);
+      }
+      // they trickle a header byte now and then, never finishing (slowloris)
+      Thread trickler = Thread.ofPlatform().daemon().start(() -> {
+        try {
+          while (!Thread.currentThread().isInterrupted()) {
+            for (Socket s : slow) {
+              try {
+                s.getOutputStream().write('X');
+              } catch (IOException closed) {
+                // the server closed it
+              }
+            }
+            Thread.sleep(100);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      HttpClient quick = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+      for (int i = 0; i < 50; i++) {
+        byte[] body = random(5000, i);
+        HttpRequest put = HttpRequest.newBuilder(URI.create(server.url() + "/cache/k" + i)).timeout(Duration.ofSeconds(10))
+            .PUT(HttpRequest.BodyPublishers.ofByteArray(body)).build();
+        assertThat(quick.send(put, HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(200);
+        HttpRequest get = HttpRequest.newBuilder(URI.create(server.url() + "/cache/k" + i)).timeout(Duration.ofSeconds(10)).build();
+        assertThat(quick.send(get, HttpResponse.BodyHandlers.ofByteArray()).body()).isEqualTo(body);
+      }
+      // past the header timeout every slow connection has been closed by the server
+      for (Socket s : slow) {
+        s.setSoTimeout(15_000);
+        assertThat(s.getInputStream().read()).isEqualTo(-1);
+      }
+      trickler.interrupt();
+    } finally {
+      for (Socket s : slow) {
+        s.close();
+      }
+    }
+  }
+
+  @Test
   void closeIsQuickWhenIdleAndTheConnectionTimesOutWhenSilent() throws Exception {
     server.close();
     server = LarderServer.start(store, ServerOptions.defaults().port(0).idleTimeout(Duration.ofMillis(300)).accessLog(null),

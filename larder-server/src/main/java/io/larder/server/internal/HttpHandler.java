@@ -11,6 +11,7 @@ import io.larder.Larder;
 import io.larder.LarderException;
 import io.larder.PutOptions;
 import io.larder.config.JsonShapes;
+import io.larder.server.Credentials;
 import io.larder.server.ServerOptions;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -63,6 +64,8 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   private final Runnable inFlightStart;
   private Upload upload;
   private boolean discardingBody;
+  /** Closes a connection whose next request's headers do not arrive in time (slow-header clients). */
+  private io.netty.util.concurrent.ScheduledFuture<?> headerDeadline;
 
   public HttpHandler(Larder store, ServerOptions options, Metrics metrics, ExecutorService workers, GcOptions gcOptions,
       Runnable inFlightStart, Runnable inFlightDone) {
@@ -134,7 +137,10 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
       if (close || !keepAlive) {
         last.addListener(ChannelFutureListener.CLOSE);
       } else {
-        last.addListener(f -> channel.config().setAutoRead(true));
+        last.addListener(f -> {
+          awaitHeaders(channel);
+          channel.config().setAutoRead(true);
+        });
       }
       long nanos = System.nanoTime() - start;
       metrics.request(protocol, request.method().name(), status, hit, nanos);
@@ -147,8 +153,28 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
+  public void channelActive(ChannelHandlerContext ctx) throws Exception {
+    awaitHeaders(ctx.channel());
+    super.channelActive(ctx);
+  }
+
+  /** Event loop: starts the clock for the next request's headers. */
+  private void awaitHeaders(Channel ch) {
+    long ms = options.headerTimeout().toMillis();
+    headerDeadline = ch.eventLoop().schedule(() -> {
+      if (ch.isActive()) {
+        ch.close();
+      }
+    }, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+  }
+
+  @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (msg instanceof HttpRequest req) {
+      if (headerDeadline != null) {
+        headerDeadline.cancel(false);
+        headerDeadline = null;
+      }
       onRequest(ctx, req);
     }
     if (msg instanceof HttpContent c) {
@@ -194,6 +220,22 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     x.protocol = route.protocol().label();
     x.subject = route.key() != null ? route.key() : route.rest() != null ? route.rest() : "-";
     HttpMethod m = req.method();
+    if (route.protocol() != Route.Protocol.HEALTH) {
+      boolean writes = m.equals(HttpMethod.PUT) || m.equals(HttpMethod.POST) || m.equals(HttpMethod.DELETE);
+      Credentials.Access a = options.credentials().check(req.headers().get(HttpHeaderNames.AUTHORIZATION));
+      if (!a.allows(writes ? Credentials.Access.WRITE : Credentials.Access.READ)) {
+        refuseBody(x, req);
+        if (a == Credentials.Access.NONE) {
+          HttpHeaders h = new io.netty.handler.codec.http.DefaultHttpHeaders();
+          h.set(HttpHeaderNames.WWW_AUTHENTICATE, "Basic realm=\"larder\"");
+          x.send(HttpResponseStatus.UNAUTHORIZED, Unpooled.copiedBuffer(
+              "credentials required: Authorization: Bearer TOKEN or HTTP Basic\n", StandardCharsets.UTF_8), "text/plain", h);
+        } else {
+          x.text(HttpResponseStatus.FORBIDDEN, "these credentials may read, not write");
+        }
+        return;
+      }
+    }
     boolean hasBody = m.equals(HttpMethod.PUT) || m.equals(HttpMethod.POST) && route.protocol() != Route.Protocol.REST;
     boolean restPut = route.protocol() == Route.Protocol.REST && m.equals(HttpMethod.PUT);
     if (hasBody || restPut) {

@@ -1,0 +1,148 @@
+package io.larder.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Bazel and Gradle (Debian's bazel-bootstrap and gradle, installed by .ci/run) build against
+ * {@code larder serve}, clean, and build again: the second build comes from the server.
+ */
+@Tag("slow")
+class BuildToolsTest {
+  @TempDir Path dir;
+  Process server;
+  String url;
+  final StringBuilder serverErr = new StringBuilder();
+
+  @BeforeEach
+  void start() throws Exception {
+    server = new ProcessBuilder(System.getProperty("larder.launcher"), "--cache", dir.resolve("store").toString(),
+        "serve", "--port", "0").start();
+    BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
+    Matcher m = Pattern.compile("at (http://127\\.0\\.0\\.1:\\d+)$").matcher(String.valueOf(out.readLine()));
+    assertThat(m.find()).isTrue();
+    url = m.group(1);
+    Thread.ofPlatform().daemon().start(() -> {
+      try (BufferedReader err = new BufferedReader(new InputStreamReader(server.getErrorStream(), StandardCharsets.UTF_8))) {
+        for (String l; (l = err.readLine()) != null; ) {
+          synchronized (serverErr) {
+            serverErr.append(l).append('\n');
+          }
+        }
+      } catch (IOException ignored) {
+        // closed
+      }
+    });
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    server.destroy();
+    server.waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** The JDK 17 that Debian's bazel-bootstrap and gradle run on (the java on the PATH), or null. */
+  static Path jdk17() {
+    Path java = Path.of("/usr/bin/java");
+    try {
+      Path home = java.toRealPath().getParent().getParent();
+      String release = Files.readString(home.resolve("release"));
+      return release.contains("JAVA_VERSION=\"17") ? home : null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  record Run(int code, String output) {}
+
+  static Run run(Path cwd, Map<String, String> env, List<String> cmd) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true);
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(600, TimeUnit.SECONDS)).isTrue();
+    return new Run(p.exitValue(), out);
+  }
+
+  @Test
+  void bazelRebuildsFromTheRemoteCacheAfterClean() throws Exception {
+    Path jdk = jdk17();
+    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/bazel")) && jdk != null,
+        "bazel-bootstrap (and its JDK 17) are installed by .ci/run");
+    Path ws = Files.createDirectories(dir.resolve("ws"));
+    Files.writeString(ws.resolve("WORKSPACE"), "");
+    Files.writeString(ws.resolve("in.txt"), "hello from bazel\n");
+    Files.writeString(ws.resolve("BUILD"), """
+        genrule(name = "upper", srcs = ["in.txt"], outs = ["upper.txt"], cmd = "tr a-z A-Z < $< > $@")
+        genrule(name = "twice", srcs = [":upper"], outs = ["twice.txt"], cmd = "cat $< $< > $@")
+        """);
+    Map<String, String> env = new HashMap<>(Map.of("JAVA_HOME", jdk.toString(), "HOME", dir.toString()));
+    List<String> bazel = List.of("bazel", "--batch", "--output_user_root=" + dir.resolve("bazel-root"));
+    List<String> build = new ArrayList<>(bazel);
+    build.addAll(List.of("build", "//:twice", "--remote_cache=" + url, "--noshow_progress"));
+    Run first = run(ws, env, build);
+    assertThat(first.code()).as(first.output()).isZero();
+    assertThat(first.output()).doesNotContain("remote cache hit");
+    List<String> clean = new ArrayList<>(bazel);
+    clean.add("clean");
+    assertThat(run(ws, env, clean).code()).isZero();
+    Run second = run(ws, env, build);
+    assertThat(second.code()).as(second.output()).isZero();
+    assertThat(second.output()).as(second.output()).contains("2 remote cache hit");
+    assertThat(Files.readString(ws.resolve("bazel-bin/twice.txt"))).isEqualTo("HELLO FROM BAZEL\nHELLO FROM BAZEL\n");
+    synchronized (serverErr) {
+      assertThat(serverErr.toString()).contains("GET bazel-ac ", " hit 200", "GET bazel-cas ");
+    }
+  }
+
+  @Test
+  void gradleTaskOutputComesFromTheRemoteCacheAfterClean() throws Exception {
+    Path jdk = jdk17();
+    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/gradle")) && jdk != null,
+        "gradle (and its JDK 17) are installed by .ci/run");
+    Path project = Files.createDirectories(dir.resolve("project"));
+    Files.writeString(project.resolve("settings.gradle"), """
+        rootProject.name = 'demo'
+        buildCache {
+          local { enabled = false }
+          remote(HttpBuildCache) {
+            url = '%s/cache/'
+            push = true
+          }
+        }
+        """.formatted(url));
+    Files.writeString(project.resolve("build.gradle"), "apply plugin: 'java'\n");
+    Path src = Files.createDirectories(project.resolve("src/main/java/demo"));
+    Files.writeString(src.resolve("Hello.java"), "package demo;\npublic class Hello { public static String hi() { return \"hi\"; } }\n");
+    Map<String, String> env = Map.of("JAVA_HOME", jdk.toString(), "GRADLE_USER_HOME", dir.resolve("gradle-home").toString());
+    // no --offline: it turns the remote cache off
+    List<String> build = List.of("gradle", "--build-cache", "--no-daemon", "--console=plain", "compileJava");
+    Run first = run(project, env, build);
+    assertThat(first.code()).as(first.output()).isZero();
+    assertThat(first.output()).doesNotContain("FROM-CACHE");
+    assertThat(run(project, env, List.of("gradle", "--no-daemon", "--console=plain", "clean")).code()).isZero();
+    Run second = run(project, env, build);
+    assertThat(second.code()).as(second.output()).isZero();
+    assertThat(second.output()).as(second.output()).contains(":compileJava FROM-CACHE");
+    assertThat(Files.exists(project.resolve("build/classes/java/main/demo/Hello.class"))).isTrue();
+  }
+}
