@@ -26,8 +26,15 @@ public final class Content implements AutoCloseable {
   private final long offset;
   private final long length;
   private final InputStream stream;
+  private final java.nio.channels.FileChannel channel;
 
   Content(Entry entry, Integrity integrity, long size, long offset, long length, InputStream stream) {
+    this(entry, integrity, size, offset, length, stream, null);
+  }
+
+  Content(Entry entry, Integrity integrity, long size, long offset, long length, InputStream stream,
+      java.nio.channels.FileChannel channel) {
+    this.channel = channel;
     this.entry = entry;
     this.integrity = integrity;
     this.size = size;
@@ -59,6 +66,16 @@ public final class Content implements AutoCloseable {
   /** How many bytes this read returns. */
   public long length() {
     return length;
+  }
+
+  /**
+   * The file holding exactly these bytes from {@link #offset()} for {@link #length()}, present only for a
+   * trusted read of an uncompressed blob file (see {@link LarderOptions#verifyEveryRead()}), so that a server
+   * can send it without copying (sendfile). Use either it or {@link #stream()}, not both; closing this
+   * content closes it.
+   */
+  public Optional<java.nio.channels.FileChannel> channel() {
+    return Optional.ofNullable(channel);
   }
 
   /** The bytes, verified as described above. */

@@ -84,6 +84,10 @@ public record Integrity(List<Hash> hashes) {
       throw invalid(text, "it is empty");
     }
     String s = text.strip();
+    Integrity single = parseSingleSri(s);
+    if (single != null) {
+      return single; // the common case (every read parses the index's digest): no regular expression
+    }
     if (HEX64.matcher(s).matches()) {
       return new Integrity(List.of(new Hash(Algorithm.SHA256, s.toLowerCase(java.util.Locale.ROOT))));
     }
@@ -138,6 +142,31 @@ public record Integrity(List<Hash> hashes) {
             + "; expected SRI (sha256-<base64>), sha256:<hex> or 64 hex characters");
   }
 
+  /** One well-formed SRI token of a known algorithm, or {@code null} to take the general path. */
+  private static Integrity parseSingleSri(String s) {
+    int dash = s.indexOf('-');
+    if (dash < 4 || dash > 6) {
+      return null;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c <= ' ' || c == '?') {
+        return null;
+      }
+    }
+    Optional<Algorithm> a = Algorithm.bySriName(s.substring(0, dash));
+    if (a.isEmpty()) {
+      return null;
+    }
+    byte[] digest;
+    try {
+      digest = Base64.getDecoder().decode(s.substring(dash + 1));
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+    return digest.length == a.get().digestLength() ? new Integrity(List.of(Hash.of(a.get(), digest))) : null;
+  }
+
   /** The strongest digest. */
   public Hash strongest() {
     return hashes.get(0);
@@ -145,7 +174,12 @@ public record Integrity(List<Hash> hashes) {
 
   /** The digest for {@code algorithm}, if this integrity has one. */
   public Optional<Hash> hash(Algorithm algorithm) {
-    return hashes.stream().filter(h -> h.algorithm() == algorithm).findFirst();
+    for (Hash h : hashes) { // a loop, not a stream: this is on every read's path
+      if (h.algorithm() == algorithm) {
+        return Optional.of(h);
+      }
+    }
+    return Optional.empty();
   }
 
   /**

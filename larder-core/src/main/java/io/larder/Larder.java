@@ -179,6 +179,9 @@ public final class Larder implements AutoCloseable {
       BlobStore.StoredBlob b = blobs.put(in, options.integrity(), options.size());
       record = new BlobRecord(b.digest(), b.size(), null);
     }
+    if (record.inline() == null) {
+      trust(record.digest()); // its bytes were hashed as they were written
+    }
     Instant now = this.options.clock().instant();
     Duration ttl = options.ttl() != null ? options.ttl() : this.options.defaultTtl();
     Entry entry = new Entry(key, record.digest(), record.size(), now, now, ttl == null ? null : now.plus(ttl),
@@ -301,6 +304,17 @@ public final class Larder implements AutoCloseable {
     return open(e, d, size, inline, offset, len, false);
   }
 
+  private void trust(Integrity d) {
+    blobs.stamp(d).ifPresent(s -> remember(d, s));
+  }
+
+  private void remember(Integrity d, Object stamp) {
+    if (verified.size() >= MAX_VERIFIED) {
+      verified.clear(); // bounded memory: forgetting only costs a re-check on the next read
+    }
+    verified.put(d, stamp);
+  }
+
   private boolean isTrusted(Integrity d) {
     Object was = verified.get(d);
     return was != null && was.equals(blobs.stamp(d).orElse(null));
@@ -316,6 +330,15 @@ public final class Larder implements AutoCloseable {
             what + " does not match its digest in the index: it was corrupted and has been removed (put it again)");
       }
       return new Content(e, d, size, offset, length, new ByteArrayInputStream(inline, (int) offset, (int) length));
+    }
+    if (whole && !options.verifyEveryRead() && isTrusted(d)) {
+      // verified since the file last changed (see LarderOptions.verifyEveryRead)
+      Optional<java.nio.channels.FileChannel> file = blobs.openFile(d);
+      if (file.isPresent()) {
+        InputStream in = java.nio.channels.Channels.newInputStream(file.get());
+        return new Content(e, d, size, 0, size, new CorruptionGuard(in, what, () -> quarantine(d)), file.get());
+      }
+      whole = false; // a compressed file: its frames' checksums still guard what is read
     }
     Object stampBefore = whole ? blobs.stamp(d).orElse(null) : null;
     Optional<InputStream> raw = blobs.open(d, offset, whole ? Long.MAX_VALUE : length);
@@ -339,10 +362,7 @@ public final class Larder implements AutoCloseable {
     }
     Runnable onVerified = () -> {
       if (stampBefore != null && stampBefore.equals(blobs.stamp(d).orElse(null))) {
-        if (verified.size() >= MAX_VERIFIED) {
-          verified.clear(); // bounded memory: forgetting only costs a re-check on the next range read
-        }
-        verified.put(d, stampBefore);
+        remember(d, stampBefore);
       }
     };
     Integrity.Hash expected = d.hash(algorithm).orElseThrow();

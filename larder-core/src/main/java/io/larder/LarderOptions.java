@@ -18,9 +18,15 @@ import java.util.Objects;
  *     {@link Entry#accessed()}); default true. Eviction of the least recently used entries relies on it
  * @param defaultTtl the expiry of entries put without a TTL, or {@code null} (default) for none
  * @param compression how new blob files are stored at rest; default {@link Compression#NONE}
+ * @param verifyEveryRead whether every whole read re-hashes a blob file (default true). When false, a file
+ *     this process wrote or verified is trusted while its stamp (size, mtime, ctime, inode, device) is
+ *     unchanged, as range reads always do: a write to the file changes its ctime and brings back
+ *     verification; bit rot below the file system does not, so run {@link Larder#verify()} periodically
+ *     (the server does). Inline content is always checked. Trusted reads of uncompressed files can be sent
+ *     without copying ({@link Content#channel()})
  */
 public record LarderOptions(Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold,
-    Duration tmpGrace, boolean trackAccess, Duration defaultTtl, Compression compression) {
+    Duration tmpGrace, boolean trackAccess, Duration defaultTtl, Compression compression, boolean verifyEveryRead) {
 
   /** The default inline threshold, 16 KiB. */
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;
@@ -52,38 +58,42 @@ public record LarderOptions(Durability durability, Algorithm algorithm, InstantS
 
   public static LarderOptions defaults() {
     return new LarderOptions(Durability.PROCESS_SAFE, Algorithm.SHA256, InstantSource.system(),
-        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null, Compression.NONE);
+        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null, Compression.NONE, true);
   }
 
   public LarderOptions durability(Durability d) {
-    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression);
+    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead);
   }
 
   public LarderOptions algorithm(Algorithm a) {
-    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression);
+    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead);
   }
 
   public LarderOptions clock(InstantSource c) {
-    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression);
+    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead);
   }
 
   public LarderOptions inlineThreshold(int bytes) {
-    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl, compression);
+    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead);
   }
 
   public LarderOptions tmpGrace(Duration grace) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl, compression);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl, compression, verifyEveryRead);
   }
 
   public LarderOptions trackAccess(boolean track) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl, compression);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl, compression, verifyEveryRead);
   }
 
   public LarderOptions defaultTtl(Duration ttl) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl, compression);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl, compression, verifyEveryRead);
   }
 
   public LarderOptions compression(Compression c) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, c);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, c, verifyEveryRead);
+  }
+
+  public LarderOptions verifyEveryRead(boolean v) {
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, v);
   }
 }

@@ -98,6 +98,7 @@ final class ServeCommand extends Base {
       }
       Larder.Schedule gc = store.collectEvery(c.gcInterval(), c.gcOptions(),
           r -> { }, e -> System.err.println("larder: collection failed: " + e.getMessage()));
+      java.util.concurrent.ScheduledExecutorService scrub = scrub(store, c.scrubInterval());
       try {
         String u = server.url();
         out.println(new Main.Version().getVersion()[0] + " serving " + store.root() + " at " + u);
@@ -110,11 +111,39 @@ final class ServeCommand extends Base {
         server.awaitClose();
       } finally {
         gc.close();
+        if (scrub != null) {
+          scrub.shutdownNow();
+        }
       }
     } finally {
       stopped.countDown();
     }
     return Main.OK;
+  }
+
+  /**
+   * Re-verifies every blob every {@code interval} (null: never): with verify-reads = when-changed, reads
+   * trust files that have not changed, and this is what catches damage that changes no file attribute.
+   */
+  private static java.util.concurrent.ScheduledExecutorService scrub(Larder store, java.time.Duration interval) {
+    if (interval == null) {
+      return null;
+    }
+    var executor = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+        r -> Thread.ofPlatform().daemon().name("larder-scrub").unstarted(r));
+    long ms = Math.max(1, interval.toMillis());
+    executor.scheduleWithFixedDelay(() -> {
+      try {
+        io.larder.VerifyReport r = store.verify();
+        if (!r.clean()) {
+          System.err.println("larder: scrub removed " + r.corruptRemoved() + " corrupt and " + r.missingRemoved()
+              + " missing blobs (" + r.entriesRemoved() + " entries)");
+        }
+      } catch (io.larder.LarderException e) {
+        System.err.println("larder: scrub failed: " + e.getMessage());
+      }
+    }, ms, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+    return executor;
   }
 
   private static boolean isLoopback(String bind) {

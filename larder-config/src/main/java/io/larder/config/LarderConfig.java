@@ -37,6 +37,8 @@ import java.util.regex.Pattern;
  * bind = "127.0.0.1"      # larder serve: the address to listen on
  * port = 8080             # larder serve: the port
  * max-blob-size = "4G"    # larder serve: larger uploads are refused (413)
+ * verify-reads = "when-changed"   # or "always": re-hash every read of a blob file
+ * scrub-interval = "24h"  # larder serve: re-verify every blob this often ("off": never)
  * auth-file = "/etc/larder/auth"   # larder serve: tokens and Basic credentials (see the README)
  * tls-cert = "/etc/larder/cert.pem" # larder serve: HTTPS (with tls-key; or a .p12 with tls-password)
  * </pre>
@@ -55,6 +57,8 @@ public final class LarderConfig {
     BIND("bind", "an IP address or host name to listen on (e.g. 127.0.0.1, 0.0.0.0)"),
     PORT("port", "a port number, 0 to 65535 (0: any free port)"),
     MAX_BLOB_SIZE("max-blob-size", "a size: bytes or a number with K, M, G or T (e.g. 4G)"),
+    VERIFY_READS("verify-reads", "always (re-hash every read) or when-changed (trust a file verified since it last changed)"),
+    SCRUB_INTERVAL("scrub-interval", "a duration (e.g. 24h) or off: how often larder serve re-verifies every blob"),
     AUTH_FILE("auth-file", "the path of an auth file (lines: token SECRET rw|ro, basic USER:PASSWORD rw|ro, anonymous ro)"),
     TLS_CERT("tls-cert", "the path of a PEM certificate chain, or of a PKCS#12 file (.p12, .pfx)"),
     TLS_KEY("tls-key", "the path of the PEM private key (PKCS#8) that goes with tls-cert"),
@@ -100,6 +104,8 @@ public final class LarderConfig {
   private final Duration gcInterval;
   private final Durability durability;
   private final Compression compression;
+  private final boolean verifyEveryRead;
+  private final Duration scrubInterval;
   private final long maxBlobSize;
   private final int port;
   private final String bind;
@@ -114,6 +120,10 @@ public final class LarderConfig {
     this.gcInterval = get(Key.GC_INTERVAL) == null ? Duration.ofHours(1) : parseDuration(Key.GC_INTERVAL);
     this.durability = parseDurability();
     this.compression = parseCompression();
+    this.verifyEveryRead = parseVerifyReads();
+    Setting scrub = get(Key.SCRUB_INTERVAL);
+    this.scrubInterval = scrub == null ? Duration.ofHours(24)
+        : scrub.value().strip().equalsIgnoreCase("off") ? null : parseDuration(Key.SCRUB_INTERVAL);
     this.maxBlobSize = get(Key.MAX_BLOB_SIZE) == null ? 4L << 30 : parseSize(Key.MAX_BLOB_SIZE);
     this.port = get(Key.PORT) == null ? 8080 : parseCount(Key.PORT);
     if (port > 65535) {
@@ -202,6 +212,8 @@ public final class LarderConfig {
       case BIND -> "127.0.0.1";
       case PORT -> "8080";
       case MAX_BLOB_SIZE -> "4G";
+      case VERIFY_READS -> "when-changed";
+      case SCRUB_INTERVAL -> "24h";
       case AUTH_FILE, TLS_CERT, TLS_KEY, TLS_CLIENT_CA -> "none";
       case TLS_PASSWORD -> "none";
     };
@@ -209,7 +221,7 @@ public final class LarderConfig {
 
   /** Store options with this configuration applied to {@code base}. */
   public LarderOptions storeOptions(LarderOptions base) {
-    return base.durability(durability).defaultTtl(defaultTtl).compression(compression);
+    return base.durability(durability).defaultTtl(defaultTtl).compression(compression).verifyEveryRead(verifyEveryRead);
   }
 
   /** Collection options from this configuration. */
@@ -315,6 +327,23 @@ public final class LarderConfig {
       case "power-safe", "power_safe" -> Durability.POWER_SAFE;
       default -> throw invalid(Key.DURABILITY, s, null);
     };
+  }
+
+  private boolean parseVerifyReads() {
+    Setting s = get(Key.VERIFY_READS);
+    if (s == null) {
+      return false;
+    }
+    return switch (s.value().strip().toLowerCase(Locale.ROOT)) {
+      case "always" -> true;
+      case "when-changed" -> false;
+      default -> throw invalid(Key.VERIFY_READS, s, null);
+    };
+  }
+
+  /** larder serve: how often every blob is re-verified, or {@code null} for never. */
+  public Duration scrubInterval() {
+    return scrubInterval;
   }
 
   private Compression parseCompression() {

@@ -339,6 +339,20 @@ public final class FileBlobStore implements BlobStore {
     return Optional.empty();
   }
 
+  @Override
+  public Optional<FileChannel> openFile(Integrity digest) {
+    Path raw = path(digest);
+    try {
+      FileChannel ch = FileChannel.open(raw);
+      seen(raw);
+      return Optional.of(ch);
+    } catch (NoSuchFileException e) {
+      return Optional.empty(); // compressed, or gone
+    } catch (IOException e) {
+      throw Errors.io("opening " + raw, e);
+    }
+  }
+
   private static InputStream failing(IOException e) {
     return new InputStream() {
       @Override

@@ -45,6 +45,14 @@ public interface BlobStore extends Closeable {
    */
   Optional<InputStream> open(Integrity digest, long offset, long length);
 
+  /**
+   * The blob as a file of exactly its bytes (stored raw, not compressed), for sending without copying;
+   * empty if the store cannot offer that for this blob. The caller closes the channel.
+   */
+  default Optional<java.nio.channels.FileChannel> openFile(Integrity digest) {
+    return Optional.empty();
+  }
+
   /** Whether the blob exists. */
   boolean exists(Integrity digest);
 

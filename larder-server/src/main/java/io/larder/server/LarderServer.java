@@ -60,7 +60,7 @@ public final class LarderServer implements AutoCloseable {
         : NioServerSocketChannel.class;
     boss = new MultiThreadIoEventLoopGroup(1, ioFactory);
     workers = new MultiThreadIoEventLoopGroup(0, ioFactory);
-    requests = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("larder-request-", 0).factory());
+    requests = Executors.newVirtualThreadPerTaskExecutor();
     metrics = new Metrics(store);
     long idle = options.idleTimeout().toMillis();
     ServerBootstrap bootstrap = new ServerBootstrap().group(boss, workers).channel(channelType)

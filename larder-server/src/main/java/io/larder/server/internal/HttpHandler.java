@@ -54,6 +54,8 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   /** Content up to this size is read whole (verified) and sent in one response; larger content is streamed. */
   private static final int WHOLE = 1024 * 1024;
   private static final int CHUNK = 256 * 1024;
+  /** Content up to this size is read and verified on the event loop (tens of microseconds at most). */
+  private static final int SMALL_ON_LOOP = 64 * 1024;
 
   private final Larder store;
   private final ServerOptions options;
@@ -90,6 +92,8 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     long bytes;
     /** Whether the connection closes after the response (a refused upload's body was never read). */
     boolean close;
+    /** Whether the exchange is being handled on the event loop (only short work may happen there). */
+    boolean onEventLoop;
 
     Exchange(Channel channel, HttpRequest request) {
       this.channel = channel;
@@ -137,10 +141,7 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
       if (close || !keepAlive) {
         last.addListener(ChannelFutureListener.CLOSE);
       } else {
-        last.addListener(f -> {
-          awaitHeaders(channel);
-          channel.config().setAutoRead(true);
-        });
+        last.addListener(f -> next(channel));
       }
       long nanos = System.nanoTime() - start;
       metrics.request(protocol, request.method().name(), status, hit, nanos);
@@ -168,13 +169,55 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     }, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
+  /*
+   * One request at a time per connection, without stopping and restarting reads for each (that costs two
+   * system calls per request): a request that arrives before the previous response is out (HTTP
+   * pipelining, or simply a client quicker than our completion callback) waits in `pending` with whatever
+   * follows it, and only then does the connection stop reading. Body parts always go straight to the
+   * request they belong to.
+   */
+  private boolean busy; // from a request's headers until its response is written
+  private final java.util.ArrayDeque<Object> pending = new java.util.ArrayDeque<>();
+  private ChannelHandlerContext context;
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    context = ctx;
+  }
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    pending.add(msg);
+    drain(ctx.channel());
+  }
+
+  /** Event loop: the response is out; take the next waiting request, if any. */
+  private void next(Channel ch) {
+    busy = false;
+    awaitHeaders(ch);
+    drain(ch);
+  }
+
+  /** Event loop: hands on messages in order; a request waits while the previous one is answered. */
+  private void drain(Channel ch) {
+    while (!pending.isEmpty() && !(busy && pending.peek() instanceof HttpRequest)) {
+      dispatch(context, pending.poll());
+    }
+    boolean uploadPaused = upload != null && upload.paused();
+    if (!pending.isEmpty()) {
+      ch.config().setAutoRead(false); // a pipelined request waits: read no further for now
+    } else if (!uploadPaused && !ch.config().isAutoRead()) {
+      ch.config().setAutoRead(true);
+    }
+  }
+
+  private void dispatch(ChannelHandlerContext ctx, Object msg) {
     if (msg instanceof HttpRequest req) {
       if (headerDeadline != null) {
         headerDeadline.cancel(false);
         headerDeadline = null;
       }
+      busy = true;
       onRequest(ctx, req);
     }
     if (msg instanceof HttpContent c) {
@@ -188,9 +231,6 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
         } else if (discardingBody && c instanceof LastHttpContent) {
           discardingBody = false;
         }
-        if (discardingBody) {
-          ctx.read();
-        }
       } finally {
         c.release();
       }
@@ -199,7 +239,6 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
 
   private void onRequest(ChannelHandlerContext ctx, HttpRequest req) {
     Channel ch = ctx.channel();
-    ch.config().setAutoRead(false);
     inFlightStart.run();
     Exchange x = new Exchange(ch, req);
     if (req.decoderResult().isFailure()) {
@@ -256,15 +295,28 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
       if (HttpUtil.is100ContinueExpected(req)) {
         ch.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
       }
-      ch.read();
       workers.execute(() -> run(x, () -> put(x, route, length, u)));
       return;
     }
     if (HttpUtil.getContentLength(req, 0L) > 0 || HttpUtil.isTransferEncodingChunked(req)) {
       discardingBody = true; // a body we do not use (e.g. on a GET) is read and dropped
-      ch.read();
+    }
+    if (readsOnly(route, m)) {
+      // Lookups are short (an index read; small content is hashed in microseconds): answered here, on the
+      // event loop, saving two thread hand-offs per request. Content that needs long work (hashing a large
+      // file, streaming to a slow client) moves to a virtual thread in serve().
+      x.onEventLoop = true;
+      run(x, () -> handle(x, route));
+      return;
     }
     workers.execute(() -> run(x, () -> handle(x, route)));
+  }
+
+  private static boolean readsOnly(Route route, HttpMethod m) {
+    return (m.equals(HttpMethod.GET) || m.equals(HttpMethod.HEAD)) && switch (route.protocol()) {
+      case HEALTH, TURBO_STATUS, KV, BAZEL_AC, BAZEL_CAS, TURBO -> true;
+      default -> false; // metrics and REST listings can take longer
+    };
   }
 
   /** A refused upload: its body is never read, so the connection cannot be reused. */
@@ -446,6 +498,22 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   // ------------------------------------------------------------------ reads
 
   private void serveKey(Exchange x, String key, boolean head, boolean rest) throws Exception {
+    if (!head && !x.request.headers().contains(HttpHeaderNames.RANGE)) {
+      // the common case, a whole GET: one index lookup
+      Optional<Content> c = store.get(key);
+      if (c.isEmpty()) {
+        x.hit = false;
+        x.text(HttpResponseStatus.NOT_FOUND, "no entry");
+        return;
+      }
+      HttpHeaders h = entryHeaders(c.get().entry().orElseThrow(), rest);
+      if (notModified(x, c.get().integrity(), h)) {
+        c.get().close();
+        return;
+      }
+      serve(x, c, h, null);
+      return;
+    }
     Optional<Entry> info = store.info(key);
     if (info.isEmpty()) {
       x.hit = false;
@@ -594,6 +662,30 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     }
     x.hit = true;
     HttpResponseStatus status = HttpResponseStatus.OK;
+    Content trusted = found.get();
+    if (range == null && trusted.channel().isPresent() && options.tls() == null) {
+      // verified since its file last changed (verify-reads = when-changed): sent by the kernel (sendfile)
+      HttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, status);
+      r.headers().add(h);
+      r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
+      r.headers().set(HttpHeaderNames.CONTENT_LENGTH, trusted.length());
+      if (!x.keepAlive) {
+        r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      }
+      x.channel.write(r);
+      x.channel.write(new io.netty.channel.DefaultFileRegion(trusted.channel().get(), 0, trusted.length()));
+      ChannelFuture last = x.channel.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+      last.addListener(f -> trusted.close());
+      metrics.sent(trusted.length());
+      x.bytes = trusted.length();
+      x.finish(r, status.code(), last);
+      return;
+    }
+    if (x.onEventLoop && trusted.length() > SMALL_ON_LOOP) {
+      x.onEventLoop = false;
+      workers.execute(() -> run(x, () -> serve(x, found, h, range)));
+      return;
+    }
     try (Content c = found.get()) {
       if (range != null) {
         status = HttpResponseStatus.PARTIAL_CONTENT;
@@ -752,6 +844,9 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    for (Object o; (o = pending.poll()) != null; ) {
+      io.netty.util.ReferenceCountUtil.release(o);
+    }
     if (upload != null) {
       upload.fail("the client disconnected before sending the whole body");
       upload = null;

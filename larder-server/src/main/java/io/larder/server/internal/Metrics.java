@@ -34,6 +34,8 @@ public final class Metrics {
     Gauge.builder("larder_store_bytes", store, s -> s.stats().bytes()).description("bytes of unique content")
         .baseUnit("bytes").register(registry);
     Gauge.builder("larder_store_entries", store, s -> s.stats().entries()).description("entries").register(registry);
+    new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
   }
 
   /** One finished request: its protocol, method, status, whether it was a hit, and its duration. */

@@ -32,10 +32,9 @@ final class Upload extends InputStream {
   void offer(ByteBuf chunk) {
     received += chunk.readableBytes();
     queue.add(chunk);
-    if (queue.size() >= HIGH) {
+    if (queue.size() >= HIGH && !paused) {
       paused = true;
-    } else {
-      channel.read();
+      channel.config().setAutoRead(false);
     }
   }
 
@@ -49,6 +48,11 @@ final class Upload extends InputStream {
     queue.add(new IOException(why));
   }
 
+  /** Event loop: whether reading is stopped until the put catches up. */
+  boolean paused() {
+    return paused;
+  }
+
   long received() {
     return received;
   }
@@ -56,7 +60,7 @@ final class Upload extends InputStream {
   private void resumeIfDrained() {
     if (paused && queue.size() < HIGH / 2) {
       paused = false;
-      channel.read();
+      channel.config().setAutoRead(true);
     }
   }
 

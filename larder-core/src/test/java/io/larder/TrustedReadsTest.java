@@ -1,0 +1,88 @@
+package io.larder;
+
+import static io.larder.testkit.Payloads.random;
+import static io.larder.testkit.Payloads.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.larder.testkit.StoreFiles;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** verifyEveryRead(false): files verified since they last changed are trusted; a changed file is not. */
+class TrustedReadsTest {
+  @TempDir Path dir;
+
+  @Test
+  void aFileThisProcessWroteIsTrustedAndOfferedAsAChannel() throws Exception {
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().verifyEveryRead(false))) {
+      byte[] data = random(200_000, 1);
+      cache.put("k", data);
+      try (Content c = cache.get("k").orElseThrow()) {
+        FileChannel ch = c.channel().orElseThrow();
+        ByteBuffer b = ByteBuffer.allocate(data.length);
+        while (b.hasRemaining() && ch.read(b) > 0) {
+          // fill
+        }
+        assertThat(b.array()).isEqualTo(data);
+      }
+      assertThat(cache.getBytes("k")).hasValue(data);
+    }
+  }
+
+  @Test
+  void everyReadIsVerifiedByDefaultAndNoChannelIsOffered() {
+    try (Larder cache = Larder.open(dir)) {
+      cache.put("k", random(200_000, 2));
+      try (Content c = cache.get("k").orElseThrow()) {
+        assertThat(c.channel()).isEmpty();
+      }
+    }
+  }
+
+  @Test
+  void aFileChangedOnDiskIsVerifiedAgainAndCaught() {
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().verifyEveryRead(false))) {
+      byte[] data = random(200_000, 3);
+      cache.put("k", data);
+      assertThat(cache.getBytes("k")).hasValue(data); // trusted
+      Path file = StoreFiles.blobFiles(dir).get(0);
+      StoreFiles.flipByte(file, 1000); // a write: the file's ctime moves
+      assertThatThrownBy(() -> cache.getBytes("k")).isInstanceOfSatisfying(LarderException.IntegrityFailure.class,
+          e -> assertThat(e.kind()).isEqualTo(LarderException.Kind.CORRUPT));
+      assertThat(cache.info("k")).isEmpty();
+    }
+  }
+
+  @Test
+  void aFileAnotherProcessWroteIsVerifiedOnItsFirstRead() {
+    byte[] data = random(200_000, 4);
+    try (Larder writer = Larder.open(dir)) {
+      writer.put("k", data);
+    }
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().verifyEveryRead(false))) {
+      try (Content c = cache.get("k").orElseThrow()) {
+        assertThat(c.channel()).as("not verified by this process yet").isEmpty();
+        assertThat(c.readAllBytes()).isEqualTo(data);
+      }
+      try (Content c = cache.get("k").orElseThrow()) {
+        assertThat(c.channel()).as("verified by the read before").isPresent();
+      }
+    }
+  }
+
+  @Test
+  void compressedFilesAreTrustedWithoutAChannelAndStillCheckedByTheirFrames() {
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().verifyEveryRead(false).compression(Compression.ZSTD))) {
+      byte[] data = text(600_000, 5);
+      cache.put("k", data);
+      try (Content c = cache.get("k").orElseThrow()) {
+        assertThat(c.channel()).isEmpty();
+        assertThat(c.readAllBytes()).isEqualTo(data);
+      }
+    }
+  }
+}
