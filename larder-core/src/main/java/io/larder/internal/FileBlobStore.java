@@ -112,12 +112,21 @@ public final class FileBlobStore implements BlobStore {
         }
         int n = readInput(in, first);
         hasher.update(first, 0, n);
+        boolean whole = n < first.length;
+        if (!whole && expectedSize == n) {
+          // exactly one buffer, as declared: no pipeline (and no threads) for it, once we know it ends here
+          byte[] extra = new byte[1];
+          if (readInput(in, extra) > 0) {
+            hasher.update(extra, 0, 1); // longer than declared: fails
+          }
+          whole = true;
+        }
         // Compressed only if the first frame shrinks enough (incompressible content is stored raw).
         ZstdSeekable.Writer zstd = compression.enabled() && n > 0
             ? ZstdSeekable.Writer.startIfWorthIt(ops, ch, compression.zstdLevel(), first, n) : null;
         try {
           int done = zstd == null ? 0 : Math.min(n, ZstdSeekable.FRAME);
-          if (n < first.length) {
+          if (whole) {
             sink(ch, zstd).write(first, done, n - done);
             FIRST_BUFFERS.offer(first);
           } else {

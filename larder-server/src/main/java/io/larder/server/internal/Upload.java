@@ -19,7 +19,7 @@ final class Upload extends InputStream {
 
   private final Channel channel;
   private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
-  private boolean paused; // event loop only
+  private volatile boolean paused; // written on the event loop only
   private ByteBuf current;
   private boolean ended;
   private long received;
@@ -79,7 +79,9 @@ final class Upload extends InputStream {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("interrupted while receiving the body");
     }
-    channel.eventLoop().execute(this::resumeIfDrained);
+    if (paused && queue.size() < HIGH / 2) {
+      channel.eventLoop().execute(this::resumeIfDrained); // only then: a task per chunk would wake the loop each time
+    }
     if (o instanceof IOException e) {
       ended = true;
       throw new IOException(e.getMessage());
