@@ -229,6 +229,35 @@ class LauncherTest {
   }
 
   @Test
+  void keyIsTheSameForTwoClonesAndExplainsItsInputs() throws Exception {
+    List<String> keys = new ArrayList<>();
+    for (String clone : List.of("one/project", "two/deeper/project")) {
+      Path p = dir.resolve(clone);
+      Files.createDirectories(p.resolve("src"));
+      Files.writeString(p.resolve("src/main.c"), "int main(void) { return 0; }\n");
+      Files.writeString(p.resolve("src/util.h"), "#define N 3\n");
+      Files.writeString(p.resolve("Makefile"), "all:\n\tcc src/main.c\n");
+      Result r = larder(null, "key", "--dir", p.toString(), "--files", "src/**", "--files", "Makefile", "--arg", "-O2",
+          "--platform", "linux-x86_64", "--tool-version", "echo cc 12");
+      assertThat(r.code()).as(r.stderr()).isZero();
+      keys.add(r.out().strip());
+    }
+    assertThat(keys.get(0)).matches("[0-9a-f]{64}").isEqualTo(keys.get(1));
+    Path p = dir.resolve("one/project");
+    Result explained = larder(null, "key", "--dir", p.toString(), "--files", "src/**", "--files", "Makefile", "--arg",
+        "-O2", "--platform", "linux-x86_64", "--tool-version", "echo cc 12", "--explain");
+    assertThat(explained.out()).startsWith(keys.get(0)).contains("file\t", "src/main.c", "Makefile", "tool\t", "echo cc 12");
+    Files.writeString(p.resolve("src/util.h"), "#define N 4\n");
+    assertThat(larder(null, "key", "--dir", p.toString(), "--files", "src/**", "--files", "Makefile", "--arg", "-O2",
+        "--platform", "linux-x86_64", "--tool-version", "echo cc 12").out().strip()).isNotEqualTo(keys.get(0));
+    JsonNode json = new ObjectMapper().readTree(larder(null, "key", "--dir", p.toString(), "--files", "Makefile", "--json").stdout());
+    assertThat(json.get("inputs").get(0).get("name").asText()).isEqualTo("Makefile");
+    Result none = larder(null, "key", "--dir", p.toString(), "--files", "*.rs");
+    assertThat(none.code()).isEqualTo(2);
+    assertThat(none.stderr()).contains("matches no file");
+  }
+
+  @Test
   void aMissingStoreDirectoryIsCreated() throws Exception {
     Path nested = dir.resolve("a/b/c");
     Result r = larderAt(nested, "x".getBytes(), "put", "k", "-");
