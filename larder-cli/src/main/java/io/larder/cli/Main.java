@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
     description = "A content-addressable cache: put and get bytes by key or digest, verified on every read.",
     subcommands = {
       PutCommand.class, GetCommand.class, InfoCommand.class, LsCommand.class, RmCommand.class,
-      VerifyCommand.class, StatsCommand.class, GcCommand.class, ServeCommand.class, KeyCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class
+      VerifyCommand.class, StatsCommand.class, GcCommand.class, ServeCommand.class, KeyCommand.class, ExecCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class
     },
     footerHeading = "%nExit codes:%n",
     footer = {

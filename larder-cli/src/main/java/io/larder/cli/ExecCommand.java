@@ -1,0 +1,190 @@
+package io.larder.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.larder.BuildKey;
+import io.larder.Content;
+import io.larder.Larder;
+import io.larder.PutOptions;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "exec", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Run a command only if its inputs changed. The key is computed as by 'larder key' (plus the",
+        "command and the output globs). On a hit the recorded outputs, stdout, stderr and exit code are",
+        "restored without running the command; on a miss it runs, streams its output, and if it exits 0 its",
+        "outputs (files, directories, permissions, symbolic links, empty directories) are stored."},
+    footerHeading = "%nExamples:%n",
+    footer = {"  larder exec --files 'src/**' --files Makefile --outputs build --name lib -- make",
+        "  larder exec --files src --outputs 'out/**' --dry-run -- ./build.sh",
+        "  larder exec --files '*.c' --outputs app --cache-failures -- cc -o app main.c"})
+final class ExecCommand extends Base {
+  @Mixin
+  KeyOptions key = new KeyOptions();
+
+  @Option(names = "--outputs", paramLabel = "GLOB", required = true,
+      description = "What the command produces: a glob, file or directory relative to the working directory. Repeatable.")
+  List<String> outputs = new ArrayList<>();
+
+  @Option(names = "--name", paramLabel = "NAME", description = "Names this step, so that --dry-run can say what changed since its last run.")
+  String name = "default";
+
+  @Option(names = "--cache-failures", description = "Also record a run that exits non-zero (and replay its exit code).")
+  boolean cacheFailures;
+
+  @Option(names = "--dry-run", description = "Say hit or miss, and on a miss which inputs changed since the last run of --name.")
+  boolean dryRun;
+
+  @Parameters(paramLabel = "COMMAND", arity = "1..*", description = "The command and its arguments (after --).")
+  List<String> command = new ArrayList<>();
+
+  @Override
+  int run() throws Exception {
+    Path work = Path.of("").toAbsolutePath();
+    BuildKey b = key.builder(options.storeDir());
+    b.arg("\u0000command");
+    command.forEach(b::arg);
+    b.arg("\u0000outputs");
+    outputs.forEach(b::arg);
+    BuildKey.Result k = b.compute();
+    String entryKey = "exec:" + name + ":" + k.key();
+    try (Larder store = open()) {
+      Optional<JsonNode> recorded = readJson(store, entryKey);
+      if (dryRun) {
+        return dryRun(store, k, recorded);
+      }
+      if (recorded.isPresent()) {
+        try {
+          OutputTree.restore(store, work, recorded.get().get("outputs"));
+          replay(store, recorded.get());
+          if (!options.quiet) {
+            System.err.println("larder: hit " + k.key().substring(0, 12) + " (" + name + "): restored "
+                + recorded.get().get("outputs").size() + " outputs");
+          }
+          return recorded.get().get("exitCode").asInt();
+        } catch (OutputTree.Incomplete e) {
+          System.err.println("larder: the recorded run is incomplete (" + e.getMessage() + "): running the command");
+        }
+      }
+      return runAndRecord(store, work, k, entryKey);
+    }
+  }
+
+  private int runAndRecord(Larder store, Path work, BuildKey.Result k, String entryKey) throws Exception {
+    long t0 = System.nanoTime();
+    Process p = new ProcessBuilder(command).directory(work.toFile()).redirectInput(ProcessBuilder.Redirect.INHERIT).start();
+    Path outFile = Files.createTempFile("larder-exec-stdout", ".log");
+    Path errFile = Files.createTempFile("larder-exec-stderr", ".log");
+    try {
+      Thread o = tee(p.getInputStream(), System.out, outFile);
+      Thread e = tee(p.getErrorStream(), System.err, errFile);
+      int code = p.waitFor();
+      o.join();
+      e.join();
+      long millis = (System.nanoTime() - t0) / 1_000_000;
+      if (code != 0 && !cacheFailures) {
+        return code; // a failure records nothing
+      }
+      ObjectNode m = Jsons.MAPPER.createObjectNode();
+      m.put("format", 1);
+      ArrayNode cmd = m.putArray("command");
+      command.forEach(cmd::add);
+      m.put("exitCode", code);
+      m.put("durationMillis", millis);
+      m.put("host", java.net.InetAddress.getLocalHost().getHostName());
+      m.put("time", java.time.Instant.now().toString());
+      m.put("key", k.key());
+      ArrayNode inputs = m.putArray("inputs");
+      for (BuildKey.Input i : k.inputs()) {
+        inputs.addObject().put("kind", i.kind()).put("name", i.name()).put("sha256", i.sha256());
+      }
+      m.set("stdout", OutputTree.storeFile(store, outFile));
+      m.set("stderr", OutputTree.storeFile(store, errFile));
+      m.set("outputs", OutputTree.capture(store, work, outputs));
+      byte[] json = Jsons.MAPPER.writeValueAsBytes(m);
+      String meta = Jsons.MAPPER.writeValueAsString(Jsons.MAPPER.createObjectNode().put("command", String.join(" ", command))
+          .put("durationMillis", millis).put("host", m.get("host").asText()).put("time", m.get("time").asText()));
+      store.put(entryKey, json, PutOptions.defaults().metadata(meta));
+      store.put("exec-last:" + name, json, PutOptions.defaults().metadata(meta));
+      return code;
+    } finally {
+      Files.deleteIfExists(outFile);
+      Files.deleteIfExists(errFile);
+    }
+  }
+
+  /** Copies a child's output to ours as it comes, and to a file for the record. */
+  private static Thread tee(InputStream from, OutputStream to, Path file) {
+    return Thread.ofPlatform().start(() -> {
+      try (InputStream in = from; OutputStream f = Files.newOutputStream(file)) {
+        byte[] buf = new byte[8192];
+        for (int n; (n = in.read(buf)) > 0; ) {
+          to.write(buf, 0, n);
+          to.flush();
+          f.write(buf, 0, n);
+        }
+      } catch (IOException ignored) {
+        // the child closed its end
+      }
+    });
+  }
+
+  private static void replay(Larder store, JsonNode m) throws IOException {
+    OutputTree.copyBlob(store, m.get("stdout"), System.out);
+    System.out.flush();
+    OutputTree.copyBlob(store, m.get("stderr"), System.err);
+    System.err.flush();
+  }
+
+  private int dryRun(Larder store, BuildKey.Result k, Optional<JsonNode> recorded) {
+    if (recorded.isPresent()) {
+      out.println("hit " + k.key() + " (" + name + ")");
+      return Main.OK;
+    }
+    out.println("miss " + k.key() + " (" + name + ")");
+    Optional<JsonNode> last = readJson(store, "exec-last:" + name);
+    if (last.isEmpty()) {
+      out.println("  no earlier run of '" + name + "' is recorded");
+      return Main.OK;
+    }
+    Map<String, String> before = new TreeMap<>();
+    last.get().get("inputs").forEach(i -> before.put(i.get("kind").asText() + " " + i.get("name").asText(), i.get("sha256").asText()));
+    Map<String, String> now = new TreeMap<>();
+    k.inputs().forEach(i -> now.put(i.kind() + " " + i.name(), i.sha256()));
+    now.forEach((n, d) -> {
+      String was = before.get(n);
+      if (was == null) {
+        out.println("  added    " + n);
+      } else if (!was.equals(d)) {
+        out.println("  changed  " + n);
+      }
+    });
+    before.keySet().stream().filter(n -> !now.containsKey(n)).forEach(n -> out.println("  removed  " + n));
+    return Main.OK;
+  }
+
+  private static Optional<JsonNode> readJson(Larder store, String key) {
+    Optional<Content> c = store.get(key);
+    if (c.isEmpty()) {
+      return Optional.empty();
+    }
+    try (Content content = c.get()) {
+      return Optional.of(Jsons.MAPPER.readTree(content.readAllBytes()));
+    } catch (IOException e) {
+      return Optional.empty(); // not ours: treated as a miss
+    }
+  }
+}

@@ -1,0 +1,162 @@
+package io.larder.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `larder exec`: hits restore outputs exactly without running the command; misses run and record. */
+class ExecTest {
+  @TempDir Path dir;
+  Path work;
+  Path store;
+  Path runs;
+
+  record Run(int code, String out, String err) {}
+
+  @BeforeEach
+  void project() throws Exception {
+    work = Files.createDirectories(dir.resolve("project"));
+    store = dir.resolve("store");
+    runs = dir.resolve("runs.log");
+    Files.createDirectories(work.resolve("src"));
+    Files.writeString(work.resolve("src/main.c"), "int main(void) { return 0; }\n");
+    Files.writeString(work.resolve("build.sh"), """
+        #!/bin/sh
+        echo run >> "$RUNS"
+        mkdir -p out/empty out/sub
+        cp src/main.c out/sub/main.c
+        printf 'hello\\n' > out/a.txt
+        chmod 751 out/a.txt
+        ln -sf a.txt out/link
+        echo "built on stdout"
+        echo "warned on stderr" >&2
+        exit "${EXIT:-0}"
+        """);
+    Files.setPosixFilePermissions(work.resolve("build.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
+  }
+
+  Run exec(String exit, String... extra) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(System.getProperty("larder.launcher"), "--cache", store.toString(),
+        "exec", "--files", "src", "--files", "build.sh", "--outputs", "out", "--name", "build"));
+    cmd.addAll(List.of(extra));
+    cmd.addAll(List.of("--", "./build.sh"));
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile());
+    pb.environment().put("RUNS", runs.toString());
+    pb.environment().put("EXIT", exit);
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    return new Run(p.exitValue(), out, err);
+  }
+
+  long runCount() throws Exception {
+    return Files.exists(runs) ? Files.readAllLines(runs).size() : 0;
+  }
+
+  static void deleteTree(Path p) throws Exception {
+    if (Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+      try (var s = Files.walk(p)) {
+        for (Path f : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(f);
+        }
+      }
+    }
+  }
+
+  @Test
+  void aHitRestoresFilesPermissionsSymlinksEmptyDirectoriesAndOutputWithoutRunning() throws Exception {
+    Run first = exec("0");
+    assertThat(first.code()).isZero();
+    assertThat(first.out()).isEqualTo("built on stdout\n");
+    assertThat(first.err()).contains("warned on stderr");
+    assertThat(runCount()).isEqualTo(1);
+    deleteTree(work.resolve("out"));
+
+    Run second = exec("0");
+    assertThat(runCount()).as("not run again").isEqualTo(1);
+    assertThat(second.code()).isZero();
+    assertThat(second.out()).isEqualTo("built on stdout\n");
+    assertThat(second.err()).contains("warned on stderr", "hit");
+    Path out = work.resolve("out");
+    assertThat(Files.readString(out.resolve("a.txt"))).isEqualTo("hello\n");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(out.resolve("a.txt")))).isEqualTo("rwxr-x--x");
+    assertThat(Files.readSymbolicLink(out.resolve("link"))).isEqualTo(Path.of("a.txt"));
+    assertThat(Files.isDirectory(out.resolve("empty"))).isTrue();
+    assertThat(Files.list(out.resolve("empty")).count()).isZero();
+    assertThat(Files.readString(out.resolve("sub/main.c"))).isEqualTo("int main(void) { return 0; }\n");
+    try (var s = Files.list(out)) {
+      assertThat(s.map(p -> p.getFileName().toString())).as("no temporary files left")
+          .noneMatch(n -> n.startsWith(".larder-restore-"));
+    }
+
+    // a changed input is a miss, and --dry-run says which
+    Files.writeString(work.resolve("src/main.c"), "int main(void) { return 1; }\n");
+    Run dry = exec("0", "--dry-run");
+    assertThat(dry.out()).startsWith("miss ").contains("changed  file src/main.c");
+    assertThat(runCount()).isEqualTo(1);
+    exec("0");
+    assertThat(runCount()).isEqualTo(2);
+    assertThat(exec("0", "--dry-run").out()).startsWith("hit ");
+  }
+
+  @Test
+  void aFailingCommandIsNotRecordedUnlessAsked() throws Exception {
+    assertThat(exec("3").code()).isEqualTo(3);
+    assertThat(exec("3").code()).isEqualTo(3);
+    assertThat(runCount()).as("failures run every time").isEqualTo(2);
+    assertThat(exec("3", "--cache-failures").code()).isEqualTo(3);
+    Run replayed = exec("3", "--cache-failures");
+    assertThat(replayed.code()).as("the recorded exit code").isEqualTo(3);
+    assertThat(runCount()).isEqualTo(3);
+  }
+
+  @Test
+  void outputsOutsideTheWorkingDirectoryAreRefused() throws Exception {
+    List<String> cmd = List.of(System.getProperty("larder.launcher"), "--cache", store.toString(), "exec",
+        "--files", "src", "--outputs", "../elsewhere", "--", "true");
+    Process p = new ProcessBuilder(cmd).directory(work.toFile()).start();
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).isEqualTo(2);
+    assertThat(err).contains("outside the working directory");
+  }
+
+  @Test
+  @Tag("slow")
+  void twoProcessesExecutingTheSameKeyRunItAtMostTwiceAndTheEntryStaysWhole() throws Exception {
+    Files.writeString(work.resolve("build.sh"), Files.readString(work.resolve("build.sh")).replace("exit", "sleep 1; exit"));
+    List<Thread> threads = new ArrayList<>();
+    List<Integer> codes = java.util.Collections.synchronizedList(new ArrayList<>());
+    for (int i = 0; i < 2; i++) {
+      threads.add(Thread.ofPlatform().start(() -> {
+        try {
+          codes.add(exec("0").code());
+        } catch (Exception e) {
+          codes.add(-1);
+        }
+      }));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    assertThat(codes).containsExactly(0, 0);
+    assertThat(runCount()).isBetween(1L, 2L);
+    deleteTree(work.resolve("out"));
+    long before = runCount();
+    assertThat(exec("0").code()).isZero();
+    assertThat(runCount()).as("a hit now").isEqualTo(before);
+    assertThat(Files.readString(work.resolve("out/a.txt"))).isEqualTo("hello\n");
+  }
+}
