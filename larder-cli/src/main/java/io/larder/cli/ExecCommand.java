@@ -4,9 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.larder.BuildKey;
-import io.larder.Content;
 import io.larder.Larder;
-import io.larder.PutOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -48,6 +46,16 @@ final class ExecCommand extends Base {
   @Option(names = "--dry-run", description = "Say hit or miss, and on a miss which inputs changed since the last run of --name.")
   boolean dryRun;
 
+  @Option(names = "--remote", paramLabel = "URL",
+      description = "Also use a 'larder serve' server (after the local store; runs are stored in both).")
+  String remote;
+
+  @Option(names = "--remote-only", description = "Use only the --remote server, not the local store.")
+  boolean remoteOnly;
+
+  @Option(names = "--remote-token", paramLabel = "TOKEN", description = "The server's token (default: $LARDER_REMOTE_TOKEN).")
+  String remoteToken;
+
   @Parameters(paramLabel = "COMMAND", arity = "1..*", description = "The command and its arguments (after --).")
   List<String> command = new ArrayList<>();
 
@@ -60,8 +68,23 @@ final class ExecCommand extends Base {
     b.arg("\u0000outputs");
     outputs.forEach(b::arg);
     BuildKey.Result k = b.compute();
+    if (!name.matches("[A-Za-z0-9._-]+")) {
+      throw new Main.UsageException("--name is letters, digits, '.', '_' and '-', not '" + name + "'");
+    }
+    if (remoteOnly && remote == null) {
+      throw new Main.UsageException("--remote-only needs --remote URL");
+    }
     String entryKey = "exec:" + name + ":" + k.key();
-    try (Larder store = open()) {
+    try (Larder local = remoteOnly ? null : open()) {
+      String token = remoteToken != null ? remoteToken : System.getenv("LARDER_REMOTE_TOKEN");
+      List<ExecCache> layers = new ArrayList<>();
+      if (local != null) {
+        layers.add(ExecCache.local(local));
+      }
+      if (remote != null) {
+        layers.add(ExecCache.remote(remote, token));
+      }
+      ExecCache store = layers.size() == 1 ? layers.get(0) : ExecCache.layered(layers);
       Optional<JsonNode> recorded = readJson(store, entryKey);
       if (dryRun) {
         return dryRun(store, k, recorded);
@@ -83,7 +106,7 @@ final class ExecCommand extends Base {
     }
   }
 
-  private int runAndRecord(Larder store, Path work, BuildKey.Result k, String entryKey) throws Exception {
+  private int runAndRecord(ExecCache store, Path work, BuildKey.Result k, String entryKey) throws Exception {
     long t0 = System.nanoTime();
     Process p = new ProcessBuilder(command).directory(work.toFile()).redirectInput(ProcessBuilder.Redirect.INHERIT).start();
     Path outFile = Files.createTempFile("larder-exec-stdout", ".log");
@@ -117,8 +140,8 @@ final class ExecCommand extends Base {
       byte[] json = Jsons.MAPPER.writeValueAsBytes(m);
       String meta = Jsons.MAPPER.writeValueAsString(Jsons.MAPPER.createObjectNode().put("command", String.join(" ", command))
           .put("durationMillis", millis).put("host", m.get("host").asText()).put("time", m.get("time").asText()));
-      store.put(entryKey, json, PutOptions.defaults().metadata(meta));
-      store.put("exec-last:" + name, json, PutOptions.defaults().metadata(meta));
+      store.put(entryKey, json, meta);
+      store.put("exec-last:" + name, json, meta);
       return code;
     } finally {
       Files.deleteIfExists(outFile);
@@ -142,14 +165,14 @@ final class ExecCommand extends Base {
     });
   }
 
-  private static void replay(Larder store, JsonNode m) throws IOException {
+  private static void replay(ExecCache store, JsonNode m) throws IOException {
     OutputTree.copyBlob(store, m.get("stdout"), System.out);
     System.out.flush();
     OutputTree.copyBlob(store, m.get("stderr"), System.err);
     System.err.flush();
   }
 
-  private int dryRun(Larder store, BuildKey.Result k, Optional<JsonNode> recorded) {
+  private int dryRun(ExecCache store, BuildKey.Result k, Optional<JsonNode> recorded) throws IOException {
     if (recorded.isPresent()) {
       out.println("hit " + k.key() + " (" + name + ")");
       return Main.OK;
@@ -176,15 +199,15 @@ final class ExecCommand extends Base {
     return Main.OK;
   }
 
-  private static Optional<JsonNode> readJson(Larder store, String key) {
-    Optional<Content> c = store.get(key);
+  private static Optional<JsonNode> readJson(ExecCache store, String key) throws IOException {
+    Optional<InputStream> c = store.open(key);
     if (c.isEmpty()) {
       return Optional.empty();
     }
-    try (Content content = c.get()) {
-      return Optional.of(Jsons.MAPPER.readTree(content.readAllBytes()));
-    } catch (IOException e) {
-      return Optional.empty(); // not ours: treated as a miss
+    try (InputStream in = c.get()) {
+      return Optional.of(Jsons.MAPPER.readTree(in.readAllBytes()));
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty(); // damaged or not ours: treated as a miss
     }
   }
 }

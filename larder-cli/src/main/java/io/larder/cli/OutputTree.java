@@ -3,11 +3,7 @@ package io.larder.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.larder.Content;
-import io.larder.Entry;
-import io.larder.Larder;
 import io.larder.LarderException;
-import io.larder.PutOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -51,27 +47,45 @@ final class OutputTree {
     }
   }
 
-  /** Stores a file's content as a blob entry; returns {"sha256","size"}. */
-  static ObjectNode storeFile(Larder store, Path file) throws IOException {
+  /** Stores a file's content as a blob entry (unless stored already); returns {"sha256","size"}. */
+  static ObjectNode storeFile(ExecCache cache, Path file) throws IOException {
     String hex = sha256(file);
-    Entry e = store.put(BLOB + hex, file, PutOptions.defaults());
-    if (!e.integrity().hash(io.larder.Algorithm.SHA256).orElseThrow().hex().equals(hex)) {
-      throw new IOException(file + " changed while it was stored");
+    long size = Files.size(file);
+    if (!cache.has(BLOB + hex)) {
+      cache.put(BLOB + hex, file, null);
     }
-    return io.larder.config.JsonShapes.MAPPER.createObjectNode().put("sha256", hex).put("size", e.size());
+    return io.larder.config.JsonShapes.MAPPER.createObjectNode().put("sha256", hex).put("size", size);
   }
 
-  static void copyBlob(Larder store, JsonNode ref, OutputStream to) throws IOException {
-    Optional<Content> c = store.get(BLOB + ref.get("sha256").asText());
-    if (c.isPresent()) {
-      try (Content content = c.get()) {
-        to.write(content.readAllBytes());
+  /** Copies a recorded blob (stdout, stderr) to {@code to}; false if it is gone or does not match its digest. */
+  static boolean copyBlob(ExecCache cache, JsonNode ref, OutputStream to) throws IOException {
+    Path tmp = Files.createTempFile("larder-exec-blob", ".tmp");
+    try {
+      if (!fetch(cache, ref.get("sha256").asText(), tmp)) {
+        return false;
       }
+      Files.copy(tmp, to);
+      return true;
+    } finally {
+      Files.deleteIfExists(tmp);
     }
+  }
+
+  /** Writes blob {@code hex} to {@code target} and checks it against its digest (the bytes may come from the network). */
+  private static boolean fetch(ExecCache cache, String hex, Path target) throws IOException {
+    Optional<InputStream> in = cache.open(BLOB + hex);
+    if (in.isEmpty()) {
+      return false;
+    }
+    java.security.MessageDigest md = io.larder.Algorithm.SHA256.newDigest();
+    try (InputStream s = new java.security.DigestInputStream(in.get(), md)) {
+      Files.copy(s, target, StandardCopyOption.REPLACE_EXISTING);
+    }
+    return java.util.HexFormat.of().formatHex(md.digest()).equals(hex);
   }
 
   /** Captures what the globs name under {@code work}, in path order. */
-  static ArrayNode capture(Larder store, Path work, java.util.List<String> globs) throws IOException {
+  static ArrayNode capture(ExecCache store, Path work, java.util.List<String> globs) throws IOException {
     TreeMap<String, Path> found = new TreeMap<>();
     for (String glob : globs) {
       Path literal = work.resolve(glob).normalize();
@@ -121,7 +135,7 @@ final class OutputTree {
   }
 
   /** Restores a manifest into {@code work}. Checks every path and blob before writing anything. */
-  static void restore(Larder store, Path work, JsonNode outputs) throws Incomplete, IOException {
+  static void restore(ExecCache store, Path work, JsonNode outputs) throws Incomplete, IOException {
     Path real = work.toRealPath();
     for (JsonNode o : outputs) {
       String path = o.get("path").asText();
@@ -131,14 +145,18 @@ final class OutputTree {
         throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
             "the recorded output '" + path + "' is outside the working directory: nothing restored");
       }
-      if (o.get("type").asText().equals("file") && store.info(BLOB + o.get("sha256").asText()).isEmpty()) {
+      if (o.get("type").asText().equals("file") && !store.has(BLOB + o.get("sha256").asText())) {
         throw new Incomplete("the content of " + path + " is no longer stored");
       }
     }
+    java.util.Set<Path> swept = new java.util.HashSet<>();
     for (JsonNode o : outputs) {
       Path target = work.resolve(o.get("path").asText());
       Path parent = target.getParent();
       Files.createDirectories(parent);
+      if (swept.add(parent)) {
+        sweepStale(parent);
+      }
       if (!parent.toRealPath().startsWith(real)) {
         throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "restoring "
             + o.get("path").asText() + " would write through a symbolic link out of " + work + ": stopped");
@@ -158,12 +176,8 @@ final class OutputTree {
         default -> {
           Path tmp = parent.resolve(TMP_PREFIX + UUID.randomUUID());
           try {
-            Optional<Content> c = store.get(BLOB + o.get("sha256").asText());
-            if (c.isEmpty()) {
-              throw new Incomplete("the content of " + o.get("path").asText() + " went while restoring");
-            }
-            try (Content content = c.get()) {
-              content.copyTo(tmp); // verified before it is in place
+            if (!fetch(store, o.get("sha256").asText(), tmp)) { // checked before it is put in place
+              throw new Incomplete("the content of " + o.get("path").asText() + " is gone or damaged");
             }
             setMode(tmp, o);
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -172,6 +186,23 @@ final class OutputTree {
           }
         }
       }
+    }
+  }
+
+  /**
+   * Removes temporary files of restores that were killed (kill -9, power loss) more than ten minutes ago;
+   * younger ones may belong to a restore running now in another process.
+   */
+  private static void sweepStale(Path dir) {
+    java.time.Instant cutoff = java.time.Instant.now().minus(java.time.Duration.ofMinutes(10));
+    try (var s = Files.newDirectoryStream(dir, TMP_PREFIX + "*")) {
+      for (Path p : s) {
+        if (Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(cutoff)) {
+          Files.deleteIfExists(p);
+        }
+      }
+    } catch (IOException ignored) {
+      // best effort
     }
   }
 

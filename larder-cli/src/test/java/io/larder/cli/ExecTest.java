@@ -112,6 +112,44 @@ class ExecTest {
   }
 
   @Test
+  void aRunRecordedThroughAServerIsAHitInAnotherCloneAndFillsItsLocalStore() throws Exception {
+    Process server = new ProcessBuilder(System.getProperty("larder.launcher"), "--cache", dir.resolve("server-store").toString(),
+        "serve", "--port", "0", "--no-access-log").start();
+    try {
+      String first = new java.io.BufferedReader(new java.io.InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8))
+          .readLine();
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("at (http://\\S+)$").matcher(String.valueOf(first));
+      assertThat(m.find()).as(first).isTrue();
+      String url = m.group(1);
+      Run a = exec("0", "--remote", url, "--remote-only");
+      assertThat(a.code()).as(a.err()).isZero();
+      assertThat(runCount()).isEqualTo(1);
+
+      // another clone of the project, in another directory, with its own local store
+      Path clone = Files.createDirectories(dir.resolve("elsewhere/clone"));
+      Files.createDirectories(clone.resolve("src"));
+      Files.copy(work.resolve("src/main.c"), clone.resolve("src/main.c"));
+      Files.copy(work.resolve("build.sh"), clone.resolve("build.sh"), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+      work = clone;
+      store = dir.resolve("clone-store");
+      Run b = exec("0", "--remote", url);
+      assertThat(b.code()).as(b.err()).isZero();
+      assertThat(runCount()).as("a hit from the server").isEqualTo(1);
+      assertThat(Files.readString(clone.resolve("out/a.txt"))).isEqualTo("hello\n");
+      assertThat(b.out()).isEqualTo("built on stdout\n");
+      deleteTree(clone.resolve("out"));
+      server.destroy();
+      server.waitFor(30, TimeUnit.SECONDS);
+      Run c = exec("0");
+      assertThat(c.code()).isZero();
+      assertThat(runCount()).as("now a local hit, the server gone").isEqualTo(1);
+      assertThat(Files.readSymbolicLink(clone.resolve("out/link"))).isEqualTo(Path.of("a.txt"));
+    } finally {
+      server.destroyForcibly();
+    }
+  }
+
+  @Test
   void aFailingCommandIsNotRecordedUnlessAsked() throws Exception {
     assertThat(exec("3").code()).isEqualTo(3);
     assertThat(exec("3").code()).isEqualTo(3);
@@ -131,6 +169,41 @@ class ExecTest {
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).isEqualTo(2);
     assertThat(err).contains("outside the working directory");
+  }
+
+  @Test
+  @Tag("slow")
+  void aRestoreKilledAtAnyMomentLeavesEachOutputWholeOrAbsent() throws Exception {
+    Files.writeString(work.resolve("build.sh"), """
+        #!/bin/sh
+        echo run >> "$RUNS"
+        mkdir -p out
+        head -c 200000000 /dev/urandom > out/big.bin
+        printf 'small\\n' > out/small.txt
+        """);
+    assertThat(exec("0").code()).isZero();
+    byte[] whole = java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(work.resolve("out/big.bin")));
+    for (int delayMillis : new int[] {300, 600, 900, 1200, 1500, 2000}) {
+      deleteTree(work.resolve("out"));
+      ProcessBuilder pb = new ProcessBuilder(System.getProperty("larder.launcher"), "--cache", store.toString(), "exec",
+          "--files", "src", "--files", "build.sh", "--outputs", "out", "--name", "build", "--", "./build.sh")
+          .directory(work.toFile()).redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD);
+      pb.environment().put("RUNS", runs.toString());
+      Process p = pb.start();
+      Thread.sleep(delayMillis);
+      p.destroyForcibly(); // kill -9, wherever the restore is
+      p.waitFor(30, TimeUnit.SECONDS);
+      Path big = work.resolve("out/big.bin");
+      if (Files.exists(big)) {
+        assertThat(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(big)))
+            .as("killed after %d ms: big.bin is whole", delayMillis).isEqualTo(whole);
+      }
+      Path small = work.resolve("out/small.txt");
+      if (Files.exists(small)) {
+        assertThat(Files.readString(small)).isEqualTo("small\n");
+      }
+    }
+    assertThat(runCount()).as("every run after the first was a hit").isEqualTo(1);
   }
 
   @Test
