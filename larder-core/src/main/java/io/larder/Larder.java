@@ -171,13 +171,10 @@ public final class Larder implements AutoCloseable {
         h.update(buf, 0, n);
         record = new BlobRecord(h.finish(), n, buf);
       } else {
-        InputStream whole = new SequenceInputStream(new ByteArrayInputStream(buf, 0, n), in);
-        BlobStore.StoredBlob b = blobs.put(whole, options.integrity(), options.size());
-        record = new BlobRecord(b.digest(), b.size(), null);
+        record = storeFile(new SequenceInputStream(new ByteArrayInputStream(buf, 0, n), in), options);
       }
     } else {
-      BlobStore.StoredBlob b = blobs.put(in, options.integrity(), options.size());
-      record = new BlobRecord(b.digest(), b.size(), null);
+      record = storeFile(in, options);
     }
     if (record.inline() == null) {
       trust(record.digest()); // its bytes were hashed as they were written
@@ -188,6 +185,50 @@ public final class Larder implements AutoCloseable {
         options.metadata());
     index.put(entry, record);
     return entry;
+  }
+
+  private BlobRecord storeFile(InputStream in, PutOptions options) {
+    if (isStoredAndTrusted(options.integrity())) {
+      return hashOnly(in, options);
+    }
+    BlobStore.StoredBlob b = blobs.put(in, options.integrity(), options.size());
+    return new BlobRecord(b.digest(), b.size(), null);
+  }
+
+  /**
+   * Whether a put declaring {@code expected} can skip writing (only with {@code verifyEveryRead(false)}):
+   * a blob with that digest is stored, verified since its file last changed, and its time was just
+   * refreshed (so a collector keeps it). The upload is still read and hashed whole, and refused if it does
+   * not match; only the write of bytes already on disk is skipped.
+   */
+  private boolean isStoredAndTrusted(Integrity expected) {
+    if (expected == null || options.verifyEveryRead()) {
+      return false;
+    }
+    Optional<Integrity.Hash> h = expected.hash(algorithm);
+    if (h.isEmpty()) {
+      return false;
+    }
+    Integrity d = new Integrity(List.of(h.get()));
+    Object was = verified.get(d);
+    if (was == null || !was.equals(blobs.stamp(d).orElse(null)) || !blobs.touch(d)) {
+      return false;
+    }
+    trust(d); // the touch moved its times; its bytes are the ones verified
+    return true;
+  }
+
+  private BlobRecord hashOnly(InputStream in, PutOptions options) {
+    Hasher h = new Hasher(algorithm, options.integrity(), options.size());
+    byte[] buf = new byte[256 * 1024];
+    try {
+      for (int n; (n = in.read(buf)) > 0; ) {
+        h.update(buf, 0, n);
+      }
+    } catch (IOException e) {
+      throw io.larder.internal.Errors.io("reading the content to store", e);
+    }
+    return new BlobRecord(h.finish(), h.count(), null);
   }
 
   private static byte[] readUpTo(InputStream in, int max) {

@@ -34,6 +34,30 @@ class TrustedReadsTest {
   }
 
   @Test
+  void aPutOfTrustedStoredContentIsHashedButNotWrittenAgain() throws Exception {
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().verifyEveryRead(false))) {
+      byte[] data = random(300_000, 6);
+      Integrity d = Integrity.compute(Algorithm.SHA256, data);
+      cache.put("a", data);
+      Path file = StoreFiles.blobFiles(dir).get(0);
+      Object inode = java.nio.file.Files.getAttribute(file, "unix:ino");
+      java.nio.file.Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(0));
+      cache.getBytes("a"); // verified again (its stamp moved), trusted from now on
+      cache.put("b", new java.io.ByteArrayInputStream(data), PutOptions.defaults().integrity(d));
+      assertThat(java.nio.file.Files.getAttribute(file, "unix:ino")).as("the same file: not rewritten").isEqualTo(inode);
+      assertThat(java.nio.file.Files.getLastModifiedTime(file).toMillis()).as("but its time refreshed, for the collector")
+          .isGreaterThan(0);
+      assertThat(cache.getBytes("b")).hasValue(data);
+      byte[] other = random(300_000, 7);
+      assertThatThrownBy(() -> cache.put("c", new java.io.ByteArrayInputStream(other), PutOptions.defaults().integrity(d)))
+          .isInstanceOfSatisfying(LarderException.IntegrityFailure.class,
+              e -> assertThat(e.kind()).isEqualTo(LarderException.Kind.DIGEST_MISMATCH));
+      assertThat(cache.info("c")).as("a mismatching upload stores nothing").isEmpty();
+      assertThat(cache.getBytes("a")).hasValue(data);
+    }
+  }
+
+  @Test
   void everyReadIsVerifiedByDefaultAndNoChannelIsOffered() {
     try (Larder cache = Larder.open(dir)) {
       cache.put("k", random(200_000, 2));

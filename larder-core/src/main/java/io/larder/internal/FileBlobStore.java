@@ -349,6 +349,22 @@ public final class FileBlobStore implements BlobStore {
   }
 
   @Override
+  public boolean touch(Integrity digest) {
+    java.nio.file.attribute.FileTime now = java.nio.file.attribute.FileTime.from(Instant.now());
+    for (Path p : variants(digest)) {
+      try {
+        Files.setLastModifiedTime(p, now);
+        return true;
+      } catch (NoSuchFileException e) {
+        // the other form, or gone
+      } catch (IOException e) {
+        return false; // then the caller writes it again
+      }
+    }
+    return false;
+  }
+
+  @Override
   public Optional<FileChannel> openFile(Integrity digest) {
     Path raw = path(digest);
     try {

@@ -53,6 +53,17 @@ public interface BlobStore extends Closeable {
     return Optional.empty();
   }
 
+  /**
+   * Refreshes the time of an existing blob, as a put of the same content would, so that a collector does
+   * not take it as unreferenced (a collector that set it aside meanwhile puts it back; see
+   * {@link #deleteIfUnchangedSince}).
+   *
+   * @return false if there is no such blob (then store it with {@link #put})
+   */
+  default boolean touch(Integrity digest) {
+    return false;
+  }
+
   /** Whether the blob exists. */
   boolean exists(Integrity digest);
 
