@@ -74,9 +74,15 @@ public final class Larder implements AutoCloseable {
   private final ConcurrentHashMap<Integrity, Object> verified = new ConcurrentHashMap<>();
 
   private final AccessRecorder accesses; // null when access tracking is off
+  private final io.larder.spi.RemoteTier tier; // null without a remote tier
+  private final java.util.concurrent.atomic.LongAdder[] tierCounts = {new java.util.concurrent.atomic.LongAdder(),
+      new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder(),
+      new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder(),
+      new java.util.concurrent.atomic.LongAdder()};
   private final java.util.Set<java.util.concurrent.ExecutorService> scheduled = ConcurrentHashMap.newKeySet();
 
-  private Larder(Path root, LarderOptions options, BlobStore blobs, Index index) {
+  private Larder(Path root, LarderOptions options, BlobStore blobs, Index index, io.larder.spi.RemoteTier tier) {
+    this.tier = tier;
     this.root = root;
     this.options = options;
     this.algorithm = options.algorithm();
@@ -100,8 +106,94 @@ public final class Larder implements AutoCloseable {
     return open(root, options, FileOps.REAL, UnaryOperator.identity());
   }
 
+  /**
+   * Opens the store at {@code root} as the local tier in front of a shared remote tier (see
+   * {@link io.larder.spi.RemoteTier}): a read by key that misses locally is answered from the remote tier
+   * (verified, and kept locally), and every put is written through to it — acknowledged only once it is
+   * there. If the remote tier is unreachable, local content is still served and its misses are misses.
+   */
+  public static Larder open(Path root, LarderOptions options, io.larder.spi.RemoteTier tier) {
+    return open(root, options, FileOps.REAL, UnaryOperator.identity(), java.util.Objects.requireNonNull(tier));
+  }
+
+  /** What the remote tier did (all zero without one). */
+  public TierStats tierStats() {
+    return new TierStats(tierCounts[0].sum(), tierCounts[1].sum(), tierCounts[2].sum(), tierCounts[3].sum(),
+        tierCounts[4].sum(), tierCounts[5].sum());
+  }
+
+  /** Where the remote tier is, if there is one. */
+  public Optional<String> remoteTier() {
+    return Optional.ofNullable(tier).map(io.larder.spi.RemoteTier::describe);
+  }
+
+  /**
+   * On a local miss: fetches the entry and its content from the remote tier into the local store (verified
+   * as any put is). Returns whether the key is now stored locally.
+   */
+  private boolean fetchFromTier(String key) {
+    if (tier == null) {
+      return false;
+    }
+    Optional<io.larder.spi.RemoteTier.RemoteEntry> re;
+    try {
+      re = tier.lookup(key);
+    } catch (LarderException e) {
+      tierCounts[3].increment();
+      return false; // unreachable: a miss, never an error for a read
+    }
+    Instant now = options.clock().instant();
+    if (re.isEmpty() || (re.get().expires() != null && !re.get().expires().isAfter(now))) {
+      return false;
+    }
+    io.larder.spi.RemoteTier.RemoteEntry r = re.get();
+    try {
+      Optional<InputStream> in = tier.open(r.integrity(), 0, Long.MAX_VALUE);
+      if (in.isEmpty()) {
+        return false;
+      }
+      try (InputStream s = in.get()) {
+        PutOptions po = PutOptions.defaults().integrity(r.integrity()).size(r.size()).metadata(r.metadata());
+        if (r.expires() != null) {
+          po = po.ttl(Duration.between(now, r.expires()));
+        }
+        putLocally(key, s, po);
+      }
+      tierCounts[1].increment();
+      return true;
+    } catch (LarderException.IntegrityFailure e) {
+      tierCounts[4].increment(); // a damaged or truncated object: not served, not kept
+      return false;
+    } catch (LarderException | IOException e) {
+      tierCounts[3].increment();
+      return false;
+    }
+  }
+
+  /** Counts a read by key: a local hit, or a local miss answered (or not) by the remote tier. */
+  private Optional<Index.Hit> lookup(String key, boolean withInline) {
+    Optional<Index.Hit> hit = index.get(key, withInline);
+    if (tier == null) {
+      return hit;
+    }
+    if (hit.isPresent() && !hit.get().entry().isExpired(options.clock().instant())) {
+      tierCounts[0].increment();
+      return hit;
+    }
+    if (fetchFromTier(key)) {
+      return index.get(key, withInline);
+    }
+    tierCounts[2].increment();
+    return hit;
+  }
+
   /** For tests: the same store with its file operations and index wrapped (fault injection). */
   static Larder open(Path root, LarderOptions options, FileOps ops, UnaryOperator<Index> indexWrapper) {
+    return open(root, options, ops, indexWrapper, null);
+  }
+
+  private static Larder open(Path root, LarderOptions options, FileOps ops, UnaryOperator<Index> indexWrapper,
+      io.larder.spi.RemoteTier tier) {
     Path r = root.toAbsolutePath();
     try {
       Files.createDirectories(r);
@@ -111,7 +203,7 @@ public final class Larder implements AutoCloseable {
     FileBlobStore blobs = new FileBlobStore(r, options.algorithm(), options.durability(), options.compression(), ops);
     Index index = indexWrapper.apply(new SqliteIndex(r.resolve("index.db"), options.durability()));
     blobs.removeTmpOlderThan(options.clock().instant().minus(options.tmpGrace()));
-    return new Larder(r, options, blobs, index);
+    return new Larder(r, options, blobs, index, tier);
   }
 
   /** The store's directory. */
@@ -160,6 +252,24 @@ public final class Larder implements AutoCloseable {
    * @throws LarderException.StorageFailure {@code INSUFFICIENT_STORAGE}, {@code IO} or {@code BUSY}
    */
   public Entry put(String key, InputStream in, PutOptions options) {
+    Entry e = putLocally(key, in, options);
+    if (tier != null) {
+      try {
+        tier.store(e, () -> index.get(key, true)
+            .map(h -> open(h.entry(), h.entry().integrity(), h.entry().size(), h.inline(), 0, h.entry().size(), true))
+            .map(Content::stream).orElseThrow(() -> new LarderException.NotFound(
+                "'" + key + "' went from the local store before it reached " + tier.describe())));
+        tierCounts[5].increment();
+      } catch (LarderException ex) {
+        tierCounts[3].increment();
+        throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' is stored locally but not in "
+            + tier.describe() + " (write-through): " + ex.getMessage(), ex);
+      }
+    }
+    return e;
+  }
+
+  private Entry putLocally(String key, InputStream in, PutOptions options) {
     Keys.check(key);
     int threshold = this.options.inlineThreshold();
     BlobRecord record;
@@ -250,7 +360,7 @@ public final class Larder implements AutoCloseable {
    */
   public Optional<Content> get(String key) {
     Keys.check(key);
-    Optional<Index.Hit> hit = index.get(key, true);
+    Optional<Index.Hit> hit = lookup(key, true);
     if (hit.isEmpty() || hit.get().entry().isExpired(options.clock().instant())) {
       return Optional.empty();
     }
@@ -297,7 +407,7 @@ public final class Larder implements AutoCloseable {
    */
   public Optional<Content> getRange(String key, long offset, long length) {
     Keys.check(key);
-    Optional<Index.Hit> hit = index.get(key, true);
+    Optional<Index.Hit> hit = lookup(key, true);
     if (hit.isEmpty() || hit.get().entry().isExpired(options.clock().instant())) {
       return Optional.empty();
     }
@@ -429,7 +539,7 @@ public final class Larder implements AutoCloseable {
   /** The entry for {@code key} from the index alone (no content is read); empty on a miss. */
   public Optional<Entry> info(String key) {
     Keys.check(key);
-    return index.get(key, false).map(Index.Hit::entry).filter(e -> !e.isExpired(options.clock().instant()));
+    return lookup(key, false).map(Index.Hit::entry).filter(e -> !e.isExpired(options.clock().instant()));
   }
 
   /** Whether {@code key} has an unexpired entry (the content is not checked). */
@@ -484,7 +594,18 @@ public final class Larder implements AutoCloseable {
 
   /** Removes the entry for {@code key}. Its content stays until collected if other keys point at it. */
   public boolean remove(String key) {
-    return index.remove(Keys.check(key));
+    boolean local = index.remove(Keys.check(key));
+    boolean remote = false;
+    if (tier != null) {
+      try {
+        remote = tier.remove(key);
+      } catch (LarderException e) {
+        tierCounts[3].increment();
+        throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' was removed locally but not from "
+            + tier.describe() + ": " + e.getMessage(), e);
+      }
+    }
+    return local || remote;
   }
 
   /** Removes every entry whose key starts with {@code prefix}, in one transaction; returns how many. */
@@ -740,6 +861,9 @@ public final class Larder implements AutoCloseable {
         accesses.flushNow(); // best effort: a failure keeps the times unwritten, it does not fail close
       }
       index.close();
+      if (tier != null) {
+        tier.close();
+      }
     } catch (IOException e) {
       throw io.larder.internal.Errors.io("closing the index", e);
     } finally {

@@ -20,21 +20,33 @@ final class S3Proxy implements AutoCloseable {
   private final Process process;
   final URI endpoint;
   final Path data;
+  final int port;
 
-  private S3Proxy(Process process, URI endpoint, Path data) {
+  private S3Proxy(Process process, URI endpoint, Path data, int port) {
     this.process = process;
     this.endpoint = endpoint;
     this.data = data;
+    this.port = port;
   }
 
   static S3Proxy start(Path dir) throws Exception {
-    String jar = System.getProperty("s3proxy.jar");
-    if (jar == null || !Files.isRegularFile(Path.of(jar))) {
-      throw new IllegalStateException("system property s3proxy.jar must name s3proxy's jar-with-dependencies (set by the build)");
-    }
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
+    }
+    return start(dir, port);
+  }
+
+  /** Starts s3proxy again on the same port and data (after close: a server that went away and came back). */
+  static S3Proxy restart(S3Proxy old, Path dir) throws Exception {
+    old.close();
+    return start(dir, old.port);
+  }
+
+  private static S3Proxy start(Path dir, int port) throws Exception {
+    String jar = System.getProperty("s3proxy.jar");
+    if (jar == null || !Files.isRegularFile(Path.of(jar))) {
+      throw new IllegalStateException("system property s3proxy.jar must name s3proxy's jar-with-dependencies (set by the build)");
     }
     Path data = Files.createDirectories(dir.resolve("s3-data"));
     Path conf = dir.resolve("s3proxy.conf");
@@ -61,7 +73,7 @@ final class S3Proxy implements AutoCloseable {
         Thread.sleep(100);
       }
     }
-    return new S3Proxy(p, URI.create("http://127.0.0.1:" + port), data);
+    return new S3Proxy(p, URI.create("http://127.0.0.1:" + port), data, port);
   }
 
   S3Client client() {

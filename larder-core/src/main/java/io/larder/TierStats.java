@@ -1,0 +1,14 @@
+package io.larder;
+
+/**
+ * What a store opened with a remote tier did since it was opened.
+ *
+ * @param localHits reads by key answered from the local store
+ * @param remoteHits local misses answered by the remote tier (now also kept locally)
+ * @param misses reads found in neither
+ * @param remoteErrors lookups or writes that failed because the tier was unreachable or refused
+ * @param remoteCorrupt content fetched from the tier that did not match its digest (not served, not kept)
+ * @param writesThrough puts also stored in the tier
+ */
+public record TierStats(long localHits, long remoteHits, long misses, long remoteErrors, long remoteCorrupt,
+    long writesThrough) {}

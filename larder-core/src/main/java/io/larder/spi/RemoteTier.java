@@ -1,0 +1,37 @@
+package io.larder.spi;
+
+import io.larder.Entry;
+import io.larder.Integrity;
+import java.io.Closeable;
+import java.io.InputStream;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * A shared tier behind the local store (an S3 bucket): entries and blobs that any node can read. A
+ * {@link io.larder.Larder} opened with one looks there on a local miss, verifies what it fetches exactly as
+ * local content, keeps a copy, and writes every put through to it.
+ *
+ * <p>Failures are {@link io.larder.LarderException}s; the store turns failed lookups into misses (and
+ * counts them) and failed writes into errors for the caller.
+ */
+public interface RemoteTier extends Closeable {
+  /** What the tier knows about a key. */
+  record RemoteEntry(Integrity integrity, long size, Instant created, Instant expires, String metadata) {}
+
+  /** The entry for {@code key}, if the tier has one. */
+  Optional<RemoteEntry> lookup(String key);
+
+  /** The raw (unverified) bytes {@code [offset, offset + length)} of a blob; empty if the tier has none. */
+  Optional<InputStream> open(Integrity digest, long offset, long length);
+
+  /** Stores {@code entry}: its blob first (if the tier lacks it, read from {@code content}), then the entry. */
+  void store(Entry entry, Supplier<InputStream> content);
+
+  /** Removes the entry (not the blob, which other entries may share). */
+  boolean remove(String key);
+
+  /** Where it is, for messages: e.g. {@code s3://bucket/prefix/}. */
+  String describe();
+}

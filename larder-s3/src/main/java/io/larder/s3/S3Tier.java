@@ -1,0 +1,149 @@
+package io.larder.s3;
+
+import io.larder.Entry;
+import io.larder.Integrity;
+import io.larder.LarderException;
+import io.larder.spi.RemoteTier;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.StringReader;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.function.Supplier;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+
+/**
+ * The shared S3 tier: blobs by digest ({@link S3BlobStore}) and entries by key, so that any node can answer
+ * for any key. An entry is a small object {@code <prefix>entries/<key>} (the key percent-encoded except
+ * for letters, digits, {@code - . _ ~ : /}, which keeps prefixes prefixes) holding the entry's digest,
+ * size, times and metadata. A put stores the blob before the entry, so an entry never points at nothing.
+ */
+public final class S3Tier implements RemoteTier {
+  private final S3BlobStore blobs;
+  private final S3BlobStore.Config config;
+
+  public S3Tier(S3BlobStore.Config config, Path spool) {
+    this.config = config;
+    this.blobs = new S3BlobStore(config, spool);
+  }
+
+  /** The blob store underneath (e.g. for its contract tests and for collection). */
+  public S3BlobStore blobs() {
+    return blobs;
+  }
+
+  String entryKey(String key) {
+    StringBuilder sb = new StringBuilder(config.prefix()).append("entries/");
+    for (byte b : key.getBytes(StandardCharsets.UTF_8)) {
+      int c = b & 0xff;
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-._~:/".indexOf(c) >= 0) {
+        sb.append((char) c);
+      } else {
+        sb.append('%').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+            .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
+      }
+    }
+    return sb.toString();
+  }
+
+  private static LarderException failure(String what, SdkException e) {
+    return new LarderException.StorageFailure(LarderException.Kind.IO, what + " failed: " + e.getMessage(), e);
+  }
+
+  @Override
+  public Optional<RemoteEntry> lookup(String key) {
+    String k = entryKey(key);
+    String text;
+    try {
+      text = blobs.client().getObjectAsBytes(b -> b.bucket(config.bucket()).key(k)).asUtf8String();
+    } catch (NoSuchKeyException e) {
+      return Optional.empty();
+    } catch (S3Exception e) {
+      if (e.statusCode() == 404) {
+        return Optional.empty();
+      }
+      throw failure("reading the entry " + k, e);
+    } catch (SdkException e) {
+      throw failure("reading the entry " + k, e);
+    }
+    Properties p = new Properties();
+    try {
+      p.load(new StringReader(text));
+      return Optional.of(new RemoteEntry(Integrity.parse(p.getProperty("integrity")),
+          Long.parseLong(p.getProperty("size")), Instant.parse(p.getProperty("created")),
+          p.getProperty("expires") == null ? null : Instant.parse(p.getProperty("expires")), p.getProperty("metadata")));
+    } catch (IOException | RuntimeException e) {
+      throw new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
+          "the entry object " + k + " in s3://" + config.bucket() + " is damaged: " + e.getMessage());
+    }
+  }
+
+  @Override
+  public Optional<InputStream> open(Integrity digest, long offset, long length) {
+    return blobs.open(digest, offset, length);
+  }
+
+  @Override
+  public void store(Entry entry, Supplier<InputStream> content) {
+    if (!blobs.exists(entry.integrity())) {
+      try (InputStream in = content.get()) {
+        blobs.put(in, entry.integrity(), entry.size());
+      } catch (IOException e) {
+        throw new LarderException.StorageFailure(LarderException.Kind.IO, "reading the local copy: " + e.getMessage(), e);
+      }
+    }
+    Properties p = new Properties();
+    p.setProperty("integrity", entry.integrity().toString());
+    p.setProperty("size", Long.toString(entry.size()));
+    p.setProperty("created", entry.created().toString());
+    if (entry.expires() != null) {
+      p.setProperty("expires", entry.expires().toString());
+    }
+    if (entry.metadata() != null) {
+      p.setProperty("metadata", entry.metadata());
+    }
+    StringWriter w = new StringWriter();
+    try {
+      p.store(w, null);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    String k = entryKey(entry.key());
+    try {
+      blobs.client().putObject(b -> b.bucket(config.bucket()).key(k), RequestBody.fromString(w.toString()));
+    } catch (SdkException e) {
+      throw failure("storing the entry " + k, e);
+    }
+  }
+
+  @Override
+  public boolean remove(String key) {
+    String k = entryKey(key);
+    try {
+      if (lookup(key).isEmpty()) {
+        return false;
+      }
+      blobs.client().deleteObject(b -> b.bucket(config.bucket()).key(k));
+      return true;
+    } catch (SdkException e) {
+      throw failure("removing the entry " + k, e);
+    }
+  }
+
+  @Override
+  public String describe() {
+    return "s3://" + config.bucket() + "/" + config.prefix();
+  }
+
+  @Override
+  public void close() {
+    blobs.close();
+  }
+}
