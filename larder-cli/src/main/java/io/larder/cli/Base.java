@@ -52,7 +52,20 @@ abstract class Base implements Callable<Integer> {
   }
 
   Larder open() {
-    return Larder.open(options.storeDir(), config().storeOptions(io.larder.LarderOptions.defaults()));
+    io.larder.config.LarderConfig c = config();
+    io.larder.LarderOptions o = c.storeOptions(io.larder.LarderOptions.defaults());
+    String bucket = c.value(io.larder.config.LarderConfig.Key.S3_BUCKET);
+    if (bucket == null) {
+      return Larder.open(options.storeDir(), o);
+    }
+    // the shared S3 tier: credentials from the AWS SDK's standard chain (AWS_ACCESS_KEY_ID, profiles, roles)
+    String endpoint = c.value(io.larder.config.LarderConfig.Key.S3_ENDPOINT);
+    String pathStyle = c.value(io.larder.config.LarderConfig.Key.S3_PATH_STYLE);
+    boolean path = pathStyle == null || pathStyle.equals("auto") ? endpoint != null : Boolean.parseBoolean(pathStyle);
+    io.larder.s3.S3BlobStore.Config s3 = new io.larder.s3.S3BlobStore.Config(bucket,
+        c.value(io.larder.config.LarderConfig.Key.S3_PREFIX), endpoint == null ? null : java.net.URI.create(endpoint),
+        c.value(io.larder.config.LarderConfig.Key.S3_REGION), path, null, null);
+    return Larder.open(options.storeDir(), o, new io.larder.s3.S3Tier(s3, options.storeDir().resolve("tmp")));
   }
 
   @Override

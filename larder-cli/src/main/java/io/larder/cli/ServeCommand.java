@@ -49,6 +49,15 @@ final class ServeCommand extends Base {
   @Option(names = "--tls-client-ca", paramLabel = "FILE", description = "Require client certificates signed by these PEM CAs.")
   String tlsClientCa;
 
+  @Option(names = "--s3-bucket", paramLabel = "BUCKET", description = "A shared S3 tier behind the local store (credentials: the AWS SDK's standard chain).")
+  String s3Bucket;
+
+  @Option(names = "--s3-endpoint", paramLabel = "URL", description = "An S3-compatible server (MinIO, Ceph, R2…); path-style addressing then.")
+  String s3Endpoint;
+
+  @Option(names = "--s3-prefix", paramLabel = "PREFIX", description = "A key prefix inside the bucket.")
+  String s3Prefix;
+
   @Option(names = "--no-access-log", description = "Do not log one line per request to stderr.")
   boolean noAccessLog;
 
@@ -63,6 +72,9 @@ final class ServeCommand extends Base {
     flag(f, LarderConfig.Key.TLS_CERT, tlsCert);
     flag(f, LarderConfig.Key.TLS_KEY, tlsKey);
     flag(f, LarderConfig.Key.TLS_CLIENT_CA, tlsClientCa);
+    flag(f, LarderConfig.Key.S3_BUCKET, s3Bucket);
+    flag(f, LarderConfig.Key.S3_ENDPOINT, s3Endpoint);
+    flag(f, LarderConfig.Key.S3_PREFIX, s3Prefix);
     return f;
   }
 
@@ -101,7 +113,8 @@ final class ServeCommand extends Base {
       java.util.concurrent.ScheduledExecutorService scrub = scrub(store, c.scrubInterval());
       try {
         String u = server.url();
-        out.println(new Main.Version().getVersion()[0] + " serving " + store.root() + " at " + u);
+        out.println(new Main.Version().getVersion()[0] + " serving " + store.root()
+            + store.remoteTier().map(t -> " (shared tier " + t + ")").orElse("") + " at " + u);
         out.println("  Bazel:     --remote_cache=" + u);
         out.println("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/cache/\") } }");
         out.println("  ccache:    CCACHE_REMOTE_STORAGE=\"" + u + "/ccache|layout=subdirs\"");

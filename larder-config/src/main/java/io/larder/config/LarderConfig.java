@@ -63,7 +63,12 @@ public final class LarderConfig {
     TLS_CERT("tls-cert", "the path of a PEM certificate chain, or of a PKCS#12 file (.p12, .pfx)"),
     TLS_KEY("tls-key", "the path of the PEM private key (PKCS#8) that goes with tls-cert"),
     TLS_PASSWORD("tls-password", "the PKCS#12 file's password"),
-    TLS_CLIENT_CA("tls-client-ca", "the path of PEM CA certificates; clients must then present a certificate they signed");
+    TLS_CLIENT_CA("tls-client-ca", "the path of PEM CA certificates; clients must then present a certificate they signed"),
+    S3_BUCKET("s3-bucket", "a bucket name: the shared S3 tier behind this store"),
+    S3_PREFIX("s3-prefix", "a key prefix inside the bucket (e.g. team-a/)"),
+    S3_ENDPOINT("s3-endpoint", "an S3-compatible server's URL (e.g. http://minio:9000); none for AWS"),
+    S3_REGION("s3-region", "a region name (e.g. eu-west-1)"),
+    S3_PATH_STYLE("s3-path-style", "true or false: path-style addressing (default: true with an endpoint)");
 
     private final String name;
     private final String form;
@@ -216,6 +221,9 @@ public final class LarderConfig {
       case SCRUB_INTERVAL -> "24h";
       case AUTH_FILE, TLS_CERT, TLS_KEY, TLS_CLIENT_CA -> "none";
       case TLS_PASSWORD -> "none";
+      case S3_BUCKET, S3_PREFIX, S3_ENDPOINT -> "none";
+      case S3_REGION -> "us-east-1";
+      case S3_PATH_STYLE -> "auto";
     };
   }
 

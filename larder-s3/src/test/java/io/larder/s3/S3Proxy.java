@@ -13,12 +13,12 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /** A real S3 server for tests: s3proxy (from Maven Central) in a child JVM on loopback, filesystem backend. */
-final class S3Proxy implements AutoCloseable {
-  static final String IDENTITY = "larder-test";
-  static final String CREDENTIAL = "larder-test-secret";
+public final class S3Proxy implements AutoCloseable {
+  public static final String IDENTITY = "larder-test";
+  public static final String CREDENTIAL = "larder-test-secret";
 
   private final Process process;
-  final URI endpoint;
+  public final URI endpoint;
   final Path data;
   final int port;
 
@@ -29,7 +29,7 @@ final class S3Proxy implements AutoCloseable {
     this.port = port;
   }
 
-  static S3Proxy start(Path dir) throws Exception {
+  public static S3Proxy start(Path dir) throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
@@ -38,7 +38,7 @@ final class S3Proxy implements AutoCloseable {
   }
 
   /** Starts s3proxy again on the same port and data (after close: a server that went away and came back). */
-  static S3Proxy restart(S3Proxy old, Path dir) throws Exception {
+  public static S3Proxy restart(S3Proxy old, Path dir) throws Exception {
     old.close();
     return start(dir, old.port);
   }
@@ -76,20 +76,20 @@ final class S3Proxy implements AutoCloseable {
     return new S3Proxy(p, URI.create("http://127.0.0.1:" + port), data, port);
   }
 
-  S3Client client() {
+  public S3Client client() {
     return S3Client.builder().endpointOverride(endpoint).region(Region.US_EAST_1).forcePathStyle(true)
         .requestChecksumCalculation(software.amazon.awssdk.core.checksums.RequestChecksumCalculation.WHEN_REQUIRED)
         .responseChecksumValidation(software.amazon.awssdk.core.checksums.ResponseChecksumValidation.WHEN_REQUIRED)
         .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(IDENTITY, CREDENTIAL))).build();
   }
 
-  void createBucket(String bucket) {
+  public void createBucket(String bucket) {
     try (S3Client c = client()) {
       c.createBucket(b -> b.bucket(bucket));
     }
   }
 
-  S3BlobStore.Config config(String bucket, String prefix) {
+  public S3BlobStore.Config config(String bucket, String prefix) {
     return new S3BlobStore.Config(bucket, prefix, endpoint, "us-east-1", true, IDENTITY, CREDENTIAL);
   }
 

@@ -34,8 +34,20 @@ public final class Metrics {
     Gauge.builder("larder_store_bytes", store, s -> s.stats().bytes()).description("bytes of unique content")
         .baseUnit("bytes").register(registry);
     Gauge.builder("larder_store_entries", store, s -> s.stats().entries()).description("entries").register(registry);
+    if (store.remoteTier().isPresent()) {
+      tierCounter("larder_tier_local_hits", "reads by key answered locally", store, s -> s.tierStats().localHits());
+      tierCounter("larder_tier_remote_hits", "local misses answered by the remote tier", store, s -> s.tierStats().remoteHits());
+      tierCounter("larder_tier_misses", "reads found in neither tier", store, s -> s.tierStats().misses());
+      tierCounter("larder_tier_remote_errors", "remote lookups or writes that failed", store, s -> s.tierStats().remoteErrors());
+      tierCounter("larder_tier_remote_corrupt", "remote content that failed verification", store, s -> s.tierStats().remoteCorrupt());
+      tierCounter("larder_tier_writes_through", "puts stored in the remote tier", store, s -> s.tierStats().writesThrough());
+    }
     new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
     new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
+  }
+
+  private void tierCounter(String name, String description, Larder store, java.util.function.ToDoubleFunction<Larder> f) {
+    io.micrometer.core.instrument.FunctionCounter.builder(name, store, f).description(description).register(registry);
   }
 
   /** One finished request: its protocol, method, status, whether it was a hit, and its duration. */

@@ -1,0 +1,103 @@
+package io.larder.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.larder.s3.S3Proxy;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Two `larder serve` nodes over one bucket of a real S3 server (s3proxy), and S3 going away and coming back. */
+@Tag("slow")
+class MultiNodeTest {
+  @TempDir Path dir;
+  final List<Process> nodes = new ArrayList<>();
+  S3Proxy proxy;
+  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+  @AfterEach
+  void stop() {
+    nodes.forEach(Process::destroyForcibly);
+    if (proxy != null) {
+      proxy.close();
+    }
+  }
+
+  String node(String name) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(System.getProperty("larder.launcher"), "--cache", dir.resolve(name).toString(),
+        "serve", "--port", "0", "--no-access-log", "--s3-bucket", "larder", "--s3-endpoint", proxy.endpoint.toString());
+    pb.environment().put("AWS_ACCESS_KEY_ID", S3Proxy.IDENTITY);
+    pb.environment().put("AWS_SECRET_ACCESS_KEY", S3Proxy.CREDENTIAL);
+    pb.environment().put("AWS_REGION", "us-east-1");
+    pb.redirectError(dir.resolve(name + ".err").toFile());
+    Process p = pb.start();
+    nodes.add(p);
+    String first = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
+    Matcher m = Pattern.compile("shared tier s3://larder/\\) at (http://\\S+)$").matcher(String.valueOf(first));
+    assertThat(m.find()).as(first).isTrue();
+    return m.group(1);
+  }
+
+  HttpResponse<byte[]> send(String method, String url, byte[] body) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(url)).method(method,
+        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body)).build(),
+        HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  double metric(String url, String name) throws Exception {
+    String text = new String(send("GET", url + "/metrics", null).body(), StandardCharsets.UTF_8);
+    return text.lines().filter(l -> l.startsWith(name + " ")).mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1)))
+        .findFirst().orElse(-1);
+  }
+
+  @Test
+  void aBlobPutThroughNodeAIsServedByNodeBThenFromItsOwnTier() throws Exception {
+    proxy = S3Proxy.start(dir);
+    proxy.createBucket("larder");
+    String a = node("a");
+    String b = node("b");
+    byte[] blob = new byte[2_000_000];
+    new Random(1).nextBytes(blob);
+    String hex = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(blob));
+    assertThat(send("PUT", a + "/cas/" + hex, blob).statusCode()).isEqualTo(200);
+    assertThat(send("GET", b + "/cas/" + hex, null).body()).as("node B answers from S3").isEqualTo(blob);
+    assertThat(metric(b, "larder_tier_remote_hits_total")).isEqualTo(1);
+    assertThat(send("GET", b + "/cas/" + hex, null).body()).isEqualTo(blob);
+    assertThat(metric(b, "larder_tier_remote_hits_total")).as("the second read is local").isEqualTo(1);
+    assertThat(metric(b, "larder_tier_local_hits_total")).isGreaterThanOrEqualTo(1);
+
+    // S3 goes away: cached content is still served, misses are misses, writes that need S3 fail
+    proxy.close();
+    assertThat(send("GET", b + "/cas/" + hex, null).body()).isEqualTo(blob);
+    assertThat(send("GET", b + "/cache/never-stored", null).statusCode()).isEqualTo(404);
+    int failed = send("PUT", a + "/cache/during-outage", "x".getBytes()).statusCode();
+    assertThat(failed).as("write-through refused while S3 is down").isGreaterThanOrEqualTo(500);
+    assertThat(metric(a, "larder_tier_remote_errors_total")).isPositive();
+
+    // S3 comes back: service resumes without restarting the nodes
+    proxy = S3Proxy.restart(proxy, dir);
+    assertThat(send("PUT", a + "/cache/after", "back".getBytes()).statusCode()).isEqualTo(200);
+    assertThat(new String(send("GET", b + "/cache/after", null).body(), StandardCharsets.UTF_8)).isEqualTo("back");
+    for (Process p : nodes) {
+      p.destroy();
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    }
+  }
+}
