@@ -92,12 +92,12 @@ public final class S3Tier implements RemoteTier {
 
   @Override
   public void store(Entry entry, Supplier<InputStream> content) {
-    if (!blobs.exists(entry.integrity())) {
-      try (InputStream in = content.get()) {
-        blobs.put(in, entry.integrity(), entry.size());
-      } catch (IOException e) {
-        throw new LarderException.StorageFailure(LarderException.Kind.IO, "reading the local copy: " + e.getMessage(), e);
-      }
+    // no existence check first (a round trip per put): the blob store's create is conditional, so a blob
+    // that is there already is not replaced
+    try (InputStream in = content.get()) {
+      blobs.put(in, entry.integrity(), entry.size());
+    } catch (IOException e) {
+      throw new LarderException.StorageFailure(LarderException.Kind.IO, "reading the local copy: " + e.getMessage(), e);
     }
     Properties p = new Properties();
     p.setProperty("integrity", entry.integrity().toString());
