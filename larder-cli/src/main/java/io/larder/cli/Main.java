@@ -13,10 +13,6 @@ import picocli.CommandLine.Command;
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = "A content-addressable cache: put and get bytes by key or digest, verified on every read.",
-    subcommands = {
-      PutCommand.class, GetCommand.class, InfoCommand.class, LsCommand.class, RmCommand.class,
-      VerifyCommand.class, StatsCommand.class, GcCommand.class, ServeCommand.class, KeyCommand.class, ExecCommand.class, CompletionCommand.class, CommandLine.HelpCommand.class
-    },
     footerHeading = "%nExit codes:%n",
     footer = {
       "  0  success",
@@ -40,9 +36,56 @@ public final class Main {
     System.exit(run(args));
   }
 
+  /** The subcommands, in the order help lists them. */
+  private static final java.util.Map<String, java.util.function.Supplier<Object>> COMMANDS = new java.util.LinkedHashMap<>();
+
+  static {
+    COMMANDS.put("put", PutCommand::new);
+    COMMANDS.put("get", GetCommand::new);
+    COMMANDS.put("info", InfoCommand::new);
+    COMMANDS.put("ls", LsCommand::new);
+    COMMANDS.put("rm", RmCommand::new);
+    COMMANDS.put("verify", VerifyCommand::new);
+    COMMANDS.put("stats", StatsCommand::new);
+    COMMANDS.put("gc", GcCommand::new);
+    COMMANDS.put("serve", ServeCommand::new);
+    COMMANDS.put("key", KeyCommand::new);
+    COMMANDS.put("exec", ExecCommand::new);
+    COMMANDS.put("completion", CompletionCommand::new);
+    COMMANDS.put("help", CommandLine.HelpCommand::new);
+  }
+
+  /** Global options that take a value (the value is not a command name). */
+  private static final java.util.Set<String> GLOBAL_WITH_VALUE = java.util.Set.of("--cache", "--set");
+
+  /**
+   * The command line model, with only the subcommand being run when it is clear which one it is: building
+   * picocli's model of every command by reflection was a third of the start-up time of a short command.
+   * Help, completion and anything unclear get every command.
+   */
+  static CommandLine commandLine(String... args) {
+    CommandLine cl = new CommandLine(new Main());
+    String sub = null;
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (GLOBAL_WITH_VALUE.contains(a)) {
+        i++;
+      } else if (!a.startsWith("-")) {
+        sub = a;
+        break;
+      }
+    }
+    if (sub != null && COMMANDS.containsKey(sub) && !sub.equals("help") && !sub.equals("completion")) {
+      cl.addSubcommand(sub, COMMANDS.get(sub).get());
+    } else {
+      COMMANDS.forEach((name, make) -> cl.addSubcommand(name, make.get()));
+    }
+    return cl;
+  }
+
   /** Runs the CLI; returns the exit code. */
   public static int run(String... args) {
-    CommandLine cl = new CommandLine(new Main());
+    CommandLine cl = commandLine(args);
     cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
       Object root = commandLine.getCommandSpec().root().userObject();
       boolean verbose = root instanceof Main m && m.options.verbose;
