@@ -148,7 +148,8 @@ public final class Larder implements AutoCloseable {
     }
     io.larder.spi.RemoteTier.RemoteEntry r = re.get();
     try {
-      Optional<InputStream> in = tier.open(r.integrity(), 0, Long.MAX_VALUE);
+      Optional<InputStream> in = r.inline() != null ? Optional.of(new ByteArrayInputStream(r.inline()))
+          : tier.open(r.integrity(), 0, Long.MAX_VALUE);
       if (in.isEmpty()) {
         return false;
       }

@@ -17,8 +17,13 @@ import java.util.function.Supplier;
  * counts them) and failed writes into errors for the caller.
  */
 public interface RemoteTier extends Closeable {
-  /** What the tier knows about a key. */
-  record RemoteEntry(Integrity integrity, long size, Instant created, Instant expires, String metadata) {}
+  /**
+   * What the tier knows about a key.
+   *
+   * @param inline the content itself when the tier keeps small content with its entry (one request instead
+   *     of two), else {@code null}; unverified like everything from the tier
+   */
+  record RemoteEntry(Integrity integrity, long size, Instant created, Instant expires, String metadata, byte[] inline) {}
 
   /** The entry for {@code key}, if the tier has one. */
   Optional<RemoteEntry> lookup(String key);

@@ -23,9 +23,14 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
  * The shared S3 tier: blobs by digest ({@link S3BlobStore}) and entries by key, so that any node can answer
  * for any key. An entry is a small object {@code <prefix>entries/<key>} (the key percent-encoded except
  * for letters, digits, {@code - . _ ~ : /}, which keeps prefixes prefixes) holding the entry's digest,
- * size, times and metadata. A put stores the blob before the entry, so an entry never points at nothing.
+ * size, times and metadata — and, for content up to {@link #INLINE_LIMIT}, the content itself, so small
+ * entries cost one request each way. A put stores the blob before the entry, so an entry never points at
+ * nothing.
  */
 public final class S3Tier implements RemoteTier {
+  /** Content up to this size is kept inside its entry object (as the local index keeps small content inline). */
+  public static final int INLINE_LIMIT = 16 * 1024;
+
   private final S3BlobStore blobs;
   private final S3BlobStore.Config config;
 
@@ -76,9 +81,11 @@ public final class S3Tier implements RemoteTier {
     Properties p = new Properties();
     try {
       p.load(new StringReader(text));
+      String data = p.getProperty("data");
       return Optional.of(new RemoteEntry(Integrity.parse(p.getProperty("integrity")),
           Long.parseLong(p.getProperty("size")), Instant.parse(p.getProperty("created")),
-          p.getProperty("expires") == null ? null : Instant.parse(p.getProperty("expires")), p.getProperty("metadata")));
+          p.getProperty("expires") == null ? null : Instant.parse(p.getProperty("expires")), p.getProperty("metadata"),
+          data == null ? null : java.util.Base64.getDecoder().decode(data)));
     } catch (IOException | RuntimeException e) {
       throw new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
           "the entry object " + k + " in s3://" + config.bucket() + " is damaged: " + e.getMessage());
@@ -92,14 +99,23 @@ public final class S3Tier implements RemoteTier {
 
   @Override
   public void store(Entry entry, Supplier<InputStream> content) {
-    // no existence check first (a round trip per put): the blob store's create is conditional, so a blob
-    // that is there already is not replaced
-    try (InputStream in = content.get()) {
-      blobs.put(in, entry.integrity(), entry.size());
-    } catch (IOException e) {
-      throw new LarderException.StorageFailure(LarderException.Kind.IO, "reading the local copy: " + e.getMessage(), e);
-    }
     Properties p = new Properties();
+    if (entry.size() <= INLINE_LIMIT) {
+      // small content travels inside its entry: one request to store it, one to read it
+      try (InputStream in = content.get()) {
+        p.setProperty("data", java.util.Base64.getEncoder().encodeToString(in.readAllBytes()));
+      } catch (IOException e) {
+        throw new LarderException.StorageFailure(LarderException.Kind.IO, "reading the local copy: " + e.getMessage(), e);
+      }
+    } else {
+      // no existence check first (a round trip per put): the blob store's create is conditional, so a blob
+      // that is there already is not replaced
+      try (InputStream in = content.get()) {
+        blobs.put(in, entry.integrity(), entry.size());
+      } catch (IOException e) {
+        throw new LarderException.StorageFailure(LarderException.Kind.IO, "reading the local copy: " + e.getMessage(), e);
+      }
+    }
     p.setProperty("integrity", entry.integrity().toString());
     p.setProperty("size", Long.toString(entry.size()));
     p.setProperty("created", entry.created().toString());

@@ -83,6 +83,29 @@ class TieredStoreTest {
   }
 
   @Test
+  void smallContentTravelsInsideItsEntryAndIsVerifiedToo() throws Exception {
+    byte[] small = Payloads.random(3_000, 5);
+    try (Larder a = node("a"); Larder b = node("b"); S3Client raw = proxy.client()) {
+      a.put("small", small);
+      S3Tier tier = new S3Tier(proxy.config("shared", prefix), dir.resolve("y-spool"));
+      String entryKey = tier.entryKey("small");
+      String text = raw.getObjectAsBytes(r -> r.bucket("shared").key(entryKey)).asUtf8String();
+      assertThat(text).contains("data=");
+      assertThat(raw.listObjectsV2(r -> r.bucket("shared").prefix(prefix + "/blobs/")).contents())
+          .as("no separate blob object for small content").isEmpty();
+      byte[] bad = small.clone();
+      bad[10] ^= 1;
+      String forged = text.replaceAll("data=.*", "data=" + java.util.Base64.getEncoder().encodeToString(bad));
+      raw.putObject(r -> r.bucket("shared").key(entryKey), RequestBody.fromString(forged));
+      assertThat(b.getBytes("small")).as("damaged inline content: a miss").isEmpty();
+      assertThat(b.tierStats().remoteCorrupt()).isEqualTo(1);
+      raw.putObject(r -> r.bucket("shared").key(entryKey), RequestBody.fromString(text));
+      assertThat(b.getBytes("small")).hasValue(small);
+      tier.close();
+    }
+  }
+
+  @Test
   void whenS3IsDownLocalContentIsServedMissesAreMissesAndWritesFailThenItComesBack() throws Exception {
     byte[] data = Payloads.random(100_000, 4);
     try (Larder a = node("a")) {
