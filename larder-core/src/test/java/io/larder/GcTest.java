@@ -198,12 +198,13 @@ class GcTest {
     assertThat(cache.gc(NOW).dryRun()).isFalse();
   }
 
-  @Test
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"verified", "trusted"})
   @Tag("slow")
-  void collectingInALoopWhileTwoProcessesPutRemoveAndReadNeverLosesReferencedContent() throws Exception {
+  void collectingInALoopWhileTwoProcessesPutRemoveAndReadNeverLosesReferencedContent(String mode) throws Exception {
     List<Process> children = new ArrayList<>();
     for (int i = 0; i < 2; i++) {
-      children.add(ChildJvm.start(Churn.class, dir.toString(), String.valueOf(i), "15"));
+      children.add(ChildJvm.start(Churn.class, dir.toString(), String.valueOf(i), "15", mode));
     }
     cache.close();
     int collections = 0;
