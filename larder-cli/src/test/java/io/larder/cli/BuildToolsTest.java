@@ -2,9 +2,7 @@ package io.larder.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,8 +11,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -29,35 +25,18 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("slow")
 class BuildToolsTest {
   @TempDir Path dir;
-  Process server;
+  ServeProcess server;
   String url;
-  final StringBuilder serverErr = new StringBuilder();
 
   @BeforeEach
   void start() throws Exception {
-    server = new ProcessBuilder(System.getProperty("larder.launcher"), "--cache", dir.resolve("store").toString(),
-        "serve", "--port", "0").start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
-    Matcher m = Pattern.compile("at (http://127\\.0\\.0\\.1:\\d+)$").matcher(String.valueOf(out.readLine()));
-    assertThat(m.find()).isTrue();
-    url = m.group(1);
-    Thread.ofPlatform().daemon().start(() -> {
-      try (BufferedReader err = new BufferedReader(new InputStreamReader(server.getErrorStream(), StandardCharsets.UTF_8))) {
-        for (String l; (l = err.readLine()) != null; ) {
-          synchronized (serverErr) {
-            serverErr.append(l).append('\n');
-          }
-        }
-      } catch (IOException ignored) {
-        // closed
-      }
-    });
+    server = ServeProcess.start(dir.resolve("store"), Map.of());
+    url = server.url;
   }
 
   @AfterEach
   void stop() throws Exception {
-    server.destroy();
-    server.waitFor(30, TimeUnit.SECONDS);
+    server.close();
   }
 
   /** The JDK 17 that Debian's bazel-bootstrap and gradle run on (the java on the PATH), or null. */
@@ -109,9 +88,7 @@ class BuildToolsTest {
     assertThat(second.code()).as(second.output()).isZero();
     assertThat(second.output()).as(second.output()).contains("2 remote cache hit");
     assertThat(Files.readString(ws.resolve("bazel-bin/twice.txt"))).isEqualTo("HELLO FROM BAZEL\nHELLO FROM BAZEL\n");
-    synchronized (serverErr) {
-      assertThat(serverErr.toString()).contains("GET bazel-ac ", " hit 200", "GET bazel-cas ");
-    }
+    assertThat(server.stderr()).contains("GET bazel-ac ", " hit 200", "GET bazel-cas ");
   }
 
   @Test

@@ -113,14 +113,8 @@ class ExecTest {
 
   @Test
   void aRunRecordedThroughAServerIsAHitInAnotherCloneAndFillsItsLocalStore() throws Exception {
-    Process server = new ProcessBuilder(System.getProperty("larder.launcher"), "--cache", dir.resolve("server-store").toString(),
-        "serve", "--port", "0", "--no-access-log").start();
-    try {
-      String first = new java.io.BufferedReader(new java.io.InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8))
-          .readLine();
-      java.util.regex.Matcher m = java.util.regex.Pattern.compile("at (http://\\S+)$").matcher(String.valueOf(first));
-      assertThat(m.find()).as(first).isTrue();
-      String url = m.group(1);
+    try (ServeProcess server = ServeProcess.start(dir.resolve("server-store"), java.util.Map.of(), "--no-access-log")) {
+      String url = server.url;
       Run a = exec("0", "--remote", url, "--remote-only");
       assertThat(a.code()).as(a.err()).isZero();
       assertThat(runCount()).isEqualTo(1);
@@ -138,14 +132,11 @@ class ExecTest {
       assertThat(Files.readString(clone.resolve("out/a.txt"))).isEqualTo("hello\n");
       assertThat(b.out()).isEqualTo("built on stdout\n");
       deleteTree(clone.resolve("out"));
-      server.destroy();
-      server.waitFor(30, TimeUnit.SECONDS);
+      server.terminate();
       Run c = exec("0");
       assertThat(c.code()).isZero();
       assertThat(runCount()).as("now a local hit, the server gone").isEqualTo(1);
       assertThat(Files.readSymbolicLink(clone.resolve("out/link"))).isEqualTo(Path.of("a.txt"));
-    } finally {
-      server.destroyForcibly();
     }
   }
 

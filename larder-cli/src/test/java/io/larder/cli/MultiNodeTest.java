@@ -3,8 +3,6 @@ package io.larder.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.larder.s3.S3Proxy;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -15,10 +13,8 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -28,31 +24,27 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("slow")
 class MultiNodeTest {
   @TempDir Path dir;
-  final List<Process> nodes = new ArrayList<>();
+  final List<ServeProcess> nodes = new ArrayList<>();
   S3Proxy proxy;
   final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   @AfterEach
   void stop() {
-    nodes.forEach(Process::destroyForcibly);
+    for (ServeProcess n : nodes) {
+      n.close();
+    }
     if (proxy != null) {
       proxy.close();
     }
   }
 
   String node(String name) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder(System.getProperty("larder.launcher"), "--cache", dir.resolve(name).toString(),
-        "serve", "--port", "0", "--no-access-log", "--s3-bucket", "larder", "--s3-endpoint", proxy.endpoint.toString());
-    pb.environment().put("AWS_ACCESS_KEY_ID", S3Proxy.IDENTITY);
-    pb.environment().put("AWS_SECRET_ACCESS_KEY", S3Proxy.CREDENTIAL);
-    pb.environment().put("AWS_REGION", "us-east-1");
-    pb.redirectError(dir.resolve(name + ".err").toFile());
-    Process p = pb.start();
-    nodes.add(p);
-    String first = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
-    Matcher m = Pattern.compile("shared tier s3://larder/\\) at (http://\\S+)$").matcher(String.valueOf(first));
-    assertThat(m.find()).as(first).isTrue();
-    return m.group(1);
+    ServeProcess node = ServeProcess.start(dir.resolve(name), Map.of("AWS_ACCESS_KEY_ID", S3Proxy.IDENTITY,
+        "AWS_SECRET_ACCESS_KEY", S3Proxy.CREDENTIAL, "AWS_REGION", "us-east-1"),
+        "--no-access-log", "--s3-bucket", "larder", "--s3-endpoint", proxy.endpoint.toString());
+    nodes.add(node);
+    assertThat(node.banner).contains("(shared tier s3://larder/)");
+    return node.url;
   }
 
   HttpResponse<byte[]> send(String method, String url, byte[] body) throws Exception {
@@ -95,9 +87,8 @@ class MultiNodeTest {
     proxy = S3Proxy.restart(proxy, dir);
     assertThat(send("PUT", a + "/cache/after", "back".getBytes()).statusCode()).isEqualTo(200);
     assertThat(new String(send("GET", b + "/cache/after", null).body(), StandardCharsets.UTF_8)).isEqualTo("back");
-    for (Process p : nodes) {
-      p.destroy();
-      assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    for (ServeProcess n : nodes) {
+      n.terminate();
     }
   }
 }

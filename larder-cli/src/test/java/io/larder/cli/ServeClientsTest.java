@@ -2,9 +2,7 @@ package io.larder.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,8 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -23,9 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** `larder serve` as users run it, spoken to by the clients they use: curl and ccache. */
 class ServeClientsTest {
   @TempDir Path dir;
-  Process server;
+  ServeProcess server;
   String url;
-  final StringBuilder serverErr = new StringBuilder();
 
   @BeforeEach
   void start() throws Exception {
@@ -33,43 +28,13 @@ class ServeClientsTest {
   }
 
   void start(String... extra) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of(System.getProperty("larder.launcher"), "--cache",
-        dir.resolve("store").toString(), "serve", "--port", "0"));
-    cmd.addAll(List.of(extra));
-    server = new ProcessBuilder(cmd).start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
-    String first = out.readLine();
-    assertThat(first).as("the first line names the URL").isNotNull();
-    Matcher m = Pattern.compile("at (http://127\\.0\\.0\\.1:\\d+)$").matcher(first);
-    assertThat(m.find()).as(first).isTrue();
-    url = m.group(1);
-    Thread.ofPlatform().daemon().start(() -> {
-      try {
-        while (out.readLine() != null) {
-          // the tool hints
-        }
-      } catch (IOException ignored) {
-        // closed
-      }
-    });
-    Thread.ofPlatform().daemon().start(() -> {
-      try (BufferedReader err = new BufferedReader(new InputStreamReader(server.getErrorStream(), StandardCharsets.UTF_8))) {
-        for (String l; (l = err.readLine()) != null; ) {
-          synchronized (serverErr) {
-            serverErr.append(l).append('\n');
-          }
-        }
-      } catch (IOException ignored) {
-        // closed
-      }
-    });
+    server = ServeProcess.start(dir.resolve("store"), Map.of(), extra);
+    url = server.url;
   }
 
   @AfterEach
   void stop() throws Exception {
-    if (server.isAlive()) {
-      server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    }
+    server.close();
   }
 
   record Run(int code, String out, String err) {}
@@ -126,16 +91,14 @@ class ServeClientsTest {
     for (String layout : List.of("subdirs", "bazel")) {
       buildTwiceWithCcache(layout, url);
     }
-    synchronized (serverErr) {
-      assertThat(serverErr.toString()).contains("GET kv http:/ccache-subdirs/", "GET bazel-ac bazel:ac:ccache-bazel/");
-    }
+    assertThat(server.stderr()).contains("GET kv http:/ccache-subdirs/", "GET bazel-ac bazel:ac:ccache-bazel/");
   }
 
   @Test
   void ccacheWithBasicAuth() throws Exception {
     Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/ccache")) && Files.isExecutable(Path.of("/usr/bin/gcc")),
         "ccache and gcc are installed by .ci/run");
-    server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    server.close();
     Path auth = dir.resolve("auth");
     Files.writeString(auth, "basic ccache:s3cret rw\n");
     start("--auth-file", auth.toString());
@@ -143,9 +106,7 @@ class ServeClientsTest {
     assertThat(denied.out()).isEqualTo("200");
     assertThat(curl("-o", "/dev/null", "-w", "%{http_code}", url + "/ccache-auth/x").out()).isEqualTo("401");
     buildTwiceWithCcache("subdirs", url.replace("http://", "http://ccache:s3cret@"));
-    synchronized (serverErr) {
-      assertThat(serverErr.toString()).doesNotContain("s3cret").contains("GET kv http:/ccache-subdirs/");
-    }
+    assertThat(server.stderr()).doesNotContain("s3cret").contains("GET kv http:/ccache-subdirs/");
   }
 
   /** Compiles three files, wipes ccache's local directory, compiles again: the second build hits the server. */
@@ -181,9 +142,7 @@ class ServeClientsTest {
   @Test
   void sigtermExitsCleanly() throws Exception {
     assertThat(curl("-o", "/dev/null", "-w", "%{http_code}", url + "/healthz").out()).isEqualTo("200");
-    server.destroy(); // SIGTERM
-    assertThat(server.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(server.exitValue()).isZero();
+    assertThat(server.terminate()).as("SIGTERM: a clean exit").isZero();
   }
 
   private static Map<String, Long> ccacheStats(Path work, Map<String, String> env) throws Exception {
