@@ -288,7 +288,7 @@ public final class Larder implements AutoCloseable {
       record = storeFile(in, options);
     }
     if (record.inline() == null) {
-      trust(record.digest()); // its bytes were hashed as they were written
+      trust(record.digest()); // its bytes were hashed as they were written (or, stored already, matched the upload)
     }
     Instant now = this.options.clock().instant();
     Duration ttl = options.ttl() != null ? options.ttl() : this.options.defaultTtl();
@@ -322,11 +322,8 @@ public final class Larder implements AutoCloseable {
     }
     Integrity d = new Integrity(List.of(h.get()));
     Object was = verified.get(d);
-    if (was == null || !was.equals(blobs.stamp(d).orElse(null)) || !blobs.touch(d)) {
-      return false;
-    }
-    trust(d); // the touch moved its times; its bytes are the ones verified
-    return true;
+    // the touch moves the file's times; put() records the new stamp as trusted once the upload matched
+    return was != null && was.equals(blobs.stamp(d).orElse(null)) && blobs.touch(d);
   }
 
   private BlobRecord hashOnly(InputStream in, PutOptions options) {
