@@ -81,8 +81,15 @@ public final class Larder implements AutoCloseable {
       new java.util.concurrent.atomic.LongAdder()};
   private final java.util.Set<java.util.concurrent.ExecutorService> scheduled = ConcurrentHashMap.newKeySet();
 
+  private io.larder.internal.WriteBehindQueue queue; // null unless the tier is written behind
+  /** Uploads of queued keys and removals of keys from the tier, one at a time per key (striped). */
+  private final Object[] tierLocks = new Object[64];
+
   private Larder(Path root, LarderOptions options, BlobStore blobs, Index index, io.larder.spi.RemoteTier tier) {
     this.tier = tier;
+    for (int i = 0; i < tierLocks.length; i++) {
+      tierLocks[i] = new Object();
+    }
     this.root = root;
     this.options = options;
     this.algorithm = options.algorithm();
@@ -113,13 +120,74 @@ public final class Larder implements AutoCloseable {
    * there. If the remote tier is unreachable, local content is still served and its misses are misses.
    */
   public static Larder open(Path root, LarderOptions options, io.larder.spi.RemoteTier tier) {
-    return open(root, options, FileOps.REAL, UnaryOperator.identity(), java.util.Objects.requireNonNull(tier));
+    return open(root, options, tier, TierOptions.defaults());
+  }
+
+  /**
+   * {@link #open(Path, LarderOptions, io.larder.spi.RemoteTier)}, writing to the tier as {@code tierOptions}
+   * say: through (each put waits for the tier) or behind (puts are queued on disk and uploaded in the
+   * background; see {@link TierOptions#writeBehind()} for what that risks). Keys an earlier process queued
+   * and did not upload are uploaded now.
+   */
+  public static Larder open(Path root, LarderOptions options, io.larder.spi.RemoteTier tier, TierOptions tierOptions) {
+    Larder l = open(root, options, FileOps.REAL, UnaryOperator.identity(), java.util.Objects.requireNonNull(tier));
+    Path q = l.root.resolve("tier-queue");
+    if (tierOptions.writeBehind() || Files.isDirectory(q)) {
+      // also when writing through now: what an earlier write-behind process left is still owed to the tier
+      l.queue = new io.larder.internal.WriteBehindQueue(q, tierOptions.writeBehind() ? tierOptions.queueLimit() : 0,
+          options.durability() == Durability.POWER_SAFE, l::uploadQueued);
+    }
+    return l;
   }
 
   /** What the remote tier did (all zero without one). */
   public TierStats tierStats() {
     return new TierStats(tierCounts[0].sum(), tierCounts[1].sum(), tierCounts[2].sum(), tierCounts[3].sum(),
-        tierCounts[4].sum(), tierCounts[5].sum());
+        tierCounts[4].sum(), tierCounts[5].sum(), queue == null ? 0 : queue.depth());
+  }
+
+  /**
+   * Waits until every put queued for the remote tier (write-behind) is uploaded, or {@code timeout} passes.
+   *
+   * @return whether nothing waits any more
+   */
+  public boolean awaitTierWrites(Duration timeout) throws InterruptedException {
+    return queue == null || queue.await(timeout);
+  }
+
+  private Object tierLock(String key) {
+    return tierLocks[(key.hashCode() & 0x7fffffff) % tierLocks.length];
+  }
+
+  /** The write-behind uploader: sends the key's current local entry, if it still has one. */
+  private boolean uploadQueued(String key) {
+    synchronized (tierLock(key)) {
+      Optional<Index.Hit> hit = index.get(key, false);
+      if (hit.isEmpty() || hit.get().entry().isExpired(options.clock().instant())) {
+        return true; // removed, replaced by nothing, or expired before its upload: nothing to send
+      }
+      try {
+        storeInTier(hit.get().entry());
+        return true;
+      } catch (LarderException e) {
+        if (e instanceof LarderException.NotFound) {
+          return true; // went from the local store meanwhile
+        }
+        tierCounts[3].increment();
+        return false;
+      }
+    }
+  }
+
+  /** Stores the local entry {@code e} (and its content, read from the local store) in the tier. */
+  private void storeInTier(Entry e) {
+    String key = e.key();
+    tier.store(e, () -> index.get(key, true)
+        .filter(h -> h.entry().integrity().equals(e.integrity()))
+        .map(h -> open(h.entry(), h.entry().integrity(), h.entry().size(), h.inline(), 0, h.entry().size(), true))
+        .map(Content::stream).orElseThrow(() -> new LarderException.NotFound(
+            "'" + key + "' went from the local store before it reached " + tier.describe())));
+    tierCounts[5].increment();
   }
 
   /** Where the remote tier is, if there is one. */
@@ -255,12 +323,11 @@ public final class Larder implements AutoCloseable {
   public Entry put(String key, InputStream in, PutOptions options) {
     Entry e = putLocally(key, in, options);
     if (tier != null) {
+      if (queue != null && queue.offer(key)) {
+        return e; // write-behind: uploaded in the background
+      }
       try {
-        tier.store(e, () -> index.get(key, true)
-            .map(h -> open(h.entry(), h.entry().integrity(), h.entry().size(), h.inline(), 0, h.entry().size(), true))
-            .map(Content::stream).orElseThrow(() -> new LarderException.NotFound(
-                "'" + key + "' went from the local store before it reached " + tier.describe())));
-        tierCounts[5].increment();
+        storeInTier(e);
       } catch (LarderException ex) {
         tierCounts[3].increment();
         throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' is stored locally but not in "
@@ -405,6 +472,15 @@ public final class Larder implements AutoCloseable {
    */
   public Optional<Content> getRange(String key, long offset, long length) {
     Keys.check(key);
+    if (tier != null) {
+      Optional<Index.Hit> local = index.get(key, true);
+      if (local.isEmpty() || local.get().entry().isExpired(options.clock().instant())) {
+        Optional<Optional<Content>> remote = rangeFromTier(key, offset, length);
+        if (remote.isPresent()) {
+          return remote.get();
+        }
+      }
+    }
     Optional<Index.Hit> hit = lookup(key, true);
     if (hit.isEmpty() || hit.get().entry().isExpired(options.clock().instant())) {
       return Optional.empty();
@@ -412,6 +488,67 @@ public final class Larder implements AutoCloseable {
     Entry e = hit.get().entry();
     recordAccess(e);
     return Optional.of(openRange(e, e.integrity(), e.size(), hit.get().inline(), offset, length));
+  }
+
+  /**
+   * A range read that missed locally, answered with ranged GETs of the chunks that hold it (each verified
+   * against the chunk digests the tier keeps with the entry) instead of fetching the whole blob. Empty if
+   * the tier's entry has no chunk digests (small content, or written before they were kept): the caller
+   * then fetches the whole content as any read does. Nothing is kept locally.
+   */
+  private Optional<Optional<Content>> rangeFromTier(String key, long offset, long length) {
+    Optional<io.larder.spi.RemoteTier.RemoteEntry> re = remoteEntry(key);
+    if (re.isEmpty()) {
+      tierCounts[2].increment();
+      return Optional.of(Optional.empty());
+    }
+    io.larder.spi.RemoteTier.RemoteEntry r = re.get();
+    io.larder.spi.Chunks chunks = r.chunks();
+    if (chunks == null || r.inline() != null || !chunks.fits(r.size())) {
+      return Optional.empty();
+    }
+    if (offset < 0 || length < 0 || offset > r.size()) {
+      throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT, "range " + offset + "+" + length
+          + " is not within the content (" + r.size() + " bytes)");
+    }
+    Entry e = remoteEntryOf(key, r);
+    long len = Math.min(length, r.size() - offset);
+    long start = io.larder.internal.ChunkVerifyingInputStream.start(chunks, offset);
+    long span = io.larder.internal.ChunkVerifyingInputStream.span(chunks, r.size(), offset, len);
+    Optional<InputStream> raw;
+    try {
+      raw = span == 0 ? Optional.of(InputStream.nullInputStream()) : tier.open(r.integrity(), start, span);
+    } catch (LarderException ex) {
+      tierCounts[3].increment();
+      return Optional.of(Optional.empty());
+    }
+    if (raw.isEmpty()) {
+      tierCounts[2].increment();
+      return Optional.of(Optional.empty());
+    }
+    tierCounts[1].increment();
+    String what = "the content of '" + key + "' (" + r.integrity() + ") from " + tier.describe();
+    return Optional.of(Optional.of(new Content(e, r.integrity(), r.size(), offset, len,
+        new io.larder.internal.ChunkVerifyingInputStream(raw.get(), chunks, r.size(), offset, len, what,
+            tierCounts[4]::increment))));
+  }
+
+  /** The tier's entry for {@code key}, unexpired; empty on a miss or when the tier cannot be reached (counted). */
+  private Optional<io.larder.spi.RemoteTier.RemoteEntry> remoteEntry(String key) {
+    try {
+      Instant now = options.clock().instant();
+      return tier.lookup(key).filter(r -> r.expires() == null || r.expires().isAfter(now));
+    } catch (LarderException.IntegrityFailure e) {
+      tierCounts[4].increment();
+      return Optional.empty();
+    } catch (LarderException e) {
+      tierCounts[3].increment();
+      return Optional.empty();
+    }
+  }
+
+  private static Entry remoteEntryOf(String key, io.larder.spi.RemoteTier.RemoteEntry r) {
+    return new Entry(key, r.integrity(), r.size(), r.created(), r.created(), r.expires(), r.metadata());
   }
 
   /** A range of content by digest; see {@link #getRange(String, long, long)}. */
@@ -537,7 +674,13 @@ public final class Larder implements AutoCloseable {
   /** The entry for {@code key} from the index alone (no content is read); empty on a miss. */
   public Optional<Entry> info(String key) {
     Keys.check(key);
-    return lookup(key, false).map(Index.Hit::entry).filter(e -> !e.isExpired(options.clock().instant()));
+    Instant now = options.clock().instant();
+    Optional<Entry> local = index.get(key, false).map(Index.Hit::entry).filter(e -> !e.isExpired(now));
+    if (local.isPresent() || tier == null) {
+      return local;
+    }
+    // with a remote tier: its entry (one small request), without fetching the content
+    return remoteEntry(key).map(r -> remoteEntryOf(key, r));
   }
 
   /** Whether {@code key} has an unexpired entry (the content is not checked). */
@@ -549,6 +692,10 @@ public final class Larder implements AutoCloseable {
    * The unexpired entries whose keys start with {@code prefix} ({@code ""} for all), in key order. Streamed
    * in pages: O(log n + k) in the index, whatever else it holds, and safe to consume slowly (no lock is
    * held between pages; entries written meanwhile may or may not appear).
+   *
+   * <p>With a remote tier the keys come from the tier (so they include what other nodes stored), in the
+   * tier's order (see {@link io.larder.spi.RemoteTier#keys}); an entry this node lacks is read from the tier
+   * (not its content). If the tier cannot be reached, this node's own entries are listed.
    */
   public Stream<Entry> list(String prefix) {
     return list(prefix, null);
@@ -560,8 +707,63 @@ public final class Larder implements AutoCloseable {
    */
   public Stream<Entry> list(String prefix, String afterKey) {
     String p = Keys.checkPrefix(prefix);
+    java.util.function.Function<String, List<Entry>> scan = after -> index.scan(p, after, PAGE);
+    if (tier != null) {
+      try {
+        List<Entry> first = remotePage(p, afterKey);
+        return pages(first, after -> remotePage(p, after));
+      } catch (LarderException e) {
+        tierCounts[3].increment(); // unreachable: list what this node has
+      }
+    }
+    return pages(scan.apply(afterKey), scan);
+  }
+
+  /** A page of the remote tier's keys, with their entries (this node's, or the tier's when it has none). */
+  private List<Entry> remotePage(String prefix, String afterKey) {
+    List<String> keys = tier.keys(prefix, afterKey, PAGE);
+    Entry[] entries = new Entry[keys.size()];
+    List<java.util.concurrent.Future<?>> fetches = new java.util.ArrayList<>();
+    java.util.concurrent.ExecutorService pool = null;
+    try {
+      for (int i = 0; i < entries.length; i++) {
+        String key = keys.get(i);
+        Optional<Index.Hit> local = index.get(key, false);
+        if (local.isPresent()) {
+          entries[i] = local.get().entry();
+          continue;
+        }
+        if (pool == null) {
+          pool = java.util.concurrent.Executors.newFixedThreadPool(16, Thread.ofVirtual().factory());
+        }
+        int at = i;
+        fetches.add(pool.submit(() -> tier.lookup(key).ifPresent(r -> entries[at] = remoteEntryOf(key, r))));
+      }
+      for (java.util.concurrent.Future<?> f : fetches) {
+        f.get();
+      }
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof LarderException le ? le
+          : new LarderException.StorageFailure(Kind.IO, "listing " + tier.describe() + ": " + e.getCause(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new LarderException.StorageFailure(Kind.IO, "interrupted while listing " + tier.describe(), e);
+    } finally {
+      if (pool != null) {
+        pool.shutdownNow();
+      }
+    }
+    List<Entry> page = new java.util.ArrayList<>(entries.length);
+    for (int i = 0; i < entries.length; i++) {
+      // an entry removed between the listing and its lookup is left out; the page keeps its last key as cursor
+      page.add(entries[i] != null ? entries[i] : new Entry(keys.get(i), null, -1, null, null, null, null));
+    }
+    return page;
+  }
+
+  private Stream<Entry> pages(List<Entry> first, java.util.function.Function<String, List<Entry>> next) {
     Iterator<Entry> pages = new Iterator<>() {
-      private List<Entry> page = index.scan(p, afterKey, PAGE);
+      private List<Entry> page = first;
       private int i;
 
       @Override
@@ -572,7 +774,7 @@ public final class Larder implements AutoCloseable {
         if (page.size() < PAGE) {
           return false;
         }
-        page = index.scan(p, page.get(page.size() - 1).key(), PAGE);
+        page = next.apply(page.get(page.size() - 1).key());
         i = 0;
         return !page.isEmpty();
       }
@@ -587,11 +789,21 @@ public final class Larder implements AutoCloseable {
     };
     Instant now = options.clock().instant();
     return StreamSupport.stream(Spliterators.spliteratorUnknownSize(pages,
-        Spliterator.ORDERED | Spliterator.NONNULL | Spliterator.DISTINCT), false).filter(e -> !e.isExpired(now));
+        Spliterator.ORDERED | Spliterator.NONNULL | Spliterator.DISTINCT), false)
+        .filter(e -> e.integrity() != null && !e.isExpired(now));
   }
 
   /** Removes the entry for {@code key}. Its content stays until collected if other keys point at it. */
   public boolean remove(String key) {
+    if (tier == null) {
+      return index.remove(Keys.check(key));
+    }
+    synchronized (tierLock(key)) { // not while a queued upload of the key is under way (it would bring it back)
+      return removeBoth(key);
+    }
+  }
+
+  private boolean removeBoth(String key) {
     boolean local = index.remove(Keys.check(key));
     boolean remote = false;
     if (tier != null) {
@@ -612,7 +824,17 @@ public final class Larder implements AutoCloseable {
       throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT,
           "removePrefix needs a non-empty prefix (to empty the store, remove its directory)");
     }
-    return index.removePrefix(Keys.checkPrefix(prefix));
+    long local = index.removePrefix(Keys.checkPrefix(prefix));
+    if (tier == null) {
+      return local;
+    }
+    try {
+      return Math.max(local, tier.removePrefix(prefix));
+    } catch (LarderException e) {
+      tierCounts[3].increment();
+      throw new LarderException.StorageFailure(Kind.IO, local + " entries under '" + prefix
+          + "' were removed locally, but not those in " + tier.describe() + ": " + e.getMessage(), e);
+    }
   }
 
   /** Removes content and every entry pointing at it; returns whether there was any. */
@@ -857,6 +1079,9 @@ public final class Larder implements AutoCloseable {
     try {
       if (accesses != null) {
         accesses.flushNow(); // best effort: a failure keeps the times unwritten, it does not fail close
+      }
+      if (queue != null) {
+        queue.close(); // uploads what waits while the tier takes it (10 s at most); the rest stays queued
       }
       index.close();
       if (tier != null) {

@@ -8,7 +8,8 @@ package io.larder;
  * @param misses reads found in neither
  * @param remoteErrors lookups or writes that failed because the tier was unreachable or refused
  * @param remoteCorrupt content fetched from the tier that did not match its digest (not served, not kept)
- * @param writesThrough puts also stored in the tier
+ * @param writesThrough puts stored in the tier (written through, or uploaded from the write-behind queue)
+ * @param pendingWrites keys queued for the tier and not uploaded yet (write-behind)
  */
 public record TierStats(long localHits, long remoteHits, long misses, long remoteErrors, long remoteCorrupt,
-    long writesThrough) {}
+    long writesThrough, long pendingWrites) {}

@@ -32,10 +32,29 @@ abstract class Base implements Callable<Integer> {
             .orElseThrow(() -> new Main.UsageException("--set: unknown setting '" + k + "'"));
         flags.put(key, new io.larder.config.LarderConfig.Setting(v, "--set " + k));
       });
+      if (options.store != null) {
+        storeFlags(options.store).forEach((k, v) -> flags.put(k, new io.larder.config.LarderConfig.Setting(v, "--store")));
+      }
       commandFlags().forEach((k, v) -> flags.put(k, new io.larder.config.LarderConfig.Setting(v, "--" + k.configName())));
       config = io.larder.config.LarderConfig.load(options.storeDir(), System.getenv(), flags);
     }
     return config;
+  }
+
+  /** The settings {@code --store s3://bucket/prefix} stands for. */
+  static java.util.Map<io.larder.config.LarderConfig.Key, String> storeFlags(String store) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?")
+        .matcher(store);
+    if (!m.matches()) {
+      throw new Main.UsageException("--store takes s3://BUCKET or s3://BUCKET/PREFIX, not '" + store
+          + "' (a local store directory is --cache DIR)");
+    }
+    String prefix = m.group(2) == null ? "" : m.group(2);
+    if (!prefix.isEmpty() && !prefix.endsWith("/")) {
+      prefix += "/";
+    }
+    return java.util.Map.of(io.larder.config.LarderConfig.Key.S3_BUCKET, m.group(1),
+        io.larder.config.LarderConfig.Key.S3_PREFIX, prefix);
   }
 
   /** Settings this command's own flags give (e.g. gc --max-size). */
@@ -65,7 +84,8 @@ abstract class Base implements Callable<Integer> {
     io.larder.s3.S3BlobStore.Config s3 = new io.larder.s3.S3BlobStore.Config(bucket,
         c.value(io.larder.config.LarderConfig.Key.S3_PREFIX), endpoint == null ? null : java.net.URI.create(endpoint),
         c.value(io.larder.config.LarderConfig.Key.S3_REGION), path, null, null);
-    return Larder.open(options.storeDir(), o, new io.larder.s3.S3Tier(s3, options.storeDir().resolve("tmp")));
+    return Larder.open(options.storeDir(), o, new io.larder.s3.S3Tier(s3, options.storeDir().resolve("tmp")),
+        c.tierOptions());
   }
 
   @Override

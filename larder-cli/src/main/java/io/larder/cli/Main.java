@@ -56,7 +56,7 @@ public final class Main {
   }
 
   /** Global options that take a value (the value is not a command name). */
-  private static final java.util.Set<String> GLOBAL_WITH_VALUE = java.util.Set.of("--cache", "--set");
+  private static final java.util.Set<String> GLOBAL_WITH_VALUE = java.util.Set.of("--cache", "--set", "--store");
 
   /**
    * The command line model, with only the subcommand being run when it is clear which one it is: building

@@ -10,6 +10,11 @@ public final class Options {
       description = "Store directory (default: $LARDER_CACHE, $XDG_CACHE_HOME/larder or ~/.cache/larder).")
   Path cache;
 
+  @Option(names = "--store", scope = ScopeType.INHERIT, paramLabel = "s3://BUCKET[/PREFIX]",
+      description = "Work on a shared S3 tier: its entries and content, through the local store (--cache) as a cache. "
+          + "Same as --set s3-bucket=BUCKET --set s3-prefix=PREFIX/; s3-endpoint and credentials as for larder serve.")
+  String store;
+
   @Option(names = "--json", scope = ScopeType.INHERIT, description = "Print data as JSON (one stable shape per command).")
   boolean json;
 

@@ -58,6 +58,11 @@ final class ServeCommand extends Base {
   @Option(names = "--s3-prefix", paramLabel = "PREFIX", description = "A key prefix inside the bucket.")
   String s3Prefix;
 
+  @Option(names = "--s3-writes", paramLabel = "through|behind",
+      description = "through (default): a PUT is answered once it is in S3; behind: once it is stored here and queued "
+          + "on disk for S3 (see docs/s3.md for what that risks).")
+  String s3Writes;
+
   @Option(names = "--no-access-log", description = "Do not log one line per request to stderr.")
   boolean noAccessLog;
 
@@ -75,6 +80,7 @@ final class ServeCommand extends Base {
     flag(f, LarderConfig.Key.S3_BUCKET, s3Bucket);
     flag(f, LarderConfig.Key.S3_ENDPOINT, s3Endpoint);
     flag(f, LarderConfig.Key.S3_PREFIX, s3Prefix);
+    flag(f, LarderConfig.Key.S3_WRITES, s3Writes);
     return f;
   }
 

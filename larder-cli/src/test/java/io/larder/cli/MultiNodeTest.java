@@ -91,4 +91,40 @@ class MultiNodeTest {
       n.terminate();
     }
   }
+
+  @Test
+  void theCliOpensTheSharedTierWithStoreS3Url() throws Exception {
+    proxy = S3Proxy.start(dir);
+    proxy.createBucket("larder");
+    ServeProcess node = ServeProcess.start(dir.resolve("a"), Map.of("AWS_ACCESS_KEY_ID", S3Proxy.IDENTITY,
+        "AWS_SECRET_ACCESS_KEY", S3Proxy.CREDENTIAL, "AWS_REGION", "us-east-1"), "--no-access-log",
+        "--s3-bucket", "larder", "--s3-prefix", "team-a", "--s3-endpoint", proxy.endpoint.toString());
+    nodes.add(node);
+    for (String k : List.of("one", "two", "three")) {
+      assertThat(send("PUT", node.url + "/v1/entries/ci/" + k, ("content of " + k).getBytes()).statusCode())
+          .isEqualTo(201);
+    }
+    Map<String, String> env = Map.of("AWS_ACCESS_KEY_ID", S3Proxy.IDENTITY, "AWS_SECRET_ACCESS_KEY",
+        S3Proxy.CREDENTIAL, "AWS_REGION", "us-east-1", "LARDER_S3_ENDPOINT", proxy.endpoint.toString());
+    Path fresh = dir.resolve("laptop"); // a machine that never saw these entries
+    String larder = System.getProperty("larder.launcher");
+    BuildToolsTest.Run ls = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
+        "--cache", fresh.toString(), "ls", "ci/"));
+    assertThat(ls.code()).as(ls.output()).isZero();
+    assertThat(ls.output().lines().toList()).containsExactly("ci/one", "ci/three", "ci/two");
+    BuildToolsTest.Run get = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
+        "--cache", fresh.toString(), "get", "ci/two"));
+    assertThat(get.output()).isEqualTo("content of two");
+    BuildToolsTest.Run rm = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
+        "--cache", fresh.toString(), "rm", "--prefix", "ci/", "--yes"));
+    assertThat(rm.code()).as(rm.output()).isZero();
+    assertThat(send("GET", node.url + "/v1/entries?prefix=ci/", null).body()).asString()
+        .doesNotContain("ci/one");
+    BuildToolsTest.Run other = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-b",
+        "--cache", dir.resolve("b").toString(), "ls"));
+    assertThat(other.output()).as("another prefix is another store").isEmpty();
+    BuildToolsTest.Run bad = BuildToolsTest.run(dir, env, List.of(larder, "--store", "/tmp/x", "ls"));
+    assertThat(bad.code()).isEqualTo(2);
+    assertThat(bad.output()).contains("--store takes s3://BUCKET");
+  }
 }

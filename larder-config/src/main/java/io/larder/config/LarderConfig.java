@@ -68,7 +68,9 @@ public final class LarderConfig {
     S3_PREFIX("s3-prefix", "a key prefix inside the bucket (e.g. team-a/)"),
     S3_ENDPOINT("s3-endpoint", "an S3-compatible server's URL (e.g. http://minio:9000); none for AWS"),
     S3_REGION("s3-region", "a region name (e.g. eu-west-1)"),
-    S3_PATH_STYLE("s3-path-style", "true or false: path-style addressing (default: true with an endpoint)");
+    S3_PATH_STYLE("s3-path-style", "true or false: path-style addressing (default: true with an endpoint)"),
+    S3_WRITES("s3-writes", "through (a put waits until it is in S3) or behind (queued on disk, uploaded in the background)"),
+    S3_QUEUE_LIMIT("s3-queue-limit", "a number of keys: the most that wait for S3 when writing behind (then puts write through)");
 
     private final String name;
     private final String form;
@@ -114,6 +116,7 @@ public final class LarderConfig {
   private final long maxBlobSize;
   private final int port;
   private final String bind;
+  private final io.larder.TierOptions tierOptions;
 
   private LarderConfig(Map<Key, Setting> settings) {
     this.settings = settings;
@@ -135,6 +138,21 @@ public final class LarderConfig {
       throw invalid(Key.PORT, get(Key.PORT), null);
     }
     this.bind = get(Key.BIND) == null ? "127.0.0.1" : get(Key.BIND).value().strip();
+    Setting writes = get(Key.S3_WRITES);
+    String w = writes == null ? "through" : writes.value().strip().toLowerCase(java.util.Locale.ROOT);
+    if (!w.equals("through") && !w.equals("behind")) {
+      throw invalid(Key.S3_WRITES, writes, null);
+    }
+    int queueLimit = get(Key.S3_QUEUE_LIMIT) == null ? 10_000 : parseCount(Key.S3_QUEUE_LIMIT);
+    if (queueLimit < 1) {
+      throw invalid(Key.S3_QUEUE_LIMIT, get(Key.S3_QUEUE_LIMIT), "it must be at least 1");
+    }
+    this.tierOptions = io.larder.TierOptions.defaults().writeBehind(w.equals("behind")).queueLimit(queueLimit);
+  }
+
+  /** How the store writes to its S3 tier (s3-writes, s3-queue-limit). */
+  public io.larder.TierOptions tierOptions() {
+    return tierOptions;
   }
 
   /**
@@ -224,6 +242,8 @@ public final class LarderConfig {
       case S3_BUCKET, S3_PREFIX, S3_ENDPOINT -> "none";
       case S3_REGION -> "us-east-1";
       case S3_PATH_STYLE -> "auto";
+      case S3_WRITES -> "through";
+      case S3_QUEUE_LIMIT -> "10000";
     };
   }
 

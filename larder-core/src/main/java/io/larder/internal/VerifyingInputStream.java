@@ -34,9 +34,7 @@ public final class VerifyingInputStream extends FilterInputStream {
 
   @Override
   public int read() throws IOException {
-    byte[] one = new byte[1];
-    int n = read(one, 0, 1);
-    return n <= 0 ? -1 : one[0] & 0xff;
+    return Streams.readOne(this);
   }
 
   @Override

@@ -5,6 +5,7 @@ import io.larder.Integrity;
 import java.io.Closeable;
 import java.io.InputStream;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Supplier;
 
@@ -22,8 +23,11 @@ public interface RemoteTier extends Closeable {
    *
    * @param inline the content itself when the tier keeps small content with its entry (one request instead
    *     of two), else {@code null}; unverified like everything from the tier
+   * @param chunks the digests of the blob's chunks when the tier keeps them, else {@code null}: a range read
+   *     that misses locally then fetches only the chunks it needs, each verified before it is served
    */
-  record RemoteEntry(Integrity integrity, long size, Instant created, Instant expires, String metadata, byte[] inline) {}
+  record RemoteEntry(Integrity integrity, long size, Instant created, Instant expires, String metadata, byte[] inline,
+      Chunks chunks) {}
 
   /** The entry for {@code key}, if the tier has one. */
   Optional<RemoteEntry> lookup(String key);
@@ -36,6 +40,16 @@ public interface RemoteTier extends Closeable {
 
   /** Removes the entry (not the blob, which other entries may share). */
   boolean remove(String key);
+
+  /**
+   * Up to {@code limit} keys of the tier's entries that start with {@code prefix} and come after
+   * {@code afterKey} ({@code null}: from the first) in the tier's own order, which must be a total order
+   * on keys that keeps each prefix's keys together (a listing of the object store's names).
+   */
+  List<String> keys(String prefix, String afterKey, int limit);
+
+  /** Removes every entry whose key starts with {@code prefix} (not the blobs); returns how many. */
+  long removePrefix(String prefix);
 
   /** Where it is, for messages: e.g. {@code s3://bucket/prefix/}. */
   String describe();

@@ -3,6 +3,7 @@ package io.larder.s3;
 import io.larder.Entry;
 import io.larder.Integrity;
 import io.larder.LarderException;
+import io.larder.spi.Chunks;
 import io.larder.spi.RemoteTier;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,12 +12,16 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.function.Supplier;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
+import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
@@ -33,6 +38,7 @@ public final class S3Tier implements RemoteTier {
 
   private final S3BlobStore blobs;
   private final S3BlobStore.Config config;
+  private volatile boolean batchDelete = true;
 
   public S3Tier(S3BlobStore.Config config, Path spool) {
     this.config = config;
@@ -56,6 +62,22 @@ public final class S3Tier implements RemoteTier {
       }
     }
     return sb.toString();
+  }
+
+  /** The key an entry object's name stands for (the inverse of {@link #entryKey}). */
+  String keyOf(String objectKey) {
+    String enc = objectKey.substring(config.prefix().length() + "entries/".length());
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(enc.length());
+    for (int i = 0; i < enc.length(); i++) {
+      char c = enc.charAt(i);
+      if (c == '%' && i + 2 < enc.length()) {
+        out.write(Integer.parseInt(enc, i + 1, i + 3, 16));
+        i += 2;
+      } else {
+        out.write(c);
+      }
+    }
+    return out.toString(StandardCharsets.UTF_8);
   }
 
   private static LarderException failure(String what, SdkException e) {
@@ -82,10 +104,13 @@ public final class S3Tier implements RemoteTier {
     try {
       p.load(new StringReader(text));
       String data = p.getProperty("data");
+      String chunks = p.getProperty("chunks");
       return Optional.of(new RemoteEntry(Integrity.parse(p.getProperty("integrity")),
           Long.parseLong(p.getProperty("size")), Instant.parse(p.getProperty("created")),
           p.getProperty("expires") == null ? null : Instant.parse(p.getProperty("expires")), p.getProperty("metadata"),
-          data == null ? null : java.util.Base64.getDecoder().decode(data)));
+          data == null ? null : java.util.Base64.getDecoder().decode(data),
+          chunks == null ? null : new Chunks(Integer.parseInt(p.getProperty("chunk-size")),
+              java.util.HexFormat.of().parseHex(chunks))));
     } catch (IOException | RuntimeException e) {
       throw new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
           "the entry object " + k + " in s3://" + config.bucket() + " is damaged: " + e.getMessage());
@@ -111,7 +136,15 @@ public final class S3Tier implements RemoteTier {
       // no existence check first (a round trip per put): the blob store's create is conditional, so a blob
       // that is there already is not replaced
       try (InputStream in = content.get()) {
-        blobs.put(in, entry.integrity(), entry.size());
+        // the chunks' digests go into the entry: a node that misses locally can then serve a range from
+        // ranged GETs, verified chunk by chunk
+        Chunks.Hashing hashing = entry.size() > Chunks.DEFAULT_SIZE ? Chunks.hashing(in, Chunks.DEFAULT_SIZE) : null;
+        blobs.put(hashing != null ? hashing : in, entry.integrity(), entry.size());
+        if (hashing != null) {
+          Chunks c = hashing.finish();
+          p.setProperty("chunk-size", Integer.toString(c.size()));
+          p.setProperty("chunks", java.util.HexFormat.of().formatHex(c.digests()));
+        }
       } catch (IOException e) {
         throw new LarderException.StorageFailure(LarderException.Kind.IO, "reading the local copy: " + e.getMessage(), e);
       }
@@ -150,6 +183,72 @@ public final class S3Tier implements RemoteTier {
       return true;
     } catch (SdkException e) {
       throw failure("removing the entry " + k, e);
+    }
+  }
+
+  /**
+   * Keys in the order of their object names: key order, except that a byte outside {@code A-Z a-z 0-9 - . _
+   * ~ : /} sorts as {@code %} (before {@code -}).
+   */
+  @Override
+  public List<String> keys(String prefix, String afterKey, int limit) {
+    try {
+      var page = blobs.client().listObjectsV2(b -> {
+        b.bucket(config.bucket()).prefix(entryKey(prefix)).maxKeys(Math.min(limit, 1000));
+        if (afterKey != null) {
+          b.startAfter(entryKey(afterKey));
+        }
+      });
+      List<String> keys = new ArrayList<>(page.contents().size());
+      for (S3Object o : page.contents()) {
+        keys.add(keyOf(o.key()));
+      }
+      return keys;
+    } catch (SdkException e) {
+      throw failure("listing " + describe() + "entries/", e);
+    }
+  }
+
+  @Override
+  public long removePrefix(String prefix) {
+    long removed = 0;
+    String after = null;
+    while (true) {
+      List<String> keys = keys(prefix, after, 1000);
+      if (keys.isEmpty()) {
+        return removed;
+      }
+      try {
+        deleteAll(keys.stream().map(this::entryKey).toList());
+      } catch (SdkException e) {
+        throw failure("removing entries under " + describe() + "entries/", e);
+      }
+      removed += keys.size();
+      after = keys.get(keys.size() - 1);
+    }
+  }
+
+  /** Deletes objects a thousand per request where the server can (DeleteObjects), else one by one. */
+  private void deleteAll(List<String> objectKeys) {
+    if (batchDelete) {
+      List<ObjectIdentifier> ids = objectKeys.stream().map(k -> ObjectIdentifier.builder().key(k).build()).toList();
+      try {
+        var r = blobs.client().deleteObjects(b -> b.bucket(config.bucket()).delete(d -> d.objects(ids).quiet(true)));
+        if (!r.errors().isEmpty()) {
+          throw new LarderException.StorageFailure(LarderException.Kind.IO, "removing entries under " + describe()
+              + "entries/ failed: " + r.errors().get(0).key() + ": " + r.errors().get(0).message(), null);
+        }
+        return;
+      } catch (S3Exception e) {
+        if (e.statusCode() != 501 && e.statusCode() != 400) {
+          throw e;
+        }
+        // some S3-compatible servers (s3proxy) refuse the checksum header the SDK sends with DeleteObjects
+        batchDelete = false;
+      }
+    }
+    for (String k : objectKeys) {
+      blobs.client().deleteObject(b -> b.bucket(config.bucket()).key(k));
     }
   }
 

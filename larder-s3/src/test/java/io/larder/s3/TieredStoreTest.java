@@ -52,6 +52,7 @@ class TieredStoreTest {
       a.put("build:small", small, PutOptions.defaults().metadata("{\"by\":\"a\"}"));
       assertThat(a.tierStats().writesThrough()).isEqualTo(2);
       assertThat(b.getBytes("build:x")).hasValue(data); // b misses locally, hits S3, keeps a copy
+      assertThat(b.getBytes("build:small")).hasValue(small);
       assertThat(b.info("build:small").orElseThrow().metadata()).isEqualTo("{\"by\":\"a\"}");
       TierStats s1 = b.tierStats();
       assertThat(s1.remoteHits()).isEqualTo(2);
@@ -124,5 +125,140 @@ class TieredStoreTest {
       }
     }
     assertThat(Files.exists(dir.resolve("a"))).isTrue();
+  }
+
+  @Test
+  void listingsComeFromTheBucketAndPrefixRemovalReachesIt() {
+    try (Larder a = node("a"); Larder b = node("b")) {
+      for (int i = 0; i < 1_200; i++) { // more than one page of the bucket's listing and of the store's
+        a.put(String.format("ci/job %04d", i), Payloads.random(i == 7 ? 40_000 : 100, i));
+      }
+      a.put("other", new byte[] {1});
+      b.put("ci/from-b", new byte[] {2});
+      java.util.List<io.larder.Entry> seen = b.list("ci/").toList();
+      assertThat(seen).hasSize(1_201);
+      assertThat(seen).extracting(io.larder.Entry::key).doesNotHaveDuplicates().contains("ci/job 0000", "ci/from-b")
+          .doesNotContain("other");
+      io.larder.Entry seven = seen.stream().filter(e -> e.key().equals("ci/job 0007")).findFirst().orElseThrow();
+      assertThat(seven.size()).isEqualTo(40_000);
+      assertThat(seven.integrity()).isEqualTo(a.info("ci/job 0007").orElseThrow().integrity());
+      assertThat(b.tierStats().remoteHits()).as("listing reads entries, not content").isZero();
+      // a cursor continues where a page stopped
+      String cursor = seen.get(599).key();
+      assertThat(b.list("ci/", cursor).toList()).containsExactlyElementsOf(seen.subList(600, seen.size()));
+
+      assertThat(b.removePrefix("ci/")).isEqualTo(1_201);
+      assertThat(a.list("ci/").toList()).as("gone from the bucket for every node").isEmpty();
+      assertThat(a.getBytes("ci/job 0001")).as("a's local copy is still there (no cross-node invalidation)")
+          .isPresent();
+      assertThat(a.list("").map(io.larder.Entry::key).toList()).containsExactly("other");
+    }
+  }
+
+  Larder behindNode(String name, int queueLimit) {
+    return Larder.open(dir.resolve(name), LarderOptions.defaults(),
+        new S3Tier(proxy.config("shared", prefix), dir.resolve(name + "-spool")),
+        io.larder.TierOptions.defaults().writeBehind(true).queueLimit(queueLimit));
+  }
+
+  @Test
+  void writeBehindAcknowledgesLocallyQueuesOnDiskAndUploadsAfterAnOutageAndARestart() throws Exception {
+    byte[] big = Payloads.random(300_000, 11);
+    proxy.close(); // S3 is down from the start
+    try (Larder a = behindNode("a", 100)) {
+      a.put("wb/big", big); // acknowledged: stored locally, queued
+      a.put("wb/small", new byte[] {7});
+      assertThat(a.getBytes("wb/big")).hasValue(big);
+      assertThat(a.tierStats().pendingWrites()).isEqualTo(2);
+      assertThat(a.tierStats().writesThrough()).isZero();
+    } // closing while S3 is down leaves the queue on disk
+    assertThat(Files.list(dir.resolve("a").resolve("tier-queue")).count()).isEqualTo(2);
+    proxy = S3Proxy.restart(proxy, dir);
+    try (Larder a = behindNode("a", 100)) { // a new process: it uploads what the last one queued
+      assertThat(a.awaitTierWrites(java.time.Duration.ofSeconds(30))).isTrue();
+      assertThat(a.tierStats().writesThrough()).isEqualTo(2);
+      assertThat(a.tierStats().pendingWrites()).isZero();
+    }
+    assertThat(Files.list(dir.resolve("a").resolve("tier-queue")).count()).isZero();
+    try (Larder b = node("b")) {
+      assertThat(b.getBytes("wb/big")).hasValue(big);
+      assertThat(b.getBytes("wb/small")).hasValue(new byte[] {7});
+    }
+  }
+
+  @Test
+  void theQueueIsBoundedAFullQueueWritesThrough() throws Exception {
+    try (Larder a = behindNode("a", 2)) {
+      proxy.close();
+      a.put("q/1", new byte[] {1});
+      a.put("q/2", new byte[] {2});
+      a.put("q/1", new byte[] {3}); // the same key again is the same item
+      assertThat(a.tierStats().pendingWrites()).isEqualTo(2);
+      assertThatThrownBy(() -> a.put("q/3", new byte[] {4})).as("full: written through, and S3 is down")
+          .isInstanceOf(LarderException.StorageFailure.class).hasMessageContaining("write-through");
+      proxy = S3Proxy.restart(proxy, dir);
+      assertThat(a.awaitTierWrites(java.time.Duration.ofSeconds(60))).isTrue();
+      a.put("q/4", new byte[] {5});
+      assertThat(a.awaitTierWrites(java.time.Duration.ofSeconds(30))).isTrue();
+    }
+    try (Larder b = node("b")) {
+      assertThat(b.getBytes("q/1")).as("the key's latest content was uploaded").hasValue(new byte[] {3});
+      assertThat(b.getBytes("q/2")).hasValue(new byte[] {2});
+      assertThat(b.getBytes("q/3")).as("stored locally on a, but S3 refused it: a's put failed").isEmpty();
+      assertThat(b.getBytes("q/4")).hasValue(new byte[] {5});
+    }
+  }
+
+  @Test
+  void aKeyRemovedBeforeItsUploadIsNotUploaded() throws Exception {
+    try (Larder a = behindNode("a", 10)) {
+      proxy.close();
+      a.put("gone", new byte[] {1});
+      proxy = S3Proxy.restart(proxy, dir);
+      a.remove("gone"); // may race the uploader; either way the key must not stay in S3
+      assertThat(a.awaitTierWrites(java.time.Duration.ofSeconds(30))).isTrue();
+    }
+    try (Larder b = node("b")) {
+      assertThat(b.getBytes("gone")).isEmpty();
+    }
+  }
+
+  @Test
+  void aRangeThatMissesLocallyIsServedFromRangedGetsVerifiedChunkByChunk() throws Exception {
+    int mib = io.larder.spi.Chunks.DEFAULT_SIZE;
+    byte[] data = Payloads.random(5 * mib + 12_345, 21);
+    try (Larder a = node("a"); Larder b = node("b"); S3Client raw = proxy.client()) {
+      a.put("big", data);
+      io.larder.Entry info = b.info("big").orElseThrow();
+      assertThat(info.size()).isEqualTo(data.length);
+      assertThat(b.stats().entries()).as("info reads the entry, not the content").isZero();
+
+      long[][] ranges = {{2_500_000, 100_000}, {mib - 10, 20}, {5L * mib, 12_345}, {data.length - 1, 10},
+          {0, 0}, {3L * mib, 2L * mib}};
+      for (long[] r : ranges) {
+        byte[] got = b.getRange("big", r[0], r[1]).orElseThrow().readAllBytes();
+        int end = (int) Math.min(data.length, r[0] + r[1]);
+        assertThat(got).as("range %d+%d", r[0], r[1]).isEqualTo(java.util.Arrays.copyOfRange(data, (int) r[0], end));
+      }
+      assertThat(b.stats().entries()).as("ranges did not fetch and keep the whole blob").isZero();
+      assertThat(b.tierStats().remoteHits()).isEqualTo(ranges.length);
+
+      // one damaged byte in chunk 3 of the object in the bucket
+      S3Tier tier = new S3Tier(proxy.config("shared", prefix), dir.resolve("z-spool"));
+      String key = tier.blobs().objectKey(info.integrity());
+      byte[] bad = data.clone();
+      bad[3 * mib + 77] ^= 1;
+      raw.putObject(r -> r.bucket("shared").key(key), RequestBody.fromBytes(bad));
+      assertThat(b.getRange("big", mib + 5, 1000).orElseThrow().readAllBytes()).as("chunk 1 is intact")
+          .isEqualTo(java.util.Arrays.copyOfRange(data, mib + 5, mib + 1005));
+      io.larder.Content damaged = b.getRange("big", 3L * mib + 100, 50).orElseThrow();
+      assertThatThrownBy(damaged::readAllBytes).isInstanceOf(LarderException.IntegrityFailure.class)
+          .hasMessageContaining("chunk 3");
+      assertThat(b.tierStats().remoteCorrupt()).isEqualTo(1);
+      assertThat(b.getBytes("big")).as("the whole read fails its digest: a miss").isEmpty();
+      assertThat(a.getRange("big", 3L * mib + 100, 50).orElseThrow().readAllBytes())
+          .as("a's local copy is unaffected").isEqualTo(java.util.Arrays.copyOfRange(data, 3 * mib + 100, 3 * mib + 150));
+      tier.close();
+    }
   }
 }

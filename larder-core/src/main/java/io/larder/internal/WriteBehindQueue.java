@@ -1,0 +1,243 @@
+package io.larder.internal;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Predicate;
+
+/**
+ * The keys whose entries still have to reach the remote tier, one small file per key in a directory of the
+ * store ({@code tier-queue/<sha256 of the key>}, holding the key), so that what a process acknowledged and
+ * had not uploaded yet is uploaded by the next one to open the store. A key queued twice is one item: the
+ * upload sends whatever the key holds locally then.
+ *
+ * <p>One daemon thread uploads, oldest first as this process queued them, retrying with back-off while the
+ * tier fails. Bounded: {@link #offer} refuses when {@code limit} items wait, and the caller writes through.
+ */
+public final class WriteBehindQueue implements AutoCloseable {
+  private static final String TMP = ".tmp-";
+
+  private final Path dir;
+  private final int limit;
+  private final boolean fsync;
+  /** Uploads the key's current local entry; returns normally when done (or when there is nothing to upload). */
+  private final Predicate<String> upload;
+  /**
+   * File name → the key and this queueing of it (a new item each time the key is queued again, so that an
+   * upload that started before a re-put does not take the re-put's item away with it).
+   */
+  private final LinkedHashMap<String, Item> pending = new LinkedHashMap<>();
+
+  private record Item(String key) {}
+  private final Thread worker;
+  private volatile boolean closing;
+
+  /**
+   * @param upload sends the key's entry to the tier; returns false (or throws) if the tier failed, and the
+   *     item is retried later
+   */
+  public WriteBehindQueue(Path dir, int limit, boolean fsync, Predicate<String> upload) {
+    this.dir = dir;
+    this.limit = limit;
+    this.fsync = fsync;
+    this.upload = upload;
+    try {
+      Files.createDirectories(dir);
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+        for (Path p : ds) {
+          String name = p.getFileName().toString();
+          if (name.startsWith(TMP)) {
+            Files.deleteIfExists(p); // a queue write a crash interrupted: that put was never acknowledged
+          } else {
+            String key = readKey(p);
+            if (key != null && name.equals(name(key))) {
+              pending.put(name, new Item(key)); // left by an earlier process: upload it now
+            } else {
+              Files.deleteIfExists(p); // not a queue file written whole
+            }
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw Errors.io("opening the write-behind queue " + dir, e);
+    }
+    worker = Thread.ofPlatform().daemon().name("larder-write-behind").start(this::run);
+  }
+
+  /**
+   * Records that {@code key} must be uploaded, durably (the file is in place when this returns). Returns
+   * false without recording anything when the queue is full.
+   */
+  public boolean offer(String key) {
+    String name = name(key);
+    synchronized (pending) {
+      if (!pending.containsKey(name) && pending.size() >= limit) {
+        return false;
+      }
+    }
+    Path tmp = dir.resolve(TMP + UUID.randomUUID());
+    try {
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        ch.write(java.nio.ByteBuffer.wrap(key.getBytes(StandardCharsets.UTF_8)));
+        if (fsync) {
+          ch.force(true);
+        }
+      }
+      synchronized (pending) { // with the uploader's check-and-delete: a finished upload never takes this file
+        Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        pending.put(name, new Item(key));
+        pending.notifyAll();
+      }
+      if (fsync) {
+        FileOps.REAL.forceDirectory(dir);
+      }
+    } catch (IOException e) {
+      try {
+        Files.deleteIfExists(tmp);
+      } catch (IOException ignored) {
+        // best effort; a later open removes it
+      }
+      throw Errors.io("queueing '" + key + "' for the remote tier in " + dir, e);
+    }
+    return true;
+  }
+
+  /** How many keys wait to be uploaded. */
+  public int depth() {
+    synchronized (pending) {
+      return pending.size();
+    }
+  }
+
+  /** Waits until nothing waits (true) or the timeout passes (false). */
+  public boolean await(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (pending) {
+      while (!pending.isEmpty()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        pending.wait(Math.max(1, left / 1_000_000));
+      }
+    }
+    return true;
+  }
+
+  private void run() {
+    long backoff = 0;
+    while (!closing) {
+      Map.Entry<String, Item> next;
+      synchronized (pending) {
+        while (pending.isEmpty() && !closing) {
+          try {
+            pending.wait();
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+        if (closing) {
+          return;
+        }
+        next = Map.entry(pending.firstEntry().getKey(), pending.firstEntry().getValue());
+      }
+      if (uploadOne(next.getKey(), next.getValue())) {
+        backoff = 0;
+      } else {
+        backoff = Math.min(Math.max(250, backoff * 2), 30_000); // the tier is failing: try again later
+        try {
+          Thread.sleep(backoff);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }
+  }
+
+  /** Uploads one item; true if it is done with (uploaded, or nothing to upload), false if the tier failed. */
+  private boolean uploadOne(String name, Item item) {
+    boolean ok;
+    try {
+      ok = upload.test(item.key());
+    } catch (RuntimeException e) { // a LarderException from the tier, or a bug: retried later, never lost
+      ok = false;
+    }
+    if (ok) {
+      synchronized (pending) {
+        if (pending.get(name) == item) { // not queued again meanwhile (then it goes up once more)
+          try {
+            Files.deleteIfExists(dir.resolve(name));
+          } catch (IOException ignored) {
+            // uploaded again by the next process to open the store: harmless
+          }
+          pending.remove(name);
+          pending.notifyAll();
+        }
+      }
+    }
+    return ok;
+  }
+
+  private static String readKey(Path file) {
+    try {
+      return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  static String name(String key) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Stops the uploader after trying, for up to {@code grace}, to upload what waits while the tier accepts
+   * it. What is left stays queued on disk for the next process.
+   */
+  public void close(Duration grace) {
+    long deadline = System.nanoTime() + grace.toNanos();
+    closing = true;
+    synchronized (pending) {
+      pending.notifyAll();
+    }
+    try {
+      worker.join(Math.max(1, grace.toMillis()));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    while (System.nanoTime() < deadline) {
+      Map.Entry<String, Item> next;
+      synchronized (pending) {
+        if (pending.isEmpty()) {
+          return;
+        }
+        next = Map.entry(pending.firstEntry().getKey(), pending.firstEntry().getValue());
+      }
+      if (!uploadOne(next.getKey(), next.getValue())) {
+        return; // the tier is failing: leave the rest for the next process
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    close(Duration.ofSeconds(10));
+  }
+}
