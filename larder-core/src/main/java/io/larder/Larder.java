@@ -323,6 +323,7 @@ public final class Larder implements AutoCloseable {
   public Entry put(String key, InputStream in, PutOptions options) {
     Entry e = putLocally(key, in, options);
     if (tier != null) {
+      rangeEntries.remove(key);
       if (queue != null && queue.offer(key)) {
         return e; // write-behind: uploaded in the background
       }
@@ -497,7 +498,21 @@ public final class Larder implements AutoCloseable {
    * then fetches the whole content as any read does. Nothing is kept locally.
    */
   private Optional<Optional<Content>> rangeFromTier(String key, long offset, long length) {
-    Optional<io.larder.spi.RemoteTier.RemoteEntry> re = remoteEntry(key);
+    Instant now = options.clock().instant();
+    RangeEntry cached = rangeEntries.get(key);
+    Optional<io.larder.spi.RemoteTier.RemoteEntry> re;
+    if (cached != null && cached.fetched().plus(RANGE_ENTRY_TTL).isAfter(now)
+        && (cached.entry().expires() == null || cached.entry().expires().isAfter(now))) {
+      re = Optional.of(cached.entry());
+    } else {
+      re = remoteEntry(key);
+      if (re.isPresent() && re.get().chunks() != null) {
+        if (rangeEntries.size() >= 1024) {
+          rangeEntries.clear(); // bounded: forgetting costs one entry request
+        }
+        rangeEntries.put(key, new RangeEntry(re.get(), now));
+      }
+    }
     if (re.isEmpty()) {
       tierCounts[2].increment();
       return Optional.of(Optional.empty());
@@ -532,6 +547,14 @@ public final class Larder implements AutoCloseable {
         new io.larder.internal.ChunkVerifyingInputStream(raw.get(), chunks, r.size(), offset, len, what,
             tierCounts[4]::increment))));
   }
+
+  /** A remote entry kept for further range reads of its key (one request less per range). */
+  private record RangeEntry(io.larder.spi.RemoteTier.RemoteEntry entry, Instant fetched) {}
+
+  /** How long a remote entry is reused for range reads: what another node re-puts shows after this at most. */
+  private static final Duration RANGE_ENTRY_TTL = Duration.ofSeconds(10);
+
+  private final ConcurrentHashMap<String, RangeEntry> rangeEntries = new ConcurrentHashMap<>();
 
   /** The tier's entry for {@code key}, unexpired; empty on a miss or when the tier cannot be reached (counted). */
   private Optional<io.larder.spi.RemoteTier.RemoteEntry> remoteEntry(String key) {
@@ -804,6 +827,7 @@ public final class Larder implements AutoCloseable {
   }
 
   private boolean removeBoth(String key) {
+    rangeEntries.remove(key);
     boolean local = index.remove(Keys.check(key));
     boolean remote = false;
     if (tier != null) {
@@ -828,6 +852,7 @@ public final class Larder implements AutoCloseable {
     if (tier == null) {
       return local;
     }
+    rangeEntries.keySet().removeIf(k -> k.startsWith(prefix));
     try {
       return Math.max(local, tier.removePrefix(prefix));
     } catch (LarderException e) {

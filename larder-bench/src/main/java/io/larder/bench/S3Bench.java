@@ -112,6 +112,98 @@ public final class S3Bench {
         }
       }
     }
+    writeBehindAndRanges(proxy, dir, nLarge, print);
+  }
+
+  /** Write-behind puts (acknowledged, then drained) and range reads that miss locally. */
+  private static void writeBehindAndRanges(S3Proxy proxy, Path dir, int n, boolean print) throws Exception {
+    byte[][] data = new byte[n][];
+    SplittableRandom r = new SplittableRandom(77);
+    for (int i = 0; i < n; i++) {
+      data[i] = new byte[1 << 20];
+      r.nextBytes(data[i]);
+    }
+    String prefix = "behind" + round;
+    double ack;
+    double drained;
+    double through;
+    try (Larder a = Larder.open(dir.resolve("wb" + round), LarderOptions.defaults(),
+        new S3Tier(proxy.config("bench", prefix), dir.resolve("spool-wb")),
+        io.larder.TierOptions.defaults().writeBehind(true))) {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        a.put("k" + i, data[i]);
+      }
+      ack = (System.nanoTime() - t0) / 1e6 / n;
+      if (!a.awaitTierWrites(java.time.Duration.ofMinutes(10))) {
+        throw new AssertionError("the queue did not drain");
+      }
+      drained = (System.nanoTime() - t0) / 1e6 / n;
+    }
+    try (Larder a = Larder.open(dir.resolve("wt" + round), LarderOptions.defaults(),
+        new S3Tier(proxy.config("bench", prefix + "t"), dir.resolve("spool-wt")))) {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        a.put("k" + i, data[i]);
+      }
+      through = (System.nanoTime() - t0) / 1e6 / n;
+    }
+    double rawPut;
+    try (S3Client raw = proxy.client()) {
+      long t0 = System.nanoTime();
+      for (int i = 0; i < n; i++) {
+        int k = i;
+        raw.putObject(b -> b.bucket("bench").key(prefix + "raw/" + k), RequestBody.fromBytes(data[k]));
+      }
+      rawPut = (System.nanoTime() - t0) / 1e6 / n;
+    }
+    // ranges: 64 KiB at random places in a 64 MiB blob, from a node that does not have it
+    int big = 64 << 20;
+    int range = 64 << 10;
+    byte[] blob = new byte[big];
+    r.nextBytes(blob);
+    int reads = Math.max(20, n);
+    long[] offsets = new long[reads];
+    for (int i = 0; i < reads; i++) {
+      offsets[i] = r.nextLong(big - range);
+    }
+    double tierRange;
+    double rawRange;
+    double whole;
+    try (Larder a = Larder.open(dir.resolve("ra" + round), LarderOptions.defaults(),
+        new S3Tier(proxy.config("bench", prefix + "r"), dir.resolve("spool-ra")));
+        Larder b = Larder.open(dir.resolve("rb" + round), LarderOptions.defaults(),
+            new S3Tier(proxy.config("bench", prefix + "r"), dir.resolve("spool-rb")));
+        S3Client raw = proxy.client()) {
+      a.put("big", blob);
+      String objectKey = new S3Tier(proxy.config("bench", prefix + "r"), dir.resolve("spool-x")).blobs()
+          .objectKey(a.info("big").orElseThrow().integrity());
+      long t0 = System.nanoTime();
+      for (long off : offsets) {
+        b.getRange("big", off, range).orElseThrow().readAllBytes();
+      }
+      tierRange = (System.nanoTime() - t0) / 1e6 / reads;
+      t0 = System.nanoTime();
+      for (long off : offsets) {
+        raw.getObjectAsBytes(g -> g.bucket("bench").key(objectKey).range("bytes=" + off + "-" + (off + range - 1)));
+      }
+      rawRange = (System.nanoTime() - t0) / 1e6 / reads;
+      if (b.stats().entries() != 0) {
+        throw new AssertionError("a range read fetched the whole blob");
+      }
+      t0 = System.nanoTime();
+      b.getBytes("big").orElseThrow(); // what a range miss cost before: the whole blob, fetched and kept
+      whole = (System.nanoTime() - t0) / 1e6;
+    }
+    if (print) {
+      System.out.println();
+      System.out.println("| workload | Larder S3 tier | peer, same run | ratio (time) |");
+      System.out.println("|---|---:|---:|---:|");
+      row("PUT 1 MiB write-behind, until acknowledged (peer: SDK PUT)", ack, rawPut);
+      row("PUT 1 MiB write-behind, until drained to S3 (peer: write-through)", drained, through);
+      row("GET 64 KiB range of a 64 MiB blob, local miss (peer: SDK ranged GET)", tierRange, rawRange);
+      row("GET 64 KiB range, local miss (peer: fetching the whole blob)", tierRange, whole);
+    }
   }
 
   private static void row(String what, double ms, double rawMs) {

@@ -389,8 +389,8 @@ public final class S3BlobStore implements BlobStore {
     return bucket;
   }
 
-  /** For tests: the object key of a digest. */
-  String objectKey(Integrity d) {
+  /** The name of the object holding a digest's content ({@code <prefix>blobs/sha256/<hh>/<hex>}). */
+  public String objectKey(Integrity d) {
     return key(d);
   }
 }

@@ -36,6 +36,12 @@ public final class S3Tier implements RemoteTier {
   /** Content up to this size is kept inside its entry object (as the local index keeps small content inline). */
   public static final int INLINE_LIMIT = 16 * 1024;
 
+  /**
+   * Blobs above this size get chunk digests in their entry (for ranged reads); smaller ones are fetched whole
+   * by a range read, which costs little more than the range, and their puts skip a second hash.
+   */
+  public static final int CHUNKED_ABOVE = 1024 * 1024;
+
   private final S3BlobStore blobs;
   private final S3BlobStore.Config config;
   private volatile boolean batchDelete = true;
@@ -138,7 +144,7 @@ public final class S3Tier implements RemoteTier {
       try (InputStream in = content.get()) {
         // the chunks' digests go into the entry: a node that misses locally can then serve a range from
         // ranged GETs, verified chunk by chunk
-        Chunks.Hashing hashing = entry.size() > Chunks.DEFAULT_SIZE ? Chunks.hashing(in, Chunks.DEFAULT_SIZE) : null;
+        Chunks.Hashing hashing = entry.size() > CHUNKED_ABOVE ? Chunks.hashing(in, Chunks.DEFAULT_SIZE) : null;
         blobs.put(hashing != null ? hashing : in, entry.integrity(), entry.size());
         if (hashing != null) {
           Chunks c = hashing.finish();

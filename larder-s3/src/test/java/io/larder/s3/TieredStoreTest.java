@@ -225,16 +225,16 @@ class TieredStoreTest {
 
   @Test
   void aRangeThatMissesLocallyIsServedFromRangedGetsVerifiedChunkByChunk() throws Exception {
-    int mib = io.larder.spi.Chunks.DEFAULT_SIZE;
-    byte[] data = Payloads.random(5 * mib + 12_345, 21);
+    int chunk = io.larder.spi.Chunks.DEFAULT_SIZE;
+    byte[] data = Payloads.random(5 * chunk + 12_345, 21);
     try (Larder a = node("a"); Larder b = node("b"); S3Client raw = proxy.client()) {
       a.put("big", data);
       io.larder.Entry info = b.info("big").orElseThrow();
       assertThat(info.size()).isEqualTo(data.length);
       assertThat(b.stats().entries()).as("info reads the entry, not the content").isZero();
 
-      long[][] ranges = {{2_500_000, 100_000}, {mib - 10, 20}, {5L * mib, 12_345}, {data.length - 1, 10},
-          {0, 0}, {3L * mib, 2L * mib}};
+      long[][] ranges = {{500_000, 100_000}, {chunk - 10, 20}, {5L * chunk, 12_345}, {data.length - 1, 10},
+          {0, 0}, {3L * chunk, 2L * chunk}};
       for (long[] r : ranges) {
         byte[] got = b.getRange("big", r[0], r[1]).orElseThrow().readAllBytes();
         int end = (int) Math.min(data.length, r[0] + r[1]);
@@ -247,17 +247,17 @@ class TieredStoreTest {
       S3Tier tier = new S3Tier(proxy.config("shared", prefix), dir.resolve("z-spool"));
       String key = tier.blobs().objectKey(info.integrity());
       byte[] bad = data.clone();
-      bad[3 * mib + 77] ^= 1;
+      bad[3 * chunk + 77] ^= 1;
       raw.putObject(r -> r.bucket("shared").key(key), RequestBody.fromBytes(bad));
-      assertThat(b.getRange("big", mib + 5, 1000).orElseThrow().readAllBytes()).as("chunk 1 is intact")
-          .isEqualTo(java.util.Arrays.copyOfRange(data, mib + 5, mib + 1005));
-      io.larder.Content damaged = b.getRange("big", 3L * mib + 100, 50).orElseThrow();
+      assertThat(b.getRange("big", chunk + 5, 1000).orElseThrow().readAllBytes()).as("chunk 1 is intact")
+          .isEqualTo(java.util.Arrays.copyOfRange(data, chunk + 5, chunk + 1005));
+      io.larder.Content damaged = b.getRange("big", 3L * chunk + 100, 50).orElseThrow();
       assertThatThrownBy(damaged::readAllBytes).isInstanceOf(LarderException.IntegrityFailure.class)
           .hasMessageContaining("chunk 3");
       assertThat(b.tierStats().remoteCorrupt()).isEqualTo(1);
       assertThat(b.getBytes("big")).as("the whole read fails its digest: a miss").isEmpty();
-      assertThat(a.getRange("big", 3L * mib + 100, 50).orElseThrow().readAllBytes())
-          .as("a's local copy is unaffected").isEqualTo(java.util.Arrays.copyOfRange(data, 3 * mib + 100, 3 * mib + 150));
+      assertThat(a.getRange("big", 3L * chunk + 100, 50).orElseThrow().readAllBytes())
+          .as("a's local copy is unaffected").isEqualTo(java.util.Arrays.copyOfRange(data, 3 * chunk + 100, 3 * chunk + 150));
       tier.close();
     }
   }
