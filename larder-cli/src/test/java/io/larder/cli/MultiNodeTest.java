@@ -38,13 +38,42 @@ class MultiNodeTest {
     }
   }
 
-  String node(String name) throws Exception {
+  String node(String name, String... extra) throws Exception {
+    return start(name, extra).url;
+  }
+
+  ServeProcess start(String name, String... extra) throws Exception {
+    List<String> args = new ArrayList<>(List.of("--no-access-log", "--s3-bucket", "larder", "--s3-endpoint",
+        proxy.endpoint.toString()));
+    args.addAll(List.of(extra));
     ServeProcess node = ServeProcess.start(dir.resolve(name), Map.of("AWS_ACCESS_KEY_ID", S3Proxy.IDENTITY,
-        "AWS_SECRET_ACCESS_KEY", S3Proxy.CREDENTIAL, "AWS_REGION", "us-east-1"),
-        "--no-access-log", "--s3-bucket", "larder", "--s3-endpoint", proxy.endpoint.toString());
+        "AWS_SECRET_ACCESS_KEY", S3Proxy.CREDENTIAL, "AWS_REGION", "us-east-1"), args.toArray(String[]::new));
     nodes.add(node);
     assertThat(node.banner).contains("(shared tier s3://larder/)");
-    return node.url;
+    return node;
+  }
+
+  @Test
+  void writeBehindPutsAcknowledgedDuringAnOutageReachTheBucketAfterTheNodeIsKilledAndRestarted() throws Exception {
+    proxy = S3Proxy.start(dir);
+    proxy.createBucket("larder");
+    ServeProcess a = start("a", "--s3-writes", "behind");
+    proxy.close(); // S3 down
+    assertThat(send("PUT", a.url + "/v1/entries/wb/one", "queued".getBytes()).statusCode())
+        .as("acknowledged once stored locally and queued").isEqualTo(201);
+    assertThat(metric(a.url, "larder_tier_pending_writes")).isEqualTo(1);
+    a.process.destroyForcibly().waitFor(); // kill -9: the queue is on disk
+    proxy = S3Proxy.restart(proxy, dir);
+    String b = node("b");
+    assertThat(send("GET", b + "/v1/entries/wb/one", null).statusCode()).as("not uploaded yet").isEqualTo(404);
+    String a2 = node("a", "--s3-writes", "behind"); // the same store: it uploads what the killed process queued
+    long deadline = System.nanoTime() + 30_000_000_000L;
+    int status = 0;
+    while (System.nanoTime() < deadline && (status = send("GET", b + "/v1/entries/wb/one", null).statusCode()) != 200) {
+      Thread.sleep(200);
+    }
+    assertThat(status).as("node B reads what node A acknowledged before it was killed").isEqualTo(200);
+    assertThat(metric(a2, "larder_tier_pending_writes")).isZero();
   }
 
   HttpResponse<byte[]> send(String method, String url, byte[] body) throws Exception {
