@@ -190,6 +190,20 @@ public final class Larder implements AutoCloseable {
     tierCounts[5].increment();
   }
 
+  /**
+   * Collects the remote tier (not the local store: see {@link #gc}): entries expired there, content no
+   * entry there references and that nobody wrote or re-referenced within {@code grace}, abandoned uploads.
+   * Run it from one node at a time, with a grace longer than a collection and any upload take (a day).
+   *
+   * @throws LarderException.InvalidInput without a remote tier
+   */
+  public GcReport collectTier(Duration grace, boolean dryRun) {
+    if (tier == null) {
+      throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT, "this store has no remote tier to collect");
+    }
+    return tier.collect(options.clock().instant(), grace, dryRun);
+  }
+
   /** Where the remote tier is, if there is one. */
   public Optional<String> remoteTier() {
     return Optional.ofNullable(tier).map(io.larder.spi.RemoteTier::describe);

@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
         "first, keeping the newest entry of each group), remove content no entry references and stale",
         "temporary files. Safe while other processes use the store."},
     footerHeading = "%nExamples:%n",
-    footer = {"  larder gc", "  larder gc --max-size 10G --max-age 30d --dry-run", "  larder gc --max-size 500M --keep-per-group 2 --json"})
+    footer = {"  larder gc", "  larder gc --max-size 10G --max-age 30d --dry-run", "  larder gc --max-size 500M --keep-per-group 2 --json",
+        "  larder --store s3://build-cache/team-a gc --bucket --dry-run"})
 final class GcCommand extends Base {
   @Option(names = "--max-size", paramLabel = "SIZE", description = "Keep at most this much content: 500M, 10G, 1T or bytes.")
   String maxSize;
@@ -28,6 +29,10 @@ final class GcCommand extends Base {
 
   @Option(names = "--grace", paramLabel = "DURATION", description = "Do not collect content written more recently (default 10m).")
   String grace;
+
+  @Option(names = "--bucket", description = {"Collect the shared S3 tier instead of the local store: expired entries,",
+      "content no entry references and abandoned uploads (run it from one node at a time; --grace defaults to 24h)."})
+  boolean bucket;
 
   @Option(names = "--dry-run", description = "Report what would go; change nothing.")
   boolean dryRun;
@@ -54,6 +59,9 @@ final class GcCommand extends Base {
     if (grace != null) {
       o = o.grace(PutCommand.parseDuration(grace));
     }
+    if (bucket) {
+      return collectBucket();
+    }
     GcReport r;
     try (Larder cache = open()) {
       r = cache.gc(o);
@@ -66,6 +74,27 @@ final class GcCommand extends Base {
       out.printf("evicted    %d entries%n", r.evicted());
       out.printf("content    %s %d blobs, %s%n", verb, r.blobsRemoved(), humanSize(r.bytesFreed()));
       out.printf("tmp        %d stale files%n", r.tmpRemoved());
+    }
+    return Main.OK;
+  }
+
+  private int collectBucket() throws Exception {
+    java.time.Duration g = grace != null ? PutCommand.parseDuration(grace) : java.time.Duration.ofHours(24);
+    GcReport r;
+    String where;
+    try (Larder cache = open()) {
+      where = cache.remoteTier().orElseThrow(() -> new Main.UsageException(
+          "--bucket needs a shared S3 tier: --store s3://BUCKET/PREFIX or the s3-bucket setting"));
+      r = cache.collectTier(g, dryRun);
+    }
+    if (options.json) {
+      printJson(io.larder.config.JsonShapes.gcReport(r));
+    } else {
+      String verb = r.dryRun() ? "would remove" : "removed";
+      out.printf("bucket     %s (%s of content)%n", where, humanSize(r.bytesBefore()));
+      out.printf("expired    %s %d entries%n", verb, r.expired());
+      out.printf("content    %s %d blobs, %s%n", verb, r.blobsRemoved(), humanSize(r.bytesFreed()));
+      out.printf("uploads    %d abandoned uploads aborted%n", r.tmpRemoved());
     }
     return Main.OK;
   }

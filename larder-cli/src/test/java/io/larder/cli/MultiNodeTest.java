@@ -157,6 +157,25 @@ class MultiNodeTest {
     assertThat(rm.code()).as(rm.output()).isZero();
     assertThat(send("GET", node.url + "/v1/entries?prefix=ci/", null).body()).asString()
         .doesNotContain("ci/one");
+    // collection of the bucket: content no entry references any more goes (after the grace)
+    byte[] big = new byte[300_000];
+    new Random(5).nextBytes(big);
+    assertThat(send("PUT", node.url + "/v1/entries/big", big).statusCode()).isEqualTo(201);
+    assertThat(send("DELETE", node.url + "/v1/entries/big", null).statusCode()).isEqualTo(204);
+    Thread.sleep(1_500); // object times have one-second resolution
+    BuildToolsTest.Run dry = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
+        "--cache", fresh.toString(), "gc", "--bucket", "--grace", "1s", "--dry-run"));
+    assertThat(dry.output()).as(dry.output()).contains("would remove 1 blobs, 293.0 KiB");
+    BuildToolsTest.Run gc = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
+        "--cache", fresh.toString(), "gc", "--bucket", "--grace", "1s"));
+    assertThat(gc.output()).as(gc.output()).contains("removed 1 blobs").contains("s3://larder/team-a/");
+    BuildToolsTest.Run again = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
+        "--cache", fresh.toString(), "gc", "--bucket", "--grace", "1s"));
+    assertThat(again.output()).contains("removed 0 blobs");
+    BuildToolsTest.Run noTier = BuildToolsTest.run(dir, env, List.of(larder, "--cache", fresh.toString(), "gc",
+        "--bucket"));
+    assertThat(noTier.code()).isEqualTo(2);
+
     BuildToolsTest.Run other = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-b",
         "--cache", dir.resolve("b").toString(), "ls"));
     assertThat(other.output()).as("another prefix is another store").isEmpty();

@@ -51,6 +51,16 @@ public interface RemoteTier extends Closeable {
   /** Removes every entry whose key starts with {@code prefix} (not the blobs); returns how many. */
   long removePrefix(String prefix);
 
+  /**
+   * Collects the tier (run it from one node at a time): removes entries expired by {@code now} and content
+   * that no entry references and that was not written or re-referenced within {@code grace} (longer than
+   * any collection and any upload takes), and abandoned uploads older than {@code grace}.
+   *
+   * @return {@code expired}: entries removed; {@code blobsRemoved}/{@code bytesFreed}: content removed;
+   *     {@code tmpRemoved}: uploads aborted; {@code bytesBefore}: bytes of content the tier held
+   */
+  io.larder.GcReport collect(Instant now, java.time.Duration grace, boolean dryRun);
+
   /** Where it is, for messages: e.g. {@code s3://bucket/prefix/}. */
   String describe();
 }

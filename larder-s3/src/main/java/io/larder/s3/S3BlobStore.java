@@ -200,7 +200,10 @@ public final class S3BlobStore implements BlobStore {
       s3.putObject(PutObjectRequest.builder().bucket(bucket).key(key).ifNoneMatch("*").build(), body);
     } catch (S3Exception e) {
       if (e.statusCode() == 412) {
-        return; // it exists: the same digest, the same bytes
+        // it exists (the same digest, the same bytes): make it recent, as a new upload would be, so that a
+        // collection running now does not take it for unreferenced (see S3Tier.collect)
+        refresh(key);
+        return;
       }
       throw failure("storing " + key + " in s3://" + bucket, e);
     } catch (SdkException e) {
@@ -338,6 +341,25 @@ public final class S3BlobStore implements BlobStore {
     } catch (SdkException e) {
       throw failure("listing s3://" + bucket + "/" + prefix, e);
     }
+  }
+
+  /** Sets an object's modification time to now: a copy onto itself (server-side, no bytes through here). */
+  private void refresh(String key) {
+    try {
+      s3.copyObject(b -> b.sourceBucket(bucket).sourceKey(key).destinationBucket(bucket).destinationKey(key)
+          .metadataDirective(software.amazon.awssdk.services.s3.model.MetadataDirective.REPLACE));
+    } catch (SdkException e) {
+      throw failure("refreshing " + key + " in s3://" + bucket, e);
+    }
+  }
+
+  @Override
+  public boolean touch(Integrity digest) {
+    if (head(digest).isEmpty()) {
+      return false;
+    }
+    refresh(key(digest));
+    return true;
   }
 
   @Override

@@ -234,6 +234,98 @@ public final class S3Tier implements RemoteTier {
     }
   }
 
+  @Override
+  public io.larder.GcReport collect(Instant now, java.time.Duration grace, boolean dryRun) {
+    // 1. every entry: expired ones go, the others' blobs are referenced
+    java.util.Set<String> referenced = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    java.util.concurrent.atomic.LongAdder expired = new java.util.concurrent.atomic.LongAdder();
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(16,
+        Thread.ofVirtual().factory());
+    try {
+      String after = null;
+      while (true) {
+        List<String> keys = keys("", after, 1000);
+        if (keys.isEmpty()) {
+          break;
+        }
+        List<java.util.concurrent.Future<?>> reads = new ArrayList<>();
+        List<String> gone = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (String key : keys) {
+          reads.add(pool.submit(() -> {
+            Optional<RemoteEntry> e;
+            try {
+              e = lookup(key);
+            } catch (LarderException.IntegrityFailure damaged) {
+              return; // unreadable: it cannot be served, and what it pointed at is not needed for it
+            }
+            if (e.isEmpty()) {
+              return;
+            }
+            if (e.get().expires() != null && !e.get().expires().isAfter(now)) {
+              gone.add(entryKey(key));
+              expired.increment();
+            } else if (e.get().inline() == null) {
+              e.get().integrity().hash(io.larder.Algorithm.SHA256).ifPresent(h -> referenced.add(h.hex()));
+            }
+          }));
+        }
+        for (java.util.concurrent.Future<?> f : reads) {
+          f.get();
+        }
+        if (!dryRun && !gone.isEmpty()) {
+          deleteAll(gone);
+        }
+        after = keys.get(keys.size() - 1);
+      }
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof LarderException le ? le
+          : new LarderException.StorageFailure(LarderException.Kind.IO, "collecting " + describe() + ": " + e.getCause(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new LarderException.StorageFailure(LarderException.Kind.IO, "interrupted collecting " + describe(), e);
+    } catch (SdkException e) {
+      throw failure("collecting " + describe(), e);
+    } finally {
+      pool.shutdownNow();
+    }
+    // 2. blobs no entry referenced, and not written (or re-referenced: see S3BlobStore) within the grace
+    Instant cutoff = now.minus(grace);
+    long blobsRemoved = 0;
+    long bytesFreed = 0;
+    long bytesBefore = 0;
+    try {
+      List<String> doomed = new ArrayList<>();
+      for (var page : blobs.client().listObjectsV2Paginator(b -> b.bucket(config.bucket())
+          .prefix(config.prefix() + "blobs/sha256/"))) {
+        for (S3Object o : page.contents()) {
+          String hex = o.key().substring(o.key().lastIndexOf('/') + 1);
+          if (hex.length() != 64) {
+            continue; // not a blob (a server's directory marker)
+          }
+          bytesBefore += o.size();
+          if (!referenced.contains(hex) && o.lastModified().isBefore(cutoff)) {
+            doomed.add(o.key());
+            blobsRemoved++;
+            bytesFreed += o.size();
+          }
+        }
+        if (doomed.size() >= 1000) {
+          if (!dryRun) {
+            deleteAll(doomed);
+          }
+          doomed.clear();
+        }
+      }
+      if (!dryRun && !doomed.isEmpty()) {
+        deleteAll(doomed);
+      }
+    } catch (SdkException e) {
+      throw failure("collecting " + describe() + "blobs/", e);
+    }
+    long aborted = dryRun ? 0 : blobs.removeTmpOlderThan(cutoff);
+    return new io.larder.GcReport(expired.sum(), 0, blobsRemoved, bytesFreed, aborted, bytesBefore, dryRun);
+  }
+
   /** Deletes objects a thousand per request where the server can (DeleteObjects), else one by one. */
   private void deleteAll(List<String> objectKeys) {
     if (batchDelete) {
@@ -241,8 +333,8 @@ public final class S3Tier implements RemoteTier {
       try {
         var r = blobs.client().deleteObjects(b -> b.bucket(config.bucket()).delete(d -> d.objects(ids).quiet(true)));
         if (!r.errors().isEmpty()) {
-          throw new LarderException.StorageFailure(LarderException.Kind.IO, "removing entries under " + describe()
-              + "entries/ failed: " + r.errors().get(0).key() + ": " + r.errors().get(0).message(), null);
+          throw new LarderException.StorageFailure(LarderException.Kind.IO, "deleting objects in " + describe()
+              + " failed: " + r.errors().get(0).key() + ": " + r.errors().get(0).message(), null);
         }
         return;
       } catch (S3Exception e) {

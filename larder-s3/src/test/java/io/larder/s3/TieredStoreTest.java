@@ -261,4 +261,68 @@ class TieredStoreTest {
       tier.close();
     }
   }
+
+  @Test
+  void collectingTheBucketRemovesExpiredEntriesAndUnreferencedContentOnly() throws Exception {
+    byte[] kept = Payloads.random(200_000, 31);
+    byte[] removed = Payloads.random(200_000, 32);
+    byte[] replaced = Payloads.random(200_000, 33);
+    try (Larder a = node("a"); S3Client raw = proxy.client()) {
+      a.put("keep", kept);
+      a.put("small", new byte[] {1, 2, 3});
+      a.put("expiring", Payloads.random(100_000, 34), PutOptions.defaults().ttl(java.time.Duration.ofMillis(1)));
+      a.put("removed", removed);
+      a.remove("removed");
+      a.put("replaced", replaced);
+      a.put("replaced", Payloads.random(100_000, 35));
+      a.put("keep-too", kept); // the same content under a second key
+      Thread.sleep(1_500); // object times have one-second resolution
+
+      io.larder.GcReport dry = a.collectTier(java.time.Duration.ZERO, true);
+      assertThat(dry.dryRun()).isTrue();
+      assertThat(dry.expired()).isEqualTo(1);
+      assertThat(dry.blobsRemoved()).as("the removed key's, the replaced content, the expired entry's")
+          .isEqualTo(3);
+      assertThat(dry.bytesFreed()).isEqualTo(500_000);
+      assertThat(dry.bytesBefore()).isEqualTo(800_000);
+      assertThat(blobCount(raw)).as("a dry run changes nothing").isEqualTo(5);
+      assertThat(a.collectTier(java.time.Duration.ofHours(1), true).blobsRemoved())
+          .as("nothing is older than the grace").isZero();
+
+      io.larder.GcReport r = a.collectTier(java.time.Duration.ZERO, false);
+      assertThat(r.expired()).isEqualTo(1);
+      assertThat(r.blobsRemoved()).isEqualTo(3);
+      assertThat(blobCount(raw)).isEqualTo(2);
+      assertThat(a.collectTier(java.time.Duration.ZERO, false).blobsRemoved()).isZero();
+    }
+    try (Larder b = node("b")) {
+      assertThat(b.getBytes("keep")).hasValue(kept);
+      assertThat(b.getBytes("keep-too")).hasValue(kept);
+      assertThat(b.getBytes("small")).hasValue(new byte[] {1, 2, 3});
+      assertThat(b.getBytes("replaced")).isPresent();
+      assertThat(b.getBytes("expiring")).isEmpty();
+    }
+  }
+
+  @Test
+  void storingContentTheBucketHasMakesItRecentSoACollectionInProgressKeepsIt() throws Exception {
+    byte[] data = Payloads.random(100_000, 41);
+    try (Larder a = node("a"); S3Client raw = proxy.client()) {
+      a.put("one", data);
+      S3Tier tier = new S3Tier(proxy.config("shared", prefix), dir.resolve("t-spool"));
+      String key = tier.blobs().objectKey(a.info("one").orElseThrow().integrity());
+      java.time.Instant first = raw.headObject(h -> h.bucket("shared").key(key)).lastModified();
+      Thread.sleep(2_100);
+      a.put("two", data); // the blob exists: not uploaded again, but refreshed
+      java.time.Instant second = raw.headObject(h -> h.bucket("shared").key(key)).lastModified();
+      assertThat(second).isAfter(first.plusSeconds(1));
+      assertThat(raw.getObjectAsBytes(g -> g.bucket("shared").key(key)).asByteArray()).isEqualTo(data);
+      tier.close();
+    }
+  }
+
+  long blobCount(S3Client raw) {
+    return raw.listObjectsV2Paginator(r -> r.bucket("shared").prefix(prefix + "/blobs/")).contents().stream()
+        .filter(o -> o.key().matches(".*/[0-9a-f]{64}")).count();
+  }
 }
