@@ -253,6 +253,109 @@ public final class Larder implements AutoCloseable {
     }
   }
 
+  /** Remote content up to this size is fetched into memory, served from there and kept locally in the background. */
+  private static final int SERVE_FROM_MEMORY = 8 * 1024 * 1024;
+
+  /** Local copies of fetched content being written in the background, by key. */
+  private final ConcurrentHashMap<String, java.util.concurrent.FutureTask<Void>> keeping = new ConcurrentHashMap<>();
+
+  /** At most this many background copies at once (then the reader writes its copy itself). */
+  private final java.util.concurrent.Semaphore keepSlots = new java.util.concurrent.Semaphore(64);
+
+  /**
+   * A whole read by key that missed locally: the tier's entry, then its content into memory (up to
+   * {@link #SERVE_FROM_MEMORY}), checked against its size and digest before anything is served; the local
+   * copy is written in the background, so the reader does not wait for it. Empty when the content is larger
+   * (the caller then fetches it into the local store first).
+   */
+  private Optional<Optional<Content>> getFromTier(String key) {
+    Optional<io.larder.spi.RemoteTier.RemoteEntry> re = remoteEntry(key);
+    if (re.isEmpty()) {
+      tierCounts[2].increment();
+      return Optional.of(Optional.empty());
+    }
+    io.larder.spi.RemoteTier.RemoteEntry r = re.get();
+    if (r.size() > SERVE_FROM_MEMORY || r.size() < 0) {
+      return Optional.empty();
+    }
+    byte[] bytes = r.inline();
+    if (bytes == null) {
+      try {
+        Optional<InputStream> in = tier.open(r.integrity(), 0, Long.MAX_VALUE);
+        if (in.isEmpty()) {
+          tierCounts[2].increment(); // an entry whose content is not (yet) there: a miss
+          return Optional.of(Optional.empty());
+        }
+        try (InputStream s = in.get()) {
+          bytes = s.readNBytes((int) r.size() + 1);
+        }
+      } catch (LarderException | IOException e) {
+        tierCounts[3].increment();
+        return Optional.of(Optional.empty());
+      }
+    }
+    Integrity d;
+    try {
+      Hasher h = new Hasher(algorithm, r.integrity(), r.size());
+      h.update(bytes, 0, bytes.length);
+      d = h.finish();
+    } catch (LarderException.IntegrityFailure e) {
+      tierCounts[4].increment(); // a damaged or truncated object: not served, not kept
+      return Optional.of(Optional.empty());
+    }
+    tierCounts[1].increment();
+    Entry e = remoteEntryOf(key, r);
+    keepLocally(key, bytes, r, d);
+    return Optional.of(Optional.of(new Content(e, r.integrity(), r.size(), 0, r.size(), new ByteArrayInputStream(bytes))));
+  }
+
+  /** Stores fetched, verified content in the local store: in the background when a slot is free. */
+  private void keepLocally(String key, byte[] bytes, io.larder.spi.RemoteTier.RemoteEntry r, Integrity d) {
+    PutOptions po = PutOptions.defaults().integrity(d).size(bytes.length).metadata(r.metadata());
+    if (r.expires() != null) {
+      po = po.ttl(Duration.between(options.clock().instant(), r.expires()));
+    }
+    PutOptions put = po;
+    Runnable keep = () -> {
+      try {
+        putLocally(key, new ByteArrayInputStream(bytes), put);
+      } catch (LarderException ignored) {
+        // only a cache copy: the next read fetches it again
+      }
+    };
+    if (!keepSlots.tryAcquire()) {
+      keep.run();
+      return;
+    }
+    java.util.concurrent.FutureTask<Void> task = new java.util.concurrent.FutureTask<>(keep, null);
+    if (keeping.putIfAbsent(key, task) != null) {
+      keepSlots.release(); // another reader is keeping it already
+      return;
+    }
+    Thread.ofVirtual().name("larder-keep").start(() -> {
+      try {
+        task.run();
+      } finally {
+        keeping.remove(key, task);
+        keepSlots.release();
+      }
+    });
+  }
+
+  /** Waits for a background copy of {@code key} in progress, so that a read after a read is a local hit. */
+  private void awaitKeeping(String key) {
+    java.util.concurrent.FutureTask<Void> t = keeping.get(key);
+    if (t != null) {
+      try {
+        t.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (java.util.concurrent.ExecutionException ignored) {
+        // the copy failed: the read goes to the tier again
+      }
+    }
+  }
+
   /** Counts a read by key: a local hit, or a local miss answered (or not) by the remote tier. */
   private Optional<Index.Hit> lookup(String key, boolean withInline) {
     Optional<Index.Hit> hit = index.get(key, withInline);
@@ -335,9 +438,19 @@ public final class Larder implements AutoCloseable {
    * @throws LarderException.StorageFailure {@code INSUFFICIENT_STORAGE}, {@code IO} or {@code BUSY}
    */
   public Entry put(String key, InputStream in, PutOptions options) {
+    if (tier != null) {
+      Keys.check(key);
+      rangeEntries.remove(key);
+      if (queue == null && options.size() <= BOTH_TIERS_AT_ONCE) { // write-through (size -1: unknown)
+        byte[] buf = readUpTo(in, BOTH_TIERS_AT_ONCE + 1);
+        if (buf.length <= BOTH_TIERS_AT_ONCE) {
+          return putBothTiers(key, buf, options);
+        }
+        in = new SequenceInputStream(new ByteArrayInputStream(buf), in);
+      }
+    }
     Entry e = putLocally(key, in, options);
     if (tier != null) {
-      rangeEntries.remove(key);
       if (queue != null && queue.offer(key)) {
         return e; // write-behind: uploaded in the background
       }
@@ -348,6 +461,57 @@ public final class Larder implements AutoCloseable {
         throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' is stored locally but not in "
             + tier.describe() + " (write-through): " + ex.getMessage(), ex);
       }
+    }
+    return e;
+  }
+
+  /**
+   * Content up to this size is held in memory by a write-through put, so that the local write and the
+   * upload run at the same time (measured in BENCHMARKS.md); larger content is stored locally, then read
+   * back for the upload.
+   */
+  private static final int BOTH_TIERS_AT_ONCE = 8 * 1024 * 1024;
+
+  /**
+   * A write-through put of content in memory: checked first (nothing is stored anywhere if it is not what
+   * {@code options} expect), then written locally while it is uploaded; acknowledged when both are done.
+   */
+  private Entry putBothTiers(String key, byte[] buf, PutOptions options) {
+    Hasher h = new Hasher(algorithm, options.integrity(), options.size());
+    h.update(buf, 0, buf.length);
+    Integrity d = h.finish();
+    Instant now = this.options.clock().instant();
+    Duration ttl = options.ttl() != null ? options.ttl() : this.options.defaultTtl();
+    Entry forTier = new Entry(key, d, buf.length, now, now, ttl == null ? null : now.plus(ttl), options.metadata());
+    java.util.concurrent.FutureTask<Void> upload = new java.util.concurrent.FutureTask<>(() -> {
+      tier.store(forTier, () -> new ByteArrayInputStream(buf));
+      return null;
+    });
+    Thread.ofVirtual().name("larder-upload").start(upload);
+    Entry e;
+    try {
+      e = putLocally(key, new ByteArrayInputStream(buf), options.integrity(d).size(buf.length));
+    } catch (RuntimeException ex) {
+      // not stored here (e.g. a full disk): the put fails, so it must not stay visible in the tier either
+      try {
+        upload.get();
+        tier.remove(key);
+      } catch (Exception ignored) {
+        // the upload failed too, or the removal did: nothing more to do than report the first failure
+      }
+      throw ex;
+    }
+    try {
+      upload.get();
+      tierCounts[5].increment();
+    } catch (java.util.concurrent.ExecutionException ex) {
+      tierCounts[3].increment();
+      throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' is stored locally but not in "
+          + tier.describe() + " (write-through): " + ex.getCause().getMessage(), ex.getCause());
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+      throw new LarderException.StorageFailure(Kind.IO, "interrupted while storing '" + key + "' in "
+          + tier.describe(), ex);
     }
     return e;
   }
@@ -440,6 +604,16 @@ public final class Larder implements AutoCloseable {
    */
   public Optional<Content> get(String key) {
     Keys.check(key);
+    if (tier != null) {
+      awaitKeeping(key);
+      Optional<Index.Hit> local = index.get(key, true);
+      if (local.isEmpty() || local.get().entry().isExpired(options.clock().instant())) {
+        Optional<Optional<Content>> remote = getFromTier(key);
+        if (remote.isPresent()) {
+          return remote.get();
+        }
+      }
+    }
     Optional<Index.Hit> hit = lookup(key, true);
     if (hit.isEmpty() || hit.get().entry().isExpired(options.clock().instant())) {
       return Optional.empty();
@@ -1118,6 +1292,16 @@ public final class Larder implements AutoCloseable {
     try {
       if (accesses != null) {
         accesses.flushNow(); // best effort: a failure keeps the times unwritten, it does not fail close
+      }
+      for (java.util.concurrent.FutureTask<Void> t : keeping.values()) {
+        try {
+          t.get(); // local copies of fetched content being written
+        } catch (java.util.concurrent.ExecutionException ignored) {
+          // a cache copy: losing it costs a fetch
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          break;
+        }
       }
       if (queue != null) {
         queue.close(); // uploads what waits while the tier takes it (10 s at most); the rest stays queued
