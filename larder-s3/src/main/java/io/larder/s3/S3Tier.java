@@ -90,9 +90,27 @@ public final class S3Tier implements RemoteTier {
     return new LarderException.StorageFailure(LarderException.Kind.IO, what + " failed: " + e.getMessage(), e);
   }
 
+  /** S3's limit on object names, in UTF-8 bytes. */
+  static final int MAX_NAME = 1024;
+
+  /** An entry object's name, refused when the key is too long for one (Larder takes keys up to 4 KiB). */
+  private String checkedEntryKey(String key) {
+    String k = entryKey(key);
+    if (k.length() > MAX_NAME) { // percent-encoding leaves only ASCII: chars = bytes
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_KEY, "this key is too long for the S3 tier: "
+          + "its entry object's name would be " + k.length() + " bytes and S3 allows " + MAX_NAME
+          + " (keys of at most ~" + (MAX_NAME - k.length() + key.getBytes(StandardCharsets.UTF_8).length)
+          + " plain ASCII bytes fit under this prefix)");
+    }
+    return k;
+  }
+
   @Override
   public Optional<RemoteEntry> lookup(String key) {
     String k = entryKey(key);
+    if (k.length() > MAX_NAME) {
+      return Optional.empty(); // it cannot have been stored
+    }
     String text;
     try {
       text = blobs.client().getObjectAsBytes(b -> b.bucket(config.bucket()).key(k)).asUtf8String();
@@ -130,6 +148,7 @@ public final class S3Tier implements RemoteTier {
 
   @Override
   public void store(Entry entry, Supplier<InputStream> content) {
+    String k = checkedEntryKey(entry.key()); // before anything is uploaded
     Properties p = new Properties();
     if (entry.size() <= INLINE_LIMIT) {
       // small content travels inside its entry: one request to store it, one to read it
@@ -170,7 +189,6 @@ public final class S3Tier implements RemoteTier {
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
-    String k = entryKey(entry.key());
     try {
       blobs.client().putObject(b -> b.bucket(config.bucket()).key(k), RequestBody.fromString(w.toString()));
     } catch (SdkException e) {

@@ -325,4 +325,17 @@ class TieredStoreTest {
     return raw.listObjectsV2Paginator(r -> r.bucket("shared").prefix(prefix + "/blobs/")).contents().stream()
         .filter(o -> o.key().matches(".*/[0-9a-f]{64}")).count();
   }
+
+  @Test
+  void aKeyTooLongForAnObjectNameIsRefusedClearlyAndIsAMissElsewhere() {
+    String longKey = "k".repeat(1_100); // Larder takes it; S3 names stop at 1,024 bytes
+    try (Larder a = node("a"); Larder b = node("b")) {
+      assertThatThrownBy(() -> a.put(longKey, new byte[] {1})).isInstanceOf(LarderException.StorageFailure.class)
+          .hasMessageContaining("too long for the S3 tier").hasMessageContaining("1024");
+      assertThat(a.getBytes(longKey)).as("kept locally, as any failed write-through").hasValue(new byte[] {1});
+      assertThat(b.getBytes(longKey)).isEmpty();
+      assertThat(b.tierStats().remoteErrors()).as("a miss, not an S3 error").isZero();
+      assertThat(a.remove(longKey)).isTrue();
+    }
+  }
 }
