@@ -183,4 +183,32 @@ class MultiNodeTest {
     assertThat(bad.code()).isEqualTo(2);
     assertThat(bad.output()).contains("--store takes s3://BUCKET");
   }
+
+  @Test
+  void localHitsAreServedWhileMissesWaitOnAnS3ThatHangs() throws Exception {
+    // a "server" that accepts connections (the kernel does, into the backlog) and never answers
+    try (java.net.ServerSocket hole = new java.net.ServerSocket(0, 100, java.net.InetAddress.getLoopbackAddress())) {
+      ServeProcess node = ServeProcess.start(dir.resolve("h"), Map.of("AWS_ACCESS_KEY_ID", "x",
+          "AWS_SECRET_ACCESS_KEY", "y", "AWS_REGION", "us-east-1"), "--no-access-log", "--s3-bucket", "larder",
+          "--s3-endpoint", "http://127.0.0.1:" + hole.getLocalPort(), "--s3-writes", "behind");
+      nodes.add(node);
+      assertThat(send("PUT", node.url + "/cache/local", "here".getBytes()).statusCode())
+          .as("write-behind: stored here, queued for S3").isEqualTo(200);
+      List<java.util.concurrent.CompletableFuture<HttpResponse<byte[]>>> misses = new ArrayList<>();
+      for (int i = 0; i < 8; i++) { // more than the server has event loops
+        misses.add(http.sendAsync(HttpRequest.newBuilder(URI.create(node.url + "/cache/absent-" + i)).build(),
+            HttpResponse.BodyHandlers.ofByteArray()));
+      }
+      Thread.sleep(1_000);
+      HttpResponse<byte[]> hit = http.send(HttpRequest.newBuilder(URI.create(node.url + "/cache/local"))
+          .timeout(java.time.Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofByteArray());
+      assertThat(hit.statusCode()).isEqualTo(200);
+      assertThat(new String(hit.body(), StandardCharsets.UTF_8)).isEqualTo("here");
+      assertThat(misses).as("the misses were still waiting on S3").noneMatch(java.util.concurrent.Future::isDone);
+      for (var m : misses) {
+        assertThat(m.get(60, java.util.concurrent.TimeUnit.SECONDS).statusCode())
+            .as("a miss once the entry lookup times out, not an error").isEqualTo(404);
+      }
+    }
+  }
 }

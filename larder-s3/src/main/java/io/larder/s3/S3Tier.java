@@ -90,6 +90,12 @@ public final class S3Tier implements RemoteTier {
     return new LarderException.StorageFailure(LarderException.Kind.IO, what + " failed: " + e.getMessage(), e);
   }
 
+  /**
+   * The longest an entry lookup may take, retries included: entries are small, and a read that misses
+   * locally waits for this when S3 hangs (blobs keep the client's socket timeouts: they may be large).
+   */
+  static final java.time.Duration ENTRY_TIMEOUT = java.time.Duration.ofSeconds(10);
+
   /** S3's limit on object names, in UTF-8 bytes. */
   static final int MAX_NAME = 1024;
 
@@ -113,7 +119,8 @@ public final class S3Tier implements RemoteTier {
     }
     String text;
     try {
-      text = blobs.client().getObjectAsBytes(b -> b.bucket(config.bucket()).key(k)).asUtf8String();
+      text = blobs.client().getObjectAsBytes(b -> b.bucket(config.bucket()).key(k)
+          .overrideConfiguration(o -> o.apiCallTimeout(ENTRY_TIMEOUT))).asUtf8String();
     } catch (NoSuchKeyException e) {
       return Optional.empty();
     } catch (S3Exception e) {

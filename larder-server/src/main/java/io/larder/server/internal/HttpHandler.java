@@ -61,6 +61,7 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   private final ServerOptions options;
   private final Metrics metrics;
   private final ExecutorService workers;
+  private final boolean tiered;
   private final GcOptions gcOptions;
   private final Runnable inFlightDone;
   private final Runnable inFlightStart;
@@ -75,6 +76,7 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     this.options = options;
     this.metrics = metrics;
     this.workers = workers;
+    this.tiered = store.remoteTier().isPresent();
     this.gcOptions = gcOptions;
     this.inFlightStart = inFlightStart;
     this.inFlightDone = inFlightDone;
@@ -301,10 +303,11 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     if (HttpUtil.getContentLength(req, 0L) > 0 || HttpUtil.isTransferEncodingChunked(req)) {
       discardingBody = true; // a body we do not use (e.g. on a GET) is read and dropped
     }
-    if (readsOnly(route, m)) {
+    if (readsOnly(route, m) && (!tiered || route.protocol() == Route.Protocol.HEALTH)) {
       // Lookups are short (an index read; small content is hashed in microseconds): answered here, on the
       // event loop, saving two thread hand-offs per request. Content that needs long work (hashing a large
-      // file, streaming to a slow client) moves to a virtual thread in serve().
+      // file, streaming to a slow client) moves to a virtual thread in serve(). Not with a remote tier: a
+      // local miss asks it, and a slow or unreachable S3 must not stall every connection of the loop.
       x.onEventLoop = true;
       run(x, () -> handle(x, route));
       return;
