@@ -313,7 +313,11 @@ public final class Larder implements AutoCloseable {
   private void keepLocally(String key, byte[] bytes, io.larder.spi.RemoteTier.RemoteEntry r, Integrity d) {
     PutOptions po = PutOptions.defaults().integrity(d).size(bytes.length).metadata(r.metadata());
     if (r.expires() != null) {
-      po = po.ttl(Duration.between(options.clock().instant(), r.expires()));
+      Duration left = Duration.between(options.clock().instant(), r.expires());
+      if (left.isNegative() || left.isZero()) {
+        return; // expired while it was fetched: served once, not kept
+      }
+      po = po.ttl(left);
     }
     PutOptions put = po;
     Runnable keep = () -> {
