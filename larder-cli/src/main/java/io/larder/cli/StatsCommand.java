@@ -10,13 +10,24 @@ final class StatsCommand extends Base {
   @Override
   int run() throws Exception {
     Stats s;
+    String tier;
+    long pending;
     try (Larder cache = open()) {
       s = cache.stats();
+      tier = cache.remoteTier().orElse(null);
+      pending = cache.tierStats().pendingWrites();
     }
     if (options.json) {
-      printJson(io.larder.config.JsonShapes.stats(s, config()));
+      com.fasterxml.jackson.databind.node.ObjectNode n = io.larder.config.JsonShapes.stats(s, config());
+      if (tier != null) {
+        n.putObject("tier").put("location", tier).put("pendingWrites", pending);
+      }
+      printJson(n);
     } else {
       out.printf("path       %s%n", s.root());
+      if (tier != null) {
+        out.printf("tier       %s (%d puts waiting to be uploaded)%n", tier, pending);
+      }
       out.printf("entries    %d%n", s.entries());
       out.printf("blobs      %d (%d inline in the index)%n", s.blobs(), s.inlineBlobs());
       out.printf("bytes      %s (%d)%n", humanSize(s.bytes()), s.bytes());

@@ -149,6 +149,9 @@ class MultiNodeTest {
         "--cache", fresh.toString(), "ls", "ci/"));
     assertThat(ls.code()).as(ls.output()).isZero();
     assertThat(ls.output().lines().toList()).containsExactly("ci/one", "ci/three", "ci/two");
+    BuildToolsTest.Run stats = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
+        "--cache", fresh.toString(), "stats"));
+    assertThat(stats.output()).contains("tier       s3://larder/team-a/ (0 puts waiting to be uploaded)");
     BuildToolsTest.Run get = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
         "--cache", fresh.toString(), "get", "ci/two"));
     assertThat(get.output()).isEqualTo("content of two");
