@@ -82,7 +82,10 @@ public final class Larder implements AutoCloseable {
   private final java.util.Set<java.util.concurrent.ExecutorService> scheduled = ConcurrentHashMap.newKeySet();
 
   private io.larder.internal.WriteBehindQueue queue; // null unless the tier is written behind
-  /** Uploads of queued keys and removals of keys from the tier, one at a time per key (striped). */
+  /**
+   * Striped locks: uploads of queued keys and removals of keys from the tier, one at a time per key; the
+   * check-and-touch of stored content, one at a time per digest.
+   */
   private final Object[] tierLocks = new Object[64];
 
   private Larder(Path root, LarderOptions options, BlobStore blobs, Index index, io.larder.spi.RemoteTier tier) {
@@ -571,9 +574,18 @@ public final class Larder implements AutoCloseable {
       return false;
     }
     Integrity d = new Integrity(List.of(h.get()));
-    Object was = verified.get(d);
-    // the touch moves the file's times; put() records the new stamp as trusted once the upload matched
-    return was != null && was.equals(blobs.stamp(d).orElse(null)) && blobs.touch(d);
+    // One check-and-touch at a time per digest: concurrent uploads of the same content (CI runners storing
+    // the same outputs) otherwise each saw the stamp the other's touch had just moved, and took the slow
+    // path — a whole rewrite — most of the time (found by profiling PUTs of one blob on two connections).
+    synchronized (digestLock(d)) {
+      Object was = verified.get(d);
+      if (was == null || !was.equals(blobs.stamp(d).orElse(null)) || !blobs.touch(d)) {
+        return false;
+      }
+      // the touch moved only the file's times, which this process just set: the file is still the one verified
+      blobs.stamp(d).ifPresent(s -> remember(d, s));
+      return true;
+    }
   }
 
   private BlobRecord hashOnly(InputStream in, PutOptions options) {
@@ -806,7 +818,13 @@ public final class Larder implements AutoCloseable {
   }
 
   private void trust(Integrity d) {
-    blobs.stamp(d).ifPresent(s -> remember(d, s));
+    synchronized (digestLock(d)) { // not between another put's check of the stamp and its touch (see isStoredAndTrusted)
+      blobs.stamp(d).ifPresent(s -> remember(d, s));
+    }
+  }
+
+  private Object digestLock(Integrity d) {
+    return tierLocks[(d.hashCode() & 0x7fffffff) % tierLocks.length];
   }
 
   private void remember(Integrity d, Object stamp) {

@@ -9,6 +9,7 @@ import io.larder.testkit.StoreFiles;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,6 +55,35 @@ class TrustedReadsTest {
               e -> assertThat(e.kind()).isEqualTo(LarderException.Kind.DIGEST_MISMATCH));
       assertThat(cache.info("c")).as("a mismatching upload stores nothing").isEmpty();
       assertThat(cache.getBytes("a")).hasValue(data);
+    }
+  }
+
+  @Test
+  void concurrentPutsOfTheSameTrustedContentDoNotRewriteIt() throws Exception {
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().verifyEveryRead(false))) {
+      byte[] data = random(200_000, 8);
+      Integrity d = Integrity.compute(Algorithm.SHA256, data);
+      cache.put("a", data); // written and hashed by this process: trusted
+      Path file = StoreFiles.blobFiles(dir).get(0);
+      Object inode = java.nio.file.Files.getAttribute(file, "unix:ino");
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+      List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        int id = t;
+        done.add(pool.submit(() -> {
+          for (int i = 0; i < 150; i++) {
+            cache.put("k" + id + "-" + i, new java.io.ByteArrayInputStream(data), PutOptions.defaults().integrity(d));
+          }
+          return null;
+        }));
+      }
+      for (java.util.concurrent.Future<?> f : done) {
+        f.get();
+      }
+      pool.shutdown();
+      assertThat(java.nio.file.Files.getAttribute(file, "unix:ino"))
+          .as("one another's touches did not make the others rewrite the file").isEqualTo(inode);
+      assertThat(cache.getBytes("k3-149")).hasValue(data);
     }
   }
 
