@@ -338,4 +338,27 @@ class TieredStoreTest {
       assertThat(a.remove(longKey)).isTrue();
     }
   }
+
+  @Test
+  void aPutThatFailsLocallyDoesNotStayVisibleInTheBucket() throws Exception {
+    // the local store on a 2 MiB tmpfs (needs root, as CI runs; skipped otherwise); S3 has room
+    Path small = Files.createDirectories(dir.resolve("small"));
+    Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", small.toString())
+        .redirectErrorStream(true).start();
+    org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)
+        && p.exitValue() == 0, "cannot mount a tmpfs here (needs root)");
+    try {
+      byte[] big = Payloads.random(3_000_000, 51);
+      try (Larder a = Larder.open(small.resolve("store"), LarderOptions.defaults(),
+          new S3Tier(proxy.config("shared", prefix), dir.resolve("a-spool"))); Larder b = node("b")) {
+        a.put("fits", new byte[] {1});
+        assertThatThrownBy(() -> a.put("big", big)).isInstanceOfSatisfying(LarderException.StorageFailure.class,
+            e -> assertThat(e.kind()).isEqualTo(LarderException.Kind.INSUFFICIENT_STORAGE));
+        assertThat(b.getBytes("big")).as("the failed put was taken back out of the bucket").isEmpty();
+        assertThat(b.getBytes("fits")).hasValue(new byte[] {1});
+      }
+    } finally {
+      new ProcessBuilder("umount", "-l", small.toString()).start().waitFor(20, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
 }
