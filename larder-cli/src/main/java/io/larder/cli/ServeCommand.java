@@ -121,6 +121,11 @@ final class ServeCommand extends Base {
         String u = server.url();
         out.println(new Main.Version().getVersion()[0] + " serving " + store.root()
             + store.remoteTier().map(t -> " (shared tier " + t + ")").orElse("") + " at " + u);
+        if (store.remoteTier().isPresent()) {
+          out.println("  S3 tier:   puts written " + (c.tierOptions().writeBehind()
+              ? "behind (acknowledged when stored here, queued in " + store.root().resolve("tier-queue") + ")"
+              : "through (acknowledged once in S3)"));
+        }
         out.println("  Bazel:     --remote_cache=" + u);
         out.println("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/cache/\") } }");
         out.println("  ccache:    CCACHE_REMOTE_STORAGE=\"" + u + "/ccache|layout=subdirs\"");
