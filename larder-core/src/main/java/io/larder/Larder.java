@@ -31,6 +31,7 @@ import java.util.Optional;
 import java.util.Spliterator;
 import java.util.Spliterators;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
@@ -75,10 +76,13 @@ public final class Larder implements AutoCloseable {
 
   private final AccessRecorder accesses; // null when access tracking is off
   private final io.larder.spi.RemoteTier tier; // null without a remote tier
-  private final java.util.concurrent.atomic.LongAdder[] tierCounts = {new java.util.concurrent.atomic.LongAdder(),
-      new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder(),
-      new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder(),
-      new java.util.concurrent.atomic.LongAdder()};
+  // what the remote tier did (see TierStats)
+  private final LongAdder localHits = new LongAdder();
+  private final LongAdder remoteHits = new LongAdder();
+  private final LongAdder misses = new LongAdder();
+  private final LongAdder remoteErrors = new LongAdder();
+  private final LongAdder remoteCorrupt = new LongAdder();
+  private final LongAdder tierWrites = new LongAdder();
   private final java.util.Set<java.util.concurrent.ExecutorService> scheduled = ConcurrentHashMap.newKeySet();
 
   private io.larder.internal.WriteBehindQueue queue; // null unless the tier is written behind
@@ -145,8 +149,8 @@ public final class Larder implements AutoCloseable {
 
   /** What the remote tier did (all zero without one). */
   public TierStats tierStats() {
-    return new TierStats(tierCounts[0].sum(), tierCounts[1].sum(), tierCounts[2].sum(), tierCounts[3].sum(),
-        tierCounts[4].sum(), tierCounts[5].sum(), queue == null ? 0 : queue.depth());
+    return new TierStats(localHits.sum(), remoteHits.sum(), misses.sum(), remoteErrors.sum(), remoteCorrupt.sum(),
+        tierWrites.sum(), queue == null ? 0 : queue.depth());
   }
 
   /**
@@ -176,7 +180,7 @@ public final class Larder implements AutoCloseable {
         if (e instanceof LarderException.NotFound) {
           return true; // went from the local store meanwhile
         }
-        tierCounts[3].increment();
+        remoteErrors.increment();
         return false;
       }
     }
@@ -190,7 +194,7 @@ public final class Larder implements AutoCloseable {
         .map(h -> open(h.entry(), h.entry().integrity(), h.entry().size(), h.inline(), 0, h.entry().size(), true))
         .map(Content::stream).orElseThrow(() -> new LarderException.NotFound(
             "'" + key + "' went from the local store before it reached " + tier.describe())));
-    tierCounts[5].increment();
+    tierWrites.increment();
   }
 
   /**
@@ -213,46 +217,32 @@ public final class Larder implements AutoCloseable {
   }
 
   /**
-   * On a local miss: fetches the entry and its content from the remote tier into the local store (verified
-   * as any put is). Returns whether the key is now stored locally.
+   * On a local miss: fetches the content of the tier's entry {@code r} into the local store (verified as any
+   * put is). Returns the key's local entry now, or empty (counted) if that failed.
    */
-  private boolean fetchFromTier(String key) {
-    if (tier == null) {
-      return false;
-    }
-    Optional<io.larder.spi.RemoteTier.RemoteEntry> re;
-    try {
-      re = tier.lookup(key);
-    } catch (LarderException e) {
-      tierCounts[3].increment();
-      return false; // unreachable: a miss, never an error for a read
-    }
-    Instant now = options.clock().instant();
-    if (re.isEmpty() || (re.get().expires() != null && !re.get().expires().isAfter(now))) {
-      return false;
-    }
-    io.larder.spi.RemoteTier.RemoteEntry r = re.get();
+  private Optional<Index.Hit> fetchFromTier(String key, io.larder.spi.RemoteTier.RemoteEntry r) {
     try {
       Optional<InputStream> in = r.inline() != null ? Optional.of(new ByteArrayInputStream(r.inline()))
           : tier.open(r.integrity(), 0, Long.MAX_VALUE);
       if (in.isEmpty()) {
-        return false;
+        misses.increment(); // an entry whose content is not (yet) there
+        return Optional.empty();
+      }
+      Optional<PutOptions> po = keepOptions(r, r.integrity());
+      if (po.isEmpty()) {
+        return Optional.empty(); // expired meanwhile
       }
       try (InputStream s = in.get()) {
-        PutOptions po = PutOptions.defaults().integrity(r.integrity()).size(r.size()).metadata(r.metadata());
-        if (r.expires() != null) {
-          po = po.ttl(Duration.between(now, r.expires()));
-        }
-        putLocally(key, s, po);
+        putLocally(key, s, po.get());
       }
-      tierCounts[1].increment();
-      return true;
+      remoteHits.increment();
+      return index.get(key, true);
     } catch (LarderException.IntegrityFailure e) {
-      tierCounts[4].increment(); // a damaged or truncated object: not served, not kept
-      return false;
+      remoteCorrupt.increment(); // a damaged or truncated object: not served, not kept
+      return Optional.empty();
     } catch (LarderException | IOException e) {
-      tierCounts[3].increment();
-      return false;
+      remoteErrors.increment();
+      return Optional.empty();
     }
   }
 
@@ -268,33 +258,34 @@ public final class Larder implements AutoCloseable {
   /**
    * A whole read by key that missed locally: the tier's entry, then its content into memory (up to
    * {@link #SERVE_FROM_MEMORY}), checked against its size and digest before anything is served; the local
-   * copy is written in the background, so the reader does not wait for it. Empty when the content is larger
-   * (the caller then fetches it into the local store first).
+   * copy is written in the background, so the reader does not wait for it. Larger content is fetched into
+   * the local store first and read from there.
    */
-  private Optional<Optional<Content>> getFromTier(String key) {
+  private Optional<Content> getFromTier(String key) {
     Optional<io.larder.spi.RemoteTier.RemoteEntry> re = remoteEntry(key);
     if (re.isEmpty()) {
-      tierCounts[2].increment();
-      return Optional.of(Optional.empty());
+      misses.increment();
+      return Optional.empty();
     }
     io.larder.spi.RemoteTier.RemoteEntry r = re.get();
     if (r.size() > SERVE_FROM_MEMORY || r.size() < 0) {
-      return Optional.empty();
+      return fetchFromTier(key, r).map(h -> open(h.entry(), h.entry().integrity(), h.entry().size(), h.inline(), 0,
+          h.entry().size(), true));
     }
     byte[] bytes = r.inline();
     if (bytes == null) {
       try {
         Optional<InputStream> in = tier.open(r.integrity(), 0, Long.MAX_VALUE);
         if (in.isEmpty()) {
-          tierCounts[2].increment(); // an entry whose content is not (yet) there: a miss
-          return Optional.of(Optional.empty());
+          misses.increment(); // an entry whose content is not (yet) there: a miss
+          return Optional.empty();
         }
         try (InputStream s = in.get()) {
           bytes = s.readNBytes((int) r.size() + 1);
         }
       } catch (LarderException | IOException e) {
-        tierCounts[3].increment();
-        return Optional.of(Optional.empty());
+        remoteErrors.increment();
+        return Optional.empty();
       }
     }
     Integrity d;
@@ -303,29 +294,24 @@ public final class Larder implements AutoCloseable {
       h.update(bytes, 0, bytes.length);
       d = h.finish();
     } catch (LarderException.IntegrityFailure e) {
-      tierCounts[4].increment(); // a damaged or truncated object: not served, not kept
-      return Optional.of(Optional.empty());
+      remoteCorrupt.increment(); // a damaged or truncated object: not served, not kept
+      return Optional.empty();
     }
-    tierCounts[1].increment();
-    Entry e = remoteEntryOf(key, r);
+    remoteHits.increment();
     keepLocally(key, bytes, r, d);
-    return Optional.of(Optional.of(new Content(e, r.integrity(), r.size(), 0, r.size(), new ByteArrayInputStream(bytes))));
+    return Optional.of(new Content(remoteEntryOf(key, r), r.integrity(), r.size(), 0, r.size(),
+        new ByteArrayInputStream(bytes)));
   }
 
   /** Stores fetched, verified content in the local store: in the background when a slot is free. */
   private void keepLocally(String key, byte[] bytes, io.larder.spi.RemoteTier.RemoteEntry r, Integrity d) {
-    PutOptions po = PutOptions.defaults().integrity(d).size(bytes.length).metadata(r.metadata());
-    if (r.expires() != null) {
-      Duration left = Duration.between(options.clock().instant(), r.expires());
-      if (left.isNegative() || left.isZero()) {
-        return; // expired while it was fetched: served once, not kept
-      }
-      po = po.ttl(left);
+    Optional<PutOptions> put = keepOptions(r, d);
+    if (put.isEmpty()) {
+      return; // expired while it was fetched: served once, not kept
     }
-    PutOptions put = po;
     Runnable keep = () -> {
       try {
-        putLocally(key, new ByteArrayInputStream(bytes), put);
+        putLocally(key, new ByteArrayInputStream(bytes), put.get());
       } catch (LarderException ignored) {
         // only a cache copy: the next read fetches it again
       }
@@ -349,6 +335,16 @@ public final class Larder implements AutoCloseable {
     });
   }
 
+  /** How to keep a local copy of the tier's entry {@code r}: its digest, size, metadata and what is left of its TTL. */
+  private Optional<PutOptions> keepOptions(io.larder.spi.RemoteTier.RemoteEntry r, Integrity d) {
+    PutOptions po = PutOptions.defaults().integrity(d).size(r.size()).metadata(r.metadata());
+    if (r.expires() == null) {
+      return Optional.of(po);
+    }
+    Duration left = Duration.between(options.clock().instant(), r.expires());
+    return left.isNegative() || left.isZero() ? Optional.empty() : Optional.of(po.ttl(left));
+  }
+
   /** Waits for a background copy of {@code key} in progress, so that a read after a read is a local hit. */
   private void awaitKeeping(String key) {
     java.util.concurrent.FutureTask<Void> t = keeping.get(key);
@@ -363,20 +359,13 @@ public final class Larder implements AutoCloseable {
     }
   }
 
-  /** Counts a read by key: a local hit, or a local miss answered (or not) by the remote tier. */
-  private Optional<Index.Hit> lookup(String key, boolean withInline) {
-    Optional<Index.Hit> hit = index.get(key, withInline);
-    if (tier == null) {
-      return hit;
+  /** The unexpired local entry for a read by key (counted as a local hit when there is a remote tier). */
+  private Optional<Index.Hit> localHit(String key) {
+    Instant now = options.clock().instant();
+    Optional<Index.Hit> hit = index.get(key, true).filter(h -> !h.entry().isExpired(now));
+    if (tier != null && hit.isPresent()) {
+      localHits.increment();
     }
-    if (hit.isPresent() && !hit.get().entry().isExpired(options.clock().instant())) {
-      tierCounts[0].increment();
-      return hit;
-    }
-    if (fetchFromTier(key)) {
-      return index.get(key, withInline);
-    }
-    tierCounts[2].increment();
     return hit;
   }
 
@@ -464,7 +453,7 @@ public final class Larder implements AutoCloseable {
       try {
         storeInTier(e);
       } catch (LarderException ex) {
-        tierCounts[3].increment();
+        remoteErrors.increment();
         throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' is stored locally but not in "
             + tier.describe() + " (write-through): " + ex.getMessage(), ex);
       }
@@ -510,9 +499,9 @@ public final class Larder implements AutoCloseable {
     }
     try {
       upload.get();
-      tierCounts[5].increment();
+      tierWrites.increment();
     } catch (java.util.concurrent.ExecutionException ex) {
-      tierCounts[3].increment();
+      remoteErrors.increment();
       throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' is stored locally but not in "
           + tier.describe() + " (write-through): " + ex.getCause().getMessage(), ex.getCause());
     } catch (InterruptedException ex) {
@@ -622,17 +611,10 @@ public final class Larder implements AutoCloseable {
     Keys.check(key);
     if (tier != null) {
       awaitKeeping(key);
-      Optional<Index.Hit> local = index.get(key, true);
-      if (local.isEmpty() || local.get().entry().isExpired(options.clock().instant())) {
-        Optional<Optional<Content>> remote = getFromTier(key);
-        if (remote.isPresent()) {
-          return remote.get();
-        }
-      }
     }
-    Optional<Index.Hit> hit = lookup(key, true);
-    if (hit.isEmpty() || hit.get().entry().isExpired(options.clock().instant())) {
-      return Optional.empty();
+    Optional<Index.Hit> hit = localHit(key);
+    if (hit.isEmpty()) {
+      return tier == null ? Optional.empty() : getFromTier(key);
     }
     Entry e = hit.get().entry();
     recordAccess(e);
@@ -677,18 +659,9 @@ public final class Larder implements AutoCloseable {
    */
   public Optional<Content> getRange(String key, long offset, long length) {
     Keys.check(key);
-    if (tier != null) {
-      Optional<Index.Hit> local = index.get(key, true);
-      if (local.isEmpty() || local.get().entry().isExpired(options.clock().instant())) {
-        Optional<Optional<Content>> remote = rangeFromTier(key, offset, length);
-        if (remote.isPresent()) {
-          return remote.get();
-        }
-      }
-    }
-    Optional<Index.Hit> hit = lookup(key, true);
-    if (hit.isEmpty() || hit.get().entry().isExpired(options.clock().instant())) {
-      return Optional.empty();
+    Optional<Index.Hit> hit = localHit(key);
+    if (hit.isEmpty()) {
+      return tier == null ? Optional.empty() : rangeFromTier(key, offset, length);
     }
     Entry e = hit.get().entry();
     recordAccess(e);
@@ -697,11 +670,11 @@ public final class Larder implements AutoCloseable {
 
   /**
    * A range read that missed locally, answered with ranged GETs of the chunks that hold it (each verified
-   * against the chunk digests the tier keeps with the entry) instead of fetching the whole blob. Empty if
-   * the tier's entry has no chunk digests (small content, or written before they were kept): the caller
-   * then fetches the whole content as any read does. Nothing is kept locally.
+   * against the chunk digests the tier keeps with the entry) instead of fetching the whole blob; nothing is
+   * kept locally. An entry without chunk digests (small content, or written before they were kept) has its
+   * whole content fetched into the local store, and the range is read from there.
    */
-  private Optional<Optional<Content>> rangeFromTier(String key, long offset, long length) {
+  private Optional<Content> rangeFromTier(String key, long offset, long length) {
     Instant now = options.clock().instant();
     RangeEntry cached = rangeEntries.get(key);
     Optional<io.larder.spi.RemoteTier.RemoteEntry> re;
@@ -710,21 +683,17 @@ public final class Larder implements AutoCloseable {
       re = Optional.of(cached.entry());
     } else {
       re = remoteEntry(key);
-      if (re.isPresent() && re.get().chunks() != null) {
-        if (rangeEntries.size() >= 1024) {
-          rangeEntries.clear(); // bounded: forgetting costs one entry request
-        }
-        rangeEntries.put(key, new RangeEntry(re.get(), now));
-      }
+      re.ifPresent(r -> keepForRanges(key, r));
     }
     if (re.isEmpty()) {
-      tierCounts[2].increment();
-      return Optional.of(Optional.empty());
+      misses.increment();
+      return Optional.empty();
     }
     io.larder.spi.RemoteTier.RemoteEntry r = re.get();
     io.larder.spi.Chunks chunks = r.chunks();
     if (chunks == null || r.inline() != null || !chunks.fits(r.size())) {
-      return Optional.empty();
+      return fetchFromTier(key, r).map(h -> openRange(h.entry(), h.entry().integrity(), h.entry().size(), h.inline(),
+          offset, length));
     }
     if (offset < 0 || length < 0 || offset > r.size()) {
       throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT, "range " + offset + "+" + length
@@ -738,18 +707,28 @@ public final class Larder implements AutoCloseable {
     try {
       raw = span == 0 ? Optional.of(InputStream.nullInputStream()) : tier.open(r.integrity(), start, span);
     } catch (LarderException ex) {
-      tierCounts[3].increment();
-      return Optional.of(Optional.empty());
+      remoteErrors.increment();
+      return Optional.empty();
     }
     if (raw.isEmpty()) {
-      tierCounts[2].increment();
-      return Optional.of(Optional.empty());
+      misses.increment();
+      return Optional.empty();
     }
-    tierCounts[1].increment();
+    remoteHits.increment();
     String what = "the content of '" + key + "' (" + r.integrity() + ") from " + tier.describe();
-    return Optional.of(Optional.of(new Content(e, r.integrity(), r.size(), offset, len,
+    return Optional.of(new Content(e, r.integrity(), r.size(), offset, len,
         new io.larder.internal.ChunkVerifyingInputStream(raw.get(), chunks, r.size(), offset, len, what,
-            tierCounts[4]::increment))));
+            remoteCorrupt::increment)));
+  }
+
+  /** Keeps a remote entry with chunk digests for range reads of its key in the next seconds. */
+  private void keepForRanges(String key, io.larder.spi.RemoteTier.RemoteEntry r) {
+    if (r.chunks() != null) {
+      if (rangeEntries.size() >= 1024) {
+        rangeEntries.clear(); // bounded: forgetting costs one entry request
+      }
+      rangeEntries.put(key, new RangeEntry(r, options.clock().instant()));
+    }
   }
 
   /** A remote entry kept for further range reads of its key (one request less per range). */
@@ -766,10 +745,10 @@ public final class Larder implements AutoCloseable {
       Instant now = options.clock().instant();
       return tier.lookup(key).filter(r -> r.expires() == null || r.expires().isAfter(now));
     } catch (LarderException.IntegrityFailure e) {
-      tierCounts[4].increment();
+      remoteCorrupt.increment();
       return Optional.empty();
     } catch (LarderException e) {
-      tierCounts[3].increment();
+      remoteErrors.increment();
       return Optional.empty();
     }
   }
@@ -912,8 +891,11 @@ public final class Larder implements AutoCloseable {
     if (local.isPresent() || tier == null) {
       return local;
     }
-    // with a remote tier: its entry (one small request), without fetching the content
-    return remoteEntry(key).map(r -> remoteEntryOf(key, r));
+    // with a remote tier: its entry (one small request), without fetching the content; kept for a range
+    // read that usually follows (the server answers a Range request with info, then getRange)
+    Optional<io.larder.spi.RemoteTier.RemoteEntry> r = remoteEntry(key);
+    r.ifPresent(e -> keepForRanges(key, e));
+    return r.map(e -> remoteEntryOf(key, e));
   }
 
   /** Whether {@code key} has an unexpired entry (the content is not checked). */
@@ -946,7 +928,7 @@ public final class Larder implements AutoCloseable {
         List<Entry> first = remotePage(p, afterKey);
         return pages(first, after -> remotePage(p, after));
       } catch (LarderException e) {
-        tierCounts[3].increment(); // unreachable: list what this node has
+        remoteErrors.increment(); // unreachable: list what this node has
       }
     }
     return pages(scan.apply(afterKey), scan);
@@ -1028,28 +1010,21 @@ public final class Larder implements AutoCloseable {
 
   /** Removes the entry for {@code key}. Its content stays until collected if other keys point at it. */
   public boolean remove(String key) {
+    Keys.check(key);
     if (tier == null) {
-      return index.remove(Keys.check(key));
+      return index.remove(key);
     }
     synchronized (tierLock(key)) { // not while a queued upload of the key is under way (it would bring it back)
-      return removeBoth(key);
-    }
-  }
-
-  private boolean removeBoth(String key) {
-    rangeEntries.remove(key);
-    boolean local = index.remove(Keys.check(key));
-    boolean remote = false;
-    if (tier != null) {
+      rangeEntries.remove(key);
+      boolean local = index.remove(key);
       try {
-        remote = tier.remove(key);
+        return tier.remove(key) || local;
       } catch (LarderException e) {
-        tierCounts[3].increment();
+        remoteErrors.increment();
         throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' was removed locally but not from "
             + tier.describe() + ": " + e.getMessage(), e);
       }
     }
-    return local || remote;
   }
 
   /** Removes every entry whose key starts with {@code prefix}, in one transaction; returns how many. */
@@ -1066,7 +1041,7 @@ public final class Larder implements AutoCloseable {
     try {
       return Math.max(local, tier.removePrefix(prefix));
     } catch (LarderException e) {
-      tierCounts[3].increment();
+      remoteErrors.increment();
       throw new LarderException.StorageFailure(Kind.IO, local + " entries under '" + prefix
           + "' were removed locally, but not those in " + tier.describe() + ": " + e.getMessage(), e);
     }
