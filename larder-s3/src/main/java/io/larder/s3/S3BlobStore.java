@@ -277,17 +277,22 @@ public final class S3BlobStore implements BlobStore {
   }
 
   private Optional<HeadObjectResponse> head(Integrity digest) {
+    return head(key(digest));
+  }
+
+  /** The object's metadata, or empty if there is no such object. */
+  Optional<HeadObjectResponse> head(String objectKey) {
     try {
-      return Optional.of(s3.headObject(HeadObjectRequest.builder().bucket(bucket).key(key(digest)).build()));
+      return Optional.of(s3.headObject(HeadObjectRequest.builder().bucket(bucket).key(objectKey).build()));
     } catch (NoSuchKeyException e) {
       return Optional.empty();
     } catch (S3Exception e) {
       if (e.statusCode() == 404) {
         return Optional.empty();
       }
-      throw failure("looking up " + key(digest), e);
+      throw failure("looking up " + objectKey, e);
     } catch (SdkException e) {
-      throw failure("looking up " + key(digest), e);
+      throw failure("looking up " + objectKey, e);
     }
   }
 

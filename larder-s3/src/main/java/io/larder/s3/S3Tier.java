@@ -206,10 +206,13 @@ public final class S3Tier implements RemoteTier {
   @Override
   public boolean remove(String key) {
     String k = entryKey(key);
+    if (k.length() > MAX_NAME) {
+      return false; // it cannot have been stored
+    }
+    if (blobs.head(k).isEmpty()) { // S3 answers a delete the same whether the object existed or not
+      return false;
+    }
     try {
-      if (lookup(key).isEmpty()) {
-        return false;
-      }
       blobs.client().deleteObject(b -> b.bucket(config.bucket()).key(k));
       return true;
     } catch (SdkException e) {
