@@ -4,7 +4,6 @@ import io.larder.spi.Chunks;
 import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 
 /**
  * Serves {@code [offset, offset + length)} of a blob from a raw stream of whole chunks (starting at the chunk
@@ -36,11 +35,7 @@ public final class ChunkVerifyingInputStream extends InputStream {
     this.skip = offset - (long) chunk * chunks.size();
     this.left = length;
     this.buf = new byte[chunks.size()];
-    try {
-      this.md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    this.md = io.larder.Algorithm.SHA256.newDigest();
   }
 
   /** Where the raw stream must start: the first byte of the chunk holding {@code offset}. */

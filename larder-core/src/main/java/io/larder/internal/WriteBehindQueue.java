@@ -8,12 +8,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.UUID;
 import java.util.function.Predicate;
 
@@ -39,10 +36,11 @@ public final class WriteBehindQueue implements AutoCloseable {
    * upload that started before a re-put does not take the re-put's item away with it).
    */
   private final LinkedHashMap<String, Item> pending = new LinkedHashMap<>();
-
-  private record Item(String key) {}
   private final Thread worker;
   private volatile boolean closing;
+
+  /** A queueing of a key: a new one each time the key is queued again. */
+  private record Item(String name, String key) {}
 
   /**
    * @param upload sends the key's entry to the tier; returns false (or throws) if the tier failed, and the
@@ -59,11 +57,13 @@ public final class WriteBehindQueue implements AutoCloseable {
         for (Path p : ds) {
           String name = p.getFileName().toString();
           if (name.startsWith(TMP)) {
-            Files.deleteIfExists(p); // a queue write a crash interrupted: that put was never acknowledged
+            if (Files.getLastModifiedTime(p).toInstant().isBefore(java.time.Instant.now().minusSeconds(60))) {
+              Files.deleteIfExists(p); // a queue write a crash interrupted: that put was never acknowledged
+            } // (a younger one may be another process's write in progress)
           } else {
             String key = readKey(p);
             if (key != null && name.equals(name(key))) {
-              pending.put(name, new Item(key)); // left by an earlier process: upload it now
+              pending.put(name, new Item(name, key)); // left by an earlier process: upload it now
             } else {
               Files.deleteIfExists(p); // not a queue file written whole
             }
@@ -97,7 +97,7 @@ public final class WriteBehindQueue implements AutoCloseable {
       }
       synchronized (pending) { // with the uploader's check-and-delete: a finished upload never takes this file
         Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        pending.put(name, new Item(key));
+        pending.put(name, new Item(name, key));
         pending.notifyAll();
       }
       if (fsync) {
@@ -139,7 +139,7 @@ public final class WriteBehindQueue implements AutoCloseable {
   private void run() {
     long backoff = 0;
     while (!closing) {
-      Map.Entry<String, Item> next;
+      Item next;
       synchronized (pending) {
         while (pending.isEmpty() && !closing) {
           try {
@@ -151,9 +151,9 @@ public final class WriteBehindQueue implements AutoCloseable {
         if (closing) {
           return;
         }
-        next = Map.entry(pending.firstEntry().getKey(), pending.firstEntry().getValue());
+        next = pending.firstEntry().getValue();
       }
-      if (uploadOne(next.getKey(), next.getValue())) {
+      if (uploadOne(next)) {
         backoff = 0;
       } else {
         backoff = Math.min(Math.max(250, backoff * 2), 30_000); // the tier is failing: try again later
@@ -167,7 +167,7 @@ public final class WriteBehindQueue implements AutoCloseable {
   }
 
   /** Uploads one item; true if it is done with (uploaded, or nothing to upload), false if the tier failed. */
-  private boolean uploadOne(String name, Item item) {
+  private boolean uploadOne(Item item) {
     boolean ok;
     try {
       ok = upload.test(item.key());
@@ -176,13 +176,13 @@ public final class WriteBehindQueue implements AutoCloseable {
     }
     if (ok) {
       synchronized (pending) {
-        if (pending.get(name) == item) { // not queued again meanwhile (then it goes up once more)
+        if (pending.get(item.name()) == item) { // not queued again meanwhile (then it goes up once more)
           try {
-            Files.deleteIfExists(dir.resolve(name));
+            Files.deleteIfExists(dir.resolve(item.name()));
           } catch (IOException ignored) {
             // uploaded again by the next process to open the store: harmless
           }
-          pending.remove(name);
+          pending.remove(item.name());
           pending.notifyAll();
         }
       }
@@ -199,11 +199,7 @@ public final class WriteBehindQueue implements AutoCloseable {
   }
 
   static String name(String key) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return HexFormat.of().formatHex(io.larder.Algorithm.SHA256.newDigest().digest(key.getBytes(StandardCharsets.UTF_8)));
   }
 
   /**
@@ -223,14 +219,14 @@ public final class WriteBehindQueue implements AutoCloseable {
       return;
     }
     while (System.nanoTime() < deadline) {
-      Map.Entry<String, Item> next;
+      Item next;
       synchronized (pending) {
         if (pending.isEmpty()) {
           return;
         }
-        next = Map.entry(pending.firstEntry().getKey(), pending.firstEntry().getValue());
+        next = pending.firstEntry().getValue();
       }
-      if (!uploadOne(next.getKey(), next.getValue())) {
+      if (!uploadOne(next)) {
         return; // the tier is failing: leave the rest for the next process
       }
     }

@@ -4,7 +4,6 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 
 /**
@@ -58,11 +57,7 @@ public record Chunks(int size, byte[] digests) {
     private Hashing(InputStream in, int size) {
       super(in);
       this.size = size;
-      try {
-        this.md = MessageDigest.getInstance("SHA-256");
-      } catch (NoSuchAlgorithmException e) {
-        throw new IllegalStateException(e);
-      }
+      this.md = io.larder.Algorithm.SHA256.newDigest();
     }
 
     @Override

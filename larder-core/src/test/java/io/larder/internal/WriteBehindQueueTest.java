@@ -52,7 +52,9 @@ class WriteBehindQueueTest {
       assertThat(q.depth()).isEqualTo(2);
       q.close(Duration.ofMillis(100));
     }
-    Files.writeString(dir.resolve("q").resolve(".tmp-123"), "a queue write a crash interrupted");
+    Path interrupted = Files.writeString(dir.resolve("q").resolve(".tmp-123"), "a queue write a crash interrupted");
+    Files.setLastModifiedTime(interrupted, java.nio.file.attribute.FileTime.from(
+        java.time.Instant.now().minusSeconds(120))); // younger ones may be another process's write in progress
     Files.writeString(dir.resolve("q").resolve("0".repeat(64)), "not the key this name stands for");
     List<String> uploads = new CopyOnWriteArrayList<>();
     try (WriteBehindQueue q = new WriteBehindQueue(dir.resolve("q"), 2, false, key -> uploads.add(key))) {
