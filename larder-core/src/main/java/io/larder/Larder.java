@@ -123,8 +123,10 @@ public final class Larder implements AutoCloseable {
   /**
    * Opens the store at {@code root} as the local tier in front of a shared remote tier (see
    * {@link io.larder.spi.RemoteTier}): a read by key that misses locally is answered from the remote tier
-   * (verified, and kept locally), and every put is written through to it — acknowledged only once it is
-   * there. If the remote tier is unreachable, local content is still served and its misses are misses.
+   * (verified, and kept locally), and every put is written through to it — acknowledged once it is there
+   * (the local copy, a cache of the tier's, is written right after; this node's own reads and changes of
+   * the key wait for it). If the remote tier is unreachable, local content is still served and its misses
+   * are misses.
    */
   public static Larder open(Path root, LarderOptions options, io.larder.spi.RemoteTier tier) {
     return open(root, options, tier, TierOptions.defaults());
@@ -309,21 +311,34 @@ public final class Larder implements AutoCloseable {
     if (put.isEmpty()) {
       return; // expired while it was fetched: served once, not kept
     }
+    keepLocally(key, bytes, put.get(), false);
+  }
+
+  /**
+   * Writes a local copy of content the tier has: in the background when a slot is free. {@code replace}: a
+   * put's copy, which must land after any copy of the key already under way (a read's copy is skipped
+   * then instead: the other one is as good).
+   */
+  private void keepLocally(String key, byte[] bytes, PutOptions put, boolean replace) {
     Runnable keep = () -> {
       try {
-        putLocally(key, new ByteArrayInputStream(bytes), put.get());
+        putLocally(key, new ByteArrayInputStream(bytes), put);
       } catch (LarderException ignored) {
         // only a cache copy: the next read fetches it again
       }
     };
     if (!keepSlots.tryAcquire()) {
+      awaitKeeping(key);
       keep.run();
       return;
     }
     java.util.concurrent.FutureTask<Void> task = new java.util.concurrent.FutureTask<>(keep, null);
-    if (keeping.putIfAbsent(key, task) != null) {
-      keepSlots.release(); // another reader is keeping it already
-      return;
+    while (keeping.putIfAbsent(key, task) != null) {
+      if (!replace) {
+        keepSlots.release(); // another reader is keeping it already
+        return;
+      }
+      awaitKeeping(key);
     }
     Thread.ofVirtual().name("larder-keep").start(() -> {
       try {
@@ -345,7 +360,10 @@ public final class Larder implements AutoCloseable {
     return left.isNegative() || left.isZero() ? Optional.empty() : Optional.of(po.ttl(left));
   }
 
-  /** Waits for a background copy of {@code key} in progress, so that a read after a read is a local hit. */
+  /**
+   * Waits for a background copy of {@code key} in progress (a read's or a put's), so that what this node
+   * does next with the key sees it: a read after a read is a local hit, a read after a put sees the put.
+   */
   private void awaitKeeping(String key) {
     java.util.concurrent.FutureTask<Void> t = keeping.get(key);
     if (t != null) {
@@ -356,6 +374,13 @@ public final class Larder implements AutoCloseable {
       } catch (java.util.concurrent.ExecutionException ignored) {
         // the copy failed: the read goes to the tier again
       }
+    }
+  }
+
+  /** {@link #awaitKeeping} for every key (before reads by digest, listings and removals by prefix). */
+  private void awaitAllKeeping() {
+    for (String key : keeping.keySet()) {
+      awaitKeeping(key);
     }
   }
 
@@ -436,6 +461,7 @@ public final class Larder implements AutoCloseable {
   public Entry put(String key, InputStream in, PutOptions options) {
     if (tier != null) {
       Keys.check(key);
+      awaitKeeping(key); // a local copy of this key under way lands before this put's
       rangeEntries.remove(key);
       if (queue == null && options.size() <= BOTH_TIERS_AT_ONCE) { // write-through (size -1: unknown)
         byte[] buf = readUpTo(in, BOTH_TIERS_AT_ONCE + 1);
@@ -462,15 +488,18 @@ public final class Larder implements AutoCloseable {
   }
 
   /**
-   * Content up to this size is held in memory by a write-through put, so that the local write and the
-   * upload run at the same time (measured in BENCHMARKS.md); larger content is stored locally, then read
-   * back for the upload.
+   * Content up to this size is held in memory by a write-through put, so that it is acknowledged once
+   * uploaded and written locally in the background (measured in BENCHMARKS.md); larger content is stored
+   * locally, then read back for the upload.
    */
   private static final int BOTH_TIERS_AT_ONCE = 8 * 1024 * 1024;
 
   /**
    * A write-through put of content in memory: checked first (nothing is stored anywhere if it is not what
-   * {@code options} expect), then written locally while it is uploaded; acknowledged when both are done.
+   * {@code options} expect), uploaded, and acknowledged once the tier has it. The local copy is a cache of
+   * the tier's: it is written in the background (as a read that misses keeps its copy), and every read or
+   * change of the key on this node waits for it first, so the node reads its own writes. If the local write
+   * fails (a full disk), the put stands (the tier has it) and the next read fetches it.
    */
   private Entry putBothTiers(String key, byte[] buf, PutOptions options) {
     Hasher h = new Hasher(algorithm, options.integrity(), options.size());
@@ -479,37 +508,16 @@ public final class Larder implements AutoCloseable {
     Instant now = this.options.clock().instant();
     Duration ttl = options.ttl() != null ? options.ttl() : this.options.defaultTtl();
     Entry forTier = new Entry(key, d, buf.length, now, now, ttl == null ? null : now.plus(ttl), options.metadata());
-    java.util.concurrent.FutureTask<Void> upload = new java.util.concurrent.FutureTask<>(() -> {
+    try {
       tier.store(forTier, () -> new ByteArrayInputStream(buf));
-      return null;
-    });
-    Thread.ofVirtual().name("larder-upload").start(upload);
-    Entry e;
-    try {
-      e = putLocally(key, new ByteArrayInputStream(buf), options.integrity(d).size(buf.length));
-    } catch (RuntimeException ex) {
-      // not stored here (e.g. a full disk): the put fails, so it must not stay visible in the tier either
-      try {
-        upload.get();
-        tier.remove(key);
-      } catch (Exception ignored) {
-        // the upload failed too, or the removal did: nothing more to do than report the first failure
-      }
-      throw ex;
-    }
-    try {
-      upload.get();
-      tierWrites.increment();
-    } catch (java.util.concurrent.ExecutionException ex) {
+    } catch (LarderException ex) {
       remoteErrors.increment();
-      throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' is stored locally but not in "
-          + tier.describe() + " (write-through): " + ex.getCause().getMessage(), ex.getCause());
-    } catch (InterruptedException ex) {
-      Thread.currentThread().interrupt();
-      throw new LarderException.StorageFailure(Kind.IO, "interrupted while storing '" + key + "' in "
-          + tier.describe(), ex);
+      throw new LarderException.StorageFailure(Kind.IO, "'" + key + "' was not stored: writing it to "
+          + tier.describe() + " failed (write-through; nothing was stored locally either): " + ex.getMessage(), ex);
     }
-    return e;
+    tierWrites.increment();
+    keepLocally(key, buf, options.integrity(d).size(buf.length), true);
+    return forTier;
   }
 
   private Entry putLocally(String key, InputStream in, PutOptions options) {
@@ -659,6 +667,9 @@ public final class Larder implements AutoCloseable {
    */
   public Optional<Content> getRange(String key, long offset, long length) {
     Keys.check(key);
+    if (tier != null) {
+      awaitKeeping(key);
+    }
     Optional<Index.Hit> hit = localHit(key);
     if (hit.isEmpty()) {
       return tier == null ? Optional.empty() : rangeFromTier(key, offset, length);
@@ -741,9 +752,14 @@ public final class Larder implements AutoCloseable {
 
   /** The tier's entry for {@code key}, unexpired; empty on a miss or when the tier cannot be reached (counted). */
   private Optional<io.larder.spi.RemoteTier.RemoteEntry> remoteEntry(String key) {
+    return remoteEntry(key, true);
+  }
+
+  /** {@link #remoteEntry(String)}; without content kept with the entry unless {@code content}. */
+  private Optional<io.larder.spi.RemoteTier.RemoteEntry> remoteEntry(String key, boolean content) {
     try {
       Instant now = options.clock().instant();
-      return tier.lookup(key).filter(r -> r.expires() == null || r.expires().isAfter(now));
+      return tier.lookup(key, content).filter(r -> r.expires() == null || r.expires().isAfter(now));
     } catch (LarderException.IntegrityFailure e) {
       remoteCorrupt.increment();
       return Optional.empty();
@@ -773,7 +789,13 @@ public final class Larder implements AutoCloseable {
     if (h.isEmpty()) {
       return Optional.empty();
     }
-    return index.blob(new Integrity(List.of(h.get())), true);
+    Integrity d = new Integrity(List.of(h.get()));
+    Optional<BlobRecord> r = index.blob(d, true);
+    if (r.isEmpty() && tier != null && !keeping.isEmpty()) {
+      awaitAllKeeping(); // content a put acknowledged from the tier may still be on its way here
+      r = index.blob(d, true);
+    }
+    return r;
   }
 
   private Content openRange(Entry e, Integrity d, long size, byte[] inline, long offset, long length) {
@@ -886,6 +908,9 @@ public final class Larder implements AutoCloseable {
   /** The entry for {@code key} from the index alone (no content is read); empty on a miss. */
   public Optional<Entry> info(String key) {
     Keys.check(key);
+    if (tier != null) {
+      awaitKeeping(key);
+    }
     Instant now = options.clock().instant();
     Optional<Entry> local = index.get(key, false).map(Index.Hit::entry).filter(e -> !e.isExpired(now));
     if (local.isPresent() || tier == null) {
@@ -893,7 +918,7 @@ public final class Larder implements AutoCloseable {
     }
     // with a remote tier: its entry (one small request), without fetching the content; kept for a range
     // read that usually follows (the server answers a Range request with info, then getRange)
-    Optional<io.larder.spi.RemoteTier.RemoteEntry> r = remoteEntry(key);
+    Optional<io.larder.spi.RemoteTier.RemoteEntry> r = remoteEntry(key, false);
     r.ifPresent(e -> keepForRanges(key, e));
     return r.map(e -> remoteEntryOf(key, e));
   }
@@ -924,6 +949,7 @@ public final class Larder implements AutoCloseable {
     String p = Keys.checkPrefix(prefix);
     java.util.function.Function<String, List<Entry>> scan = after -> index.scan(p, after, PAGE);
     if (tier != null) {
+      awaitAllKeeping();
       try {
         List<Entry> first = remotePage(p, afterKey);
         return pages(first, after -> remotePage(p, after));
@@ -952,7 +978,7 @@ public final class Larder implements AutoCloseable {
           pool = java.util.concurrent.Executors.newFixedThreadPool(16, Thread.ofVirtual().factory());
         }
         int at = i;
-        fetches.add(pool.submit(() -> tier.lookup(key).ifPresent(r -> entries[at] = remoteEntryOf(key, r))));
+        fetches.add(pool.submit(() -> tier.lookup(key, false).ifPresent(r -> entries[at] = remoteEntryOf(key, r))));
       }
       for (java.util.concurrent.Future<?> f : fetches) {
         f.get();
@@ -1014,6 +1040,7 @@ public final class Larder implements AutoCloseable {
     if (tier == null) {
       return index.remove(key);
     }
+    awaitKeeping(key); // a local copy under way would bring it back
     synchronized (tierLock(key)) { // not while a queued upload of the key is under way (it would bring it back)
       rangeEntries.remove(key);
       boolean local = index.remove(key);
@@ -1032,6 +1059,9 @@ public final class Larder implements AutoCloseable {
     if (prefix == null || prefix.isEmpty()) {
       throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT,
           "removePrefix needs a non-empty prefix (to empty the store, remove its directory)");
+    }
+    if (tier != null) {
+      awaitAllKeeping();
     }
     long local = index.removePrefix(Keys.checkPrefix(prefix));
     if (tier == null) {
@@ -1052,6 +1082,9 @@ public final class Larder implements AutoCloseable {
     Optional<Integrity.Hash> h = integrity.hash(algorithm);
     if (h.isEmpty()) {
       return false;
+    }
+    if (tier != null) {
+      awaitAllKeeping();
     }
     Integrity d = new Integrity(List.of(h.get()));
     verified.remove(d);

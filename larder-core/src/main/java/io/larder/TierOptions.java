@@ -4,7 +4,8 @@ package io.larder;
  * How a store writes to its remote tier ({@link Larder#open(java.nio.file.Path, LarderOptions,
  * io.larder.spi.RemoteTier, TierOptions)}).
  *
- * @param writeBehind false (default): a put returns once its entry is in the tier (write-through). True: a
+ * @param writeBehind false (default): a put returns once its entry is in the tier (write-through; the
+ *     local copy is written right after, and this node's own reads of the key wait for it). True: a
  *     put returns once it is stored locally and its key is queued on disk ({@code tier-queue/} in the store);
  *     a background thread uploads, retrying while the tier fails, and a process that opens the store later
  *     uploads what an earlier one left. <b>Loss window</b>: until its upload, an acknowledged put exists on

@@ -161,14 +161,14 @@ class MultiNodeTest {
     assertThat(send("GET", node.url + "/v1/entries?prefix=ci/", null).body()).asString()
         .doesNotContain("ci/one");
     // collection of the bucket: content no entry references any more goes (after the grace)
-    byte[] big = new byte[300_000];
+    byte[] big = new byte[1_500_000]; // a blob in the bucket: content up to 1 MiB lives in its entry
     new Random(5).nextBytes(big);
     assertThat(send("PUT", node.url + "/v1/entries/big", big).statusCode()).isEqualTo(201);
     assertThat(send("DELETE", node.url + "/v1/entries/big", null).statusCode()).isEqualTo(204);
     Thread.sleep(1_500); // object times have one-second resolution
     BuildToolsTest.Run dry = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
         "--cache", fresh.toString(), "gc", "--bucket", "--grace", "1s", "--dry-run"));
-    assertThat(dry.output()).as(dry.output()).contains("would remove 1 blobs, 293.0 KiB");
+    assertThat(dry.output()).as(dry.output()).contains("would remove 1 blobs, 1.4 MiB");
     BuildToolsTest.Run gc = BuildToolsTest.run(dir, env, List.of(larder, "--store", "s3://larder/team-a",
         "--cache", fresh.toString(), "gc", "--bucket", "--grace", "1s"));
     assertThat(gc.output()).as(gc.output()).contains("removed 1 blobs").contains("s3://larder/team-a/");

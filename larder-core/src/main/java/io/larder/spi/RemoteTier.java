@@ -29,13 +29,26 @@ public interface RemoteTier extends Closeable {
   record RemoteEntry(Integrity integrity, long size, Instant created, Instant expires, String metadata, byte[] inline,
       Chunks chunks) {}
 
-  /** The entry for {@code key}, if the tier has one. */
+  /** The entry for {@code key}, if the tier has one, with its content when the tier keeps it with the entry. */
   Optional<RemoteEntry> lookup(String key);
+
+  /**
+   * {@link #lookup(String)}, or, if not {@code content}, the entry without content kept with it ({@code
+   * inline} is then {@code null} whether or not the tier has it there): for listings and {@code info},
+   * never for reading the content.
+   */
+  default Optional<RemoteEntry> lookup(String key, boolean content) {
+    return lookup(key);
+  }
 
   /** The raw (unverified) bytes {@code [offset, offset + length)} of a blob; empty if the tier has none. */
   Optional<InputStream> open(Integrity digest, long offset, long length);
 
-  /** Stores {@code entry}: its blob first (if the tier lacks it, read from {@code content}), then the entry. */
+  /**
+   * Stores {@code entry} with its content (read from {@code content}, which may be called again to retry):
+   * a tier that keeps the content apart stores it first, then the entry, so an entry never points at
+   * nothing.
+   */
   void store(Entry entry, Supplier<InputStream> content);
 
   /** Removes the entry (not the blob, which other entries may share). */

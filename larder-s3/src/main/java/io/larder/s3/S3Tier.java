@@ -17,24 +17,31 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.function.Supplier;
+import software.amazon.awssdk.core.ResponseBytes;
+import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
- * The shared S3 tier: blobs by digest ({@link S3BlobStore}) and entries by key, so that any node can answer
- * for any key. An entry is a small object {@code <prefix>entries/<key>} (the key percent-encoded except
- * for letters, digits, {@code - . _ ~ : /}, which keeps prefixes prefixes) holding the entry's digest,
- * size, times and metadata — and, for content up to {@link #INLINE_LIMIT}, the content itself, so small
- * entries cost one request each way. A put stores the blob before the entry, so an entry never points at
- * nothing.
+ * The shared S3 tier: entries by key and large content by digest ({@link S3BlobStore}), so that any node
+ * can answer for any key. An entry is an object {@code <prefix>entries/<key>} (the key percent-encoded
+ * except for letters, digits, {@code - . _ ~ : /}, which keeps prefixes prefixes): a first line
+ * {@code larder-entry 2 <header length>}, a header (properties: digest, size, times, metadata, chunk
+ * digests) and, for content up to {@link #INLINE_LIMIT}, the content itself, so that most entries cost one
+ * request each way. Larger content is a blob, stored before the entry, so an entry never points at
+ * nothing. Layout and trade-offs: docs/s3.md.
  */
 public final class S3Tier implements RemoteTier {
-  /** Content up to this size is kept inside its entry object (as the local index keeps small content inline). */
-  public static final int INLINE_LIMIT = 16 * 1024;
+  /**
+   * Content up to this size is kept inside its entry object instead of as a blob of its own: a put and a
+   * read are then one request each, not two (larger content is named by its digest and shared by entries).
+   */
+  public static final int INLINE_LIMIT = 1024 * 1024;
 
   /**
    * Blobs above this size get chunk digests in their entry (for ranged reads); smaller ones are fetched whole
@@ -113,38 +120,217 @@ public final class S3Tier implements RemoteTier {
 
   @Override
   public Optional<RemoteEntry> lookup(String key) {
+    return lookup(key, true);
+  }
+
+  /**
+   * How much of an entry object a lookup without content asks for at first: the header of any entry but
+   * those of blobs large enough for their chunk digests not to fit (then a second request reads the rest).
+   */
+  static final int HEADER_PROBE = 8 * 1024;
+
+  @Override
+  public Optional<RemoteEntry> lookup(String key, boolean content) {
     String k = entryKey(key);
     if (k.length() > MAX_NAME) {
       return Optional.empty(); // it cannot have been stored
     }
-    String text;
     try {
-      text = blobs.client().getObjectAsBytes(b -> b.bucket(config.bucket()).key(k)
-          .overrideConfiguration(o -> o.apiCallTimeout(ENTRY_TIMEOUT))).asUtf8String();
+      if (content) {
+        return readWhole(k);
+      }
+      Optional<ResponseBytes<GetObjectResponse>> first = getEntry(k, "bytes=0-" + (HEADER_PROBE - 1));
+      if (first.isEmpty()) {
+        return Optional.empty();
+      }
+      byte[] b = first.get().asByteArrayUnsafe();
+      long total = totalLength(first.get().response(), b.length);
+      int need = headerEnd(b);
+      if (need < 0 && total > b.length) { // the header goes on past the probe (or an entry of the first format)
+        Optional<ResponseBytes<GetObjectResponse>> all = getEntry(k, null);
+        if (all.isEmpty()) {
+          return Optional.empty();
+        }
+        b = all.get().asByteArrayUnsafe();
+      }
+      return Optional.of(parse(k, b, false));
+    } catch (SdkException e) {
+      throw failure("reading the entry " + k, e);
+    }
+  }
+
+  /**
+   * The whole entry object, read straight into its parts: the content goes into an array of its size
+   * without passing through a buffer first (content kept in entries is up to 1 MiB).
+   */
+  private Optional<RemoteEntry> readWhole(String k) {
+    Optional<ResponseInputStream<GetObjectResponse>> opened = ifThere(() -> blobs.client().getObject(
+        entryRequest(k, null)));
+    if (opened.isEmpty()) {
+      return Optional.empty();
+    }
+    try (ResponseInputStream<GetObjectResponse> in = opened.get()) {
+      long length = in.response().contentLength() == null ? -1 : in.response().contentLength();
+      byte[] start = in.readNBytes(MAGIC.length());
+      if (!startsWithMagic(start)) { // an entry of the first format (or damage, which parsing reports)
+        byte[] rest = in.readAllBytes();
+        byte[] all = java.util.Arrays.copyOf(start, start.length + rest.length);
+        System.arraycopy(rest, 0, all, start.length, rest.length);
+        return Optional.of(parse(k, all, true));
+      }
+      StringBuilder digits = new StringBuilder();
+      for (int c = in.read(); c != '\n'; c = in.read()) {
+        if (c < '0' || c > '9' || digits.length() > 9) {
+          throw damaged(k, "its first line does not end in a header length");
+        }
+        digits.append((char) c);
+      }
+      int h = Integer.parseInt(digits.toString());
+      byte[] header = in.readNBytes(h);
+      if (header.length != h) {
+        throw damaged(k, "it ends inside its header");
+      }
+      Properties p = new Properties();
+      p.load(new StringReader(new String(header, StandardCharsets.UTF_8)));
+      byte[] inline = null;
+      if ("true".equals(p.getProperty("inline"))) {
+        long size = Long.parseLong(p.getProperty("size"));
+        long expected = MAGIC.length() + digits.length() + 1L + h + size;
+        if (size > INLINE_LIMIT || (length >= 0 && length != expected)) {
+          throw damaged(k, "it has " + length + " bytes where its header says " + expected);
+        }
+        inline = in.readNBytes((int) size);
+        if (inline.length != size || in.read() != -1) {
+          throw damaged(k, "its content is not the " + size + " bytes its header says");
+        }
+      }
+      return Optional.of(entryOf(k, p, inline));
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof LarderException le) {
+        throw le;
+      }
+      if (e instanceof SdkException se) {
+        throw failure("reading the entry " + k, se);
+      }
+      throw damaged(k, e.getMessage());
+    }
+  }
+
+  private LarderException damaged(String k, String why) {
+    return new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
+        "the entry object " + k + " in s3://" + config.bucket() + " is damaged: " + why);
+  }
+
+  /** The entry object (or its {@code range}); empty if there is none. */
+  private Optional<ResponseBytes<GetObjectResponse>> getEntry(String k, String range) {
+    return ifThere(() -> blobs.client().getObjectAsBytes(entryRequest(k, range)));
+  }
+
+  private software.amazon.awssdk.services.s3.model.GetObjectRequest entryRequest(String k, String range) {
+    return software.amazon.awssdk.services.s3.model.GetObjectRequest.builder().bucket(config.bucket()).key(k)
+        .range(range).overrideConfiguration(o -> o.apiCallTimeout(ENTRY_TIMEOUT)).build();
+  }
+
+  /** What {@code request} answers, or empty if the object is not there. */
+  private static <T> Optional<T> ifThere(Supplier<T> request) {
+    try {
+      return Optional.of(request.get());
     } catch (NoSuchKeyException e) {
       return Optional.empty();
     } catch (S3Exception e) {
       if (e.statusCode() == 404) {
         return Optional.empty();
       }
-      throw failure("reading the entry " + k, e);
-    } catch (SdkException e) {
-      throw failure("reading the entry " + k, e);
+      throw e;
     }
-    Properties p = new Properties();
+  }
+
+  private static long totalLength(GetObjectResponse r, long fallback) {
+    String cr = r.contentRange(); // bytes 0-8191/12345
+    if (cr == null || cr.indexOf('/') < 0) {
+      return fallback;
+    }
+    String total = cr.substring(cr.indexOf('/') + 1).trim();
+    return total.equals("*") ? fallback : Long.parseLong(total);
+  }
+
+  /** The entry object's first line: what it is, and how long its header is. */
+  private static final String MAGIC = "larder-entry 2 ";
+
+  /** Where the header of an entry object in {@code b} ends, or -1 if {@code b} does not hold all of it. */
+  private static int headerEnd(byte[] b) {
+    int nl = firstLineEnd(b);
+    if (nl < 0 || !startsWithMagic(b)) {
+      return -1;
+    }
+    long end = nl + 1L + Long.parseLong(new String(b, MAGIC.length(), nl - MAGIC.length(), StandardCharsets.US_ASCII));
+    return end <= b.length ? (int) end : -1;
+  }
+
+  private static int firstLineEnd(byte[] b) {
+    for (int i = 0; i < Math.min(b.length, 64); i++) {
+      if (b[i] == '\n') {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static boolean startsWithMagic(byte[] b) {
+    if (b.length < MAGIC.length()) {
+      return false;
+    }
+    for (int i = 0; i < MAGIC.length(); i++) {
+      if (b[i] != MAGIC.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * An entry from its object: {@code larder-entry 2 <header length>}, a line; the header (properties, UTF-8);
+   * then, when the header says {@code inline=true}, the content itself (taken only if {@code content}).
+   * Objects of the first format (properties only, small content base64 in {@code data}) are read too.
+   */
+  private RemoteEntry parse(String k, byte[] b, boolean content) {
     try {
-      p.load(new StringReader(text));
-      String data = p.getProperty("data");
+      Properties p = new Properties();
+      byte[] inline = null;
+      if (startsWithMagic(b)) {
+        int nl = firstLineEnd(b);
+        int h = Integer.parseInt(new String(b, MAGIC.length(), nl - MAGIC.length(), StandardCharsets.US_ASCII));
+        p.load(new StringReader(new String(b, nl + 1, h, StandardCharsets.UTF_8)));
+        long size = Long.parseLong(p.getProperty("size"));
+        if ("true".equals(p.getProperty("inline")) && content) {
+          int from = nl + 1 + h;
+          if (b.length - from != size) {
+            throw new IOException("it holds " + (b.length - from) + " bytes of content, its header says " + size);
+          }
+          inline = java.util.Arrays.copyOfRange(b, from, b.length);
+        }
+      } else {
+        p.load(new StringReader(new String(b, StandardCharsets.UTF_8)));
+        String data = p.getProperty("data");
+        inline = data == null || !content ? null : java.util.Base64.getDecoder().decode(data);
+      }
+      return entryOf(k, p, inline);
+    } catch (IOException | RuntimeException e) {
+      throw e instanceof LarderException le ? le : damaged(k, e.getMessage());
+    }
+  }
+
+  /** The entry an entry object's header describes. */
+  private RemoteEntry entryOf(String k, Properties p, byte[] inline) {
+    try {
       String chunks = p.getProperty("chunks");
-      return Optional.of(new RemoteEntry(Integrity.parse(p.getProperty("integrity")),
+      return new RemoteEntry(Integrity.parse(p.getProperty("integrity")),
           Long.parseLong(p.getProperty("size")), Instant.parse(p.getProperty("created")),
           p.getProperty("expires") == null ? null : Instant.parse(p.getProperty("expires")), p.getProperty("metadata"),
-          data == null ? null : java.util.Base64.getDecoder().decode(data),
-          chunks == null ? null : new Chunks(Integer.parseInt(p.getProperty("chunk-size")),
-              java.util.HexFormat.of().parseHex(chunks))));
-    } catch (IOException | RuntimeException e) {
-      throw new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
-          "the entry object " + k + " in s3://" + config.bucket() + " is damaged: " + e.getMessage());
+          inline, chunks == null ? null : new Chunks(Integer.parseInt(p.getProperty("chunk-size")),
+              java.util.HexFormat.of().parseHex(chunks)));
+    } catch (RuntimeException e) {
+      throw e instanceof LarderException le ? le : damaged(k, e.toString());
     }
   }
 
@@ -157,13 +343,19 @@ public final class S3Tier implements RemoteTier {
   public void store(Entry entry, Supplier<InputStream> content) {
     String k = checkedEntryKey(entry.key()); // before anything is uploaded
     Properties p = new Properties();
+    byte[] inline = null;
     if (entry.size() <= INLINE_LIMIT) {
-      // small content travels inside its entry: one request to store it, one to read it
+      // content up to 1 MiB travels inside its entry: one request to store it, one to read it
       try (InputStream in = content.get()) {
-        p.setProperty("data", java.util.Base64.getEncoder().encodeToString(in.readAllBytes()));
+        inline = in.readAllBytes(); // read to its end: a local copy is verified as it is read
       } catch (IOException e) {
         throw new LarderException.StorageFailure(LarderException.Kind.IO, "reading the local copy: " + e.getMessage(), e);
       }
+      if (inline.length != entry.size()) {
+        throw new LarderException.IntegrityFailure(LarderException.Kind.SIZE_MISMATCH, "the local copy of '"
+            + entry.key() + "' has " + inline.length + " bytes, its entry says " + entry.size());
+      }
+      p.setProperty("inline", "true");
     } else {
       // no existence check first (a round trip per put): the blob store's create is conditional, so a blob
       // that is there already is not replaced
@@ -196,8 +388,16 @@ public final class S3Tier implements RemoteTier {
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
+    byte[] header = w.toString().getBytes(StandardCharsets.UTF_8);
+    byte[] line = (MAGIC + header.length + "\n").getBytes(StandardCharsets.US_ASCII);
+    byte[] data = inline == null ? new byte[0] : inline;
+    // the parts as they are (no copy into one array; the SDK reads them again for a retry)
+    RequestBody body = RequestBody.fromContentProvider(() -> new java.io.SequenceInputStream(
+        java.util.Collections.enumeration(List.of(new java.io.ByteArrayInputStream(line),
+            new java.io.ByteArrayInputStream(header), new java.io.ByteArrayInputStream(data)))),
+        (long) line.length + header.length + data.length, "application/octet-stream");
     try {
-      blobs.client().putObject(b -> b.bucket(config.bucket()).key(k), RequestBody.fromString(w.toString()));
+      blobs.client().putObject(b -> b.bucket(config.bucket()).key(k), body);
     } catch (SdkException e) {
       throw failure("storing the entry " + k, e);
     }
@@ -282,7 +482,7 @@ public final class S3Tier implements RemoteTier {
           reads.add(pool.submit(() -> {
             Optional<RemoteEntry> e;
             try {
-              e = lookup(key);
+              e = lookup(key, false); // not the content
             } catch (LarderException.IntegrityFailure damaged) {
               return; // unreadable: it cannot be served, and what it pointed at is not needed for it
             }
@@ -292,7 +492,7 @@ public final class S3Tier implements RemoteTier {
             if (e.get().expires() != null && !e.get().expires().isAfter(now)) {
               gone.add(entryKey(key));
               expired.increment();
-            } else if (e.get().inline() == null) {
+            } else { // content kept in its entry references no blob; protecting one of its digest costs nothing
               e.get().integrity().hash(io.larder.Algorithm.SHA256).ifPresent(h -> referenced.add(h.hex()));
             }
           }));

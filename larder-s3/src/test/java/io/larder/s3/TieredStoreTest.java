@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.larder.Larder;
 import io.larder.LarderException;
+import io.larder.Integrity;
 import io.larder.LarderOptions;
 import io.larder.PutOptions;
 import io.larder.TierStats;
@@ -65,8 +66,28 @@ class TieredStoreTest {
   }
 
   @Test
+  void aNodeSeesItsOwnPutsAtOnceThoughTheirLocalCopiesAreWrittenAfterTheAcknowledgement() {
+    try (Larder a = node("a")) {
+      for (int i = 0; i < 20; i++) {
+        byte[] one = Payloads.random(1 << 20, 100 + i);
+        byte[] two = Payloads.random(1 << 20, 200 + i);
+        a.put("own/" + i, one);
+        assertThat(a.info("own/" + i).orElseThrow().integrity()).isEqualTo(Integrity.compute(io.larder.Algorithm.SHA256, one));
+        a.put("own/" + i, two);
+        assertThat(a.getBytes("own/" + i)).as("the second put, not the first").hasValue(two);
+        a.put("gone/" + i, one);
+        assertThat(a.remove("gone/" + i)).isTrue();
+        assertThat(a.info("gone/" + i)).as("a removal is not undone by the put's local copy").isEmpty();
+        assertThat(a.getByDigest(Integrity.compute(io.larder.Algorithm.SHA256, two))).as("by digest too").isPresent();
+      }
+      assertThat(a.tierStats().remoteHits()).as("every read was local").isZero();
+      assertThat(a.list("gone/").toList()).isEmpty();
+    }
+  }
+
+  @Test
   void aDamagedObjectInTheBucketIsNotServedNorKept() throws Exception {
-    byte[] data = Payloads.random(500_000, 3);
+    byte[] data = Payloads.random(1_500_000, 3); // a blob: over 1 MiB
     try (Larder a = node("a"); Larder b = node("b"); S3Client raw = proxy.client()) {
       a.put("k", data);
       S3Tier tier = new S3Tier(proxy.config("shared", prefix), dir.resolve("x-spool"));
@@ -84,24 +105,59 @@ class TieredStoreTest {
   }
 
   @Test
-  void smallContentTravelsInsideItsEntryAndIsVerifiedToo() throws Exception {
+  void contentUpToOneMebibyteTravelsInsideItsEntryAndIsVerifiedToo() throws Exception {
     byte[] small = Payloads.random(3_000, 5);
+    byte[] mib = Payloads.random(1 << 20, 6);
+    byte[] over = Payloads.random((1 << 20) + 1, 7);
     try (Larder a = node("a"); Larder b = node("b"); S3Client raw = proxy.client()) {
       a.put("small", small);
+      a.put("mib", mib, PutOptions.defaults().metadata("{\"m\":1}"));
+      assertThat(blobCount(raw)).as("no separate blob object for content up to 1 MiB").isZero();
+      a.put("over", over);
+      assertThat(blobCount(raw)).as("larger content is a blob named by its digest").isEqualTo(1);
       S3Tier tier = new S3Tier(proxy.config("shared", prefix), dir.resolve("y-spool"));
-      String entryKey = tier.entryKey("small");
-      String text = raw.getObjectAsBytes(r -> r.bucket("shared").key(entryKey)).asUtf8String();
-      assertThat(text).contains("data=");
-      assertThat(raw.listObjectsV2(r -> r.bucket("shared").prefix(prefix + "/blobs/")).contents())
-          .as("no separate blob object for small content").isEmpty();
-      byte[] bad = small.clone();
-      bad[10] ^= 1;
-      String forged = text.replaceAll("data=.*", "data=" + java.util.Base64.getEncoder().encodeToString(bad));
-      raw.putObject(r -> r.bucket("shared").key(entryKey), RequestBody.fromString(forged));
-      assertThat(b.getBytes("small")).as("damaged inline content: a miss").isEmpty();
+      String entryKey = tier.entryKey("mib");
+      byte[] object = raw.getObjectAsBytes(r -> r.bucket("shared").key(entryKey)).asByteArray();
+      assertThat(new String(object, 0, 15, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("larder-entry 2 ");
+      assertThat(java.util.Arrays.copyOfRange(object, object.length - mib.length, object.length))
+          .as("the content, as is, after the header").isEqualTo(mib);
+
+      // listing and info read the header only, and give what the entry says
+      assertThat(b.info("mib").orElseThrow().metadata()).isEqualTo("{\"m\":1}");
+      assertThat(b.list("").map(e -> e.key() + "=" + e.size()).toList())
+          .containsExactly("mib=" + mib.length, "over=" + over.length, "small=" + small.length);
+      assertThat(tier.lookup("mib", false).orElseThrow().inline()).isNull();
+      assertThat(tier.lookup("mib", true).orElseThrow().inline()).isEqualTo(mib);
+      assertThat(b.tierStats().remoteHits()).as("nothing was fetched").isZero();
+
+      byte[] bad = object.clone();
+      bad[bad.length - 10] ^= 1;
+      raw.putObject(r -> r.bucket("shared").key(entryKey), RequestBody.fromBytes(bad));
+      assertThat(b.getBytes("mib")).as("damaged content in an entry: a miss").isEmpty();
       assertThat(b.tierStats().remoteCorrupt()).isEqualTo(1);
-      raw.putObject(r -> r.bucket("shared").key(entryKey), RequestBody.fromString(text));
+      raw.putObject(r -> r.bucket("shared").key(entryKey), RequestBody.fromBytes(
+          java.util.Arrays.copyOf(object, object.length - 1)));
+      assertThat(b.getBytes("mib")).as("truncated: a miss too").isEmpty();
+      assertThat(b.tierStats().remoteCorrupt()).isEqualTo(2);
+      raw.putObject(r -> r.bucket("shared").key(entryKey), RequestBody.fromBytes(object));
+      assertThat(b.getBytes("mib")).hasValue(mib);
       assertThat(b.getBytes("small")).hasValue(small);
+      assertThat(b.getBytes("over")).hasValue(over);
+      tier.close();
+    }
+  }
+
+  @Test
+  void entriesOfTheFirstFormatAreStillRead() throws Exception {
+    byte[] small = Payloads.random(3_000, 8);
+    try (Larder b = node("b"); S3Client raw = proxy.client()) {
+      S3Tier tier = new S3Tier(proxy.config("shared", prefix), dir.resolve("z-spool"));
+      // what earlier versions wrote: properties only, content up to 16 KiB base64 in "data"
+      String first = "integrity=" + Integrity.compute(io.larder.Algorithm.SHA256, small) + "\nsize=" + small.length
+          + "\ncreated=2026-11-01T00\\:00\\:00Z\ndata=" + java.util.Base64.getEncoder().encodeToString(small) + "\n";
+      raw.putObject(r -> r.bucket("shared").key(tier.entryKey("old")), RequestBody.fromString(first));
+      assertThat(b.info("old").orElseThrow().size()).isEqualTo(small.length);
+      assertThat(b.getBytes("old")).hasValue(small);
       tier.close();
     }
   }
@@ -116,7 +172,8 @@ class TieredStoreTest {
       assertThat(a.getBytes("elsewhere")).as("a miss, not an error").isEmpty();
       assertThat(a.tierStats().remoteErrors()).isPositive();
       assertThatThrownBy(() -> a.put("during", data)).isInstanceOf(LarderException.StorageFailure.class)
-          .hasMessageContaining("not in s3://shared/");
+          .hasMessageContaining("writing it to s3://shared/").hasMessageContaining("failed (write-through");
+      assertThat(a.getBytes("during")).as("a failed put leaves nothing visible").isEmpty();
       proxy = S3Proxy.restart(proxy, dir); // S3 back on the same port and data
       a.put("after", data);
       try (Larder b = node("b")) {
@@ -264,17 +321,19 @@ class TieredStoreTest {
 
   @Test
   void collectingTheBucketRemovesExpiredEntriesAndUnreferencedContentOnly() throws Exception {
-    byte[] kept = Payloads.random(200_000, 31);
-    byte[] removed = Payloads.random(200_000, 32);
-    byte[] replaced = Payloads.random(200_000, 33);
+    // over 1 MiB each (content up to 1 MiB lives in its entry, not as a blob)
+    byte[] kept = Payloads.random(1_100_000, 31);
+    byte[] removed = Payloads.random(1_100_000, 32);
+    byte[] replaced = Payloads.random(1_100_000, 33);
     try (Larder a = node("a"); S3Client raw = proxy.client()) {
       a.put("keep", kept);
       a.put("small", new byte[] {1, 2, 3});
-      a.put("expiring", Payloads.random(100_000, 34), PutOptions.defaults().ttl(java.time.Duration.ofMillis(1)));
+      a.put("inline", Payloads.random(300_000, 36));
+      a.put("expiring", Payloads.random(1_100_000, 34), PutOptions.defaults().ttl(java.time.Duration.ofMillis(1)));
       a.put("removed", removed);
       a.remove("removed");
       a.put("replaced", replaced);
-      a.put("replaced", Payloads.random(100_000, 35));
+      a.put("replaced", Payloads.random(1_050_000, 35));
       a.put("keep-too", kept); // the same content under a second key
       Thread.sleep(1_500); // object times have one-second resolution
 
@@ -283,8 +342,8 @@ class TieredStoreTest {
       assertThat(dry.expired()).isEqualTo(1);
       assertThat(dry.blobsRemoved()).as("the removed key's, the replaced content, the expired entry's")
           .isEqualTo(3);
-      assertThat(dry.bytesFreed()).isEqualTo(500_000);
-      assertThat(dry.bytesBefore()).isEqualTo(800_000);
+      assertThat(dry.bytesFreed()).isEqualTo(3_300_000);
+      assertThat(dry.bytesBefore()).isEqualTo(5_450_000);
       assertThat(blobCount(raw)).as("a dry run changes nothing").isEqualTo(5);
       assertThat(a.collectTier(java.time.Duration.ofHours(1), true).blobsRemoved())
           .as("nothing is older than the grace").isZero();
@@ -299,6 +358,7 @@ class TieredStoreTest {
       assertThat(b.getBytes("keep")).hasValue(kept);
       assertThat(b.getBytes("keep-too")).hasValue(kept);
       assertThat(b.getBytes("small")).hasValue(new byte[] {1, 2, 3});
+      assertThat(b.getBytes("inline")).hasValue(Payloads.random(300_000, 36));
       assertThat(b.getBytes("replaced")).isPresent();
       assertThat(b.getBytes("expiring")).isEmpty();
     }
@@ -306,7 +366,7 @@ class TieredStoreTest {
 
   @Test
   void storingContentTheBucketHasMakesItRecentSoACollectionInProgressKeepsIt() throws Exception {
-    byte[] data = Payloads.random(100_000, 41);
+    byte[] data = Payloads.random(1_100_000, 41); // a blob: over 1 MiB
     try (Larder a = node("a"); S3Client raw = proxy.client()) {
       a.put("one", data);
       S3Tier tier = new S3Tier(proxy.config("shared", prefix), dir.resolve("t-spool"));
@@ -332,15 +392,15 @@ class TieredStoreTest {
     try (Larder a = node("a"); Larder b = node("b")) {
       assertThatThrownBy(() -> a.put(longKey, new byte[] {1})).isInstanceOf(LarderException.StorageFailure.class)
           .hasMessageContaining("too long for the S3 tier").hasMessageContaining("1024");
-      assertThat(a.getBytes(longKey)).as("kept locally, as any failed write-through").hasValue(new byte[] {1});
+      assertThat(a.getBytes(longKey)).as("a failed put leaves nothing visible").isEmpty();
       assertThat(b.getBytes(longKey)).isEmpty();
       assertThat(b.tierStats().remoteErrors()).as("a miss, not an S3 error").isZero();
-      assertThat(a.remove(longKey)).isTrue();
+      assertThat(a.remove(longKey)).isFalse();
     }
   }
 
   @Test
-  void aPutThatFailsLocallyDoesNotStayVisibleInTheBucket() throws Exception {
+  void aWriteThroughPutStandsOnceTheBucketHasItEvenWhenTheLocalCopyCannotBeWritten() throws Exception {
     // the local store on a 2 MiB tmpfs (needs root, as CI runs; skipped otherwise); S3 has room
     Path small = Files.createDirectories(dir.resolve("small"));
     Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", small.toString())
@@ -352,10 +412,13 @@ class TieredStoreTest {
       try (Larder a = Larder.open(small.resolve("store"), LarderOptions.defaults(),
           new S3Tier(proxy.config("shared", prefix), dir.resolve("a-spool"))); Larder b = node("b")) {
         a.put("fits", new byte[] {1});
-        assertThatThrownBy(() -> a.put("big", big)).isInstanceOfSatisfying(LarderException.StorageFailure.class,
-            e -> assertThat(e.kind()).isEqualTo(LarderException.Kind.INSUFFICIENT_STORAGE));
-        assertThat(b.getBytes("big")).as("the failed put was taken back out of the bucket").isEmpty();
+        a.put("big", big); // acknowledged once in the bucket; the local copy (a cache) does not fit
+        assertThat(a.getBytes("big")).as("a fetches it back from the bucket").hasValue(big);
+        assertThat(a.tierStats().remoteHits()).as("not a local hit: the local write failed").isEqualTo(1);
+        assertThat(b.getBytes("big")).hasValue(big);
         assertThat(b.getBytes("fits")).hasValue(new byte[] {1});
+        assertThat(a.getBytes("fits")).hasValue(new byte[] {1});
+        assertThat(a.tierStats().remoteHits()).as("a's small copy was written").isEqualTo(1);
       }
     } finally {
       new ProcessBuilder("umount", "-l", small.toString()).start().waitFor(20, java.util.concurrent.TimeUnit.SECONDS);
