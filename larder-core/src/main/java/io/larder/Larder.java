@@ -1173,8 +1173,11 @@ public final class Larder implements AutoCloseable {
         expired += n;
       } while (n == 1000);
     }
+    // keys queued for a write-behind upload (by any process of this store) stay until uploaded: evicting one
+    // would mean it never reaches the tier
+    java.util.Set<String> queued = io.larder.internal.WriteBehindQueue.queuedKeys(root.resolve("tier-queue"));
     long[] ev = index.evict(o.maxAge() == null ? null : now.minus(o.maxAge()), o.maxSize(),
-        o.maxSize() < 0 ? -1 : (long) (o.maxSize() * o.lowWater()), o.keepPerGroup(), o.groupSegments(), dry);
+        o.maxSize() < 0 ? -1 : (long) (o.maxSize() * o.lowWater()), o.keepPerGroup(), o.groupSegments(), queued, dry);
     long[] inline = index.removeUnreferencedInline(dry);
     long blobsRemoved = inline[0];
     long bytesFreed = inline[1];

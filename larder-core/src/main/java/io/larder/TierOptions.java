@@ -9,8 +9,8 @@ package io.larder;
  *     put returns once it is stored locally and its key is queued on disk ({@code tier-queue/} in the store);
  *     a background thread uploads, retrying while the tier fails, and a process that opens the store later
  *     uploads what an earlier one left. <b>Loss window</b>: until its upload, an acknowledged put exists on
- *     this machine only — lost with its disk, and not uploaded at all if its entry is removed or evicted
- *     locally first; other nodes miss it meanwhile
+ *     this machine only — lost with its disk, and not uploaded at all if its entry is removed or expires
+ *     locally first (eviction skips queued keys); other nodes miss it meanwhile
  * @param queueLimit at most this many keys wait (default 10,000); a put that finds the queue full is written
  *     through instead, so a long outage slows puts down (and fails them, as write-through does) rather than
  *     growing the queue without bound

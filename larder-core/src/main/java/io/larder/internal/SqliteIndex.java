@@ -414,7 +414,7 @@ public final class SqliteIndex implements Index {
 
   @Override
   public long[] evict(Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, int groupSegments,
-      boolean dryRun) {
+      java.util.Set<String> keep, boolean dryRun) {
     checkOpen();
     writeLock.lock();
     try (Statement s = writer().createStatement()) {
@@ -432,6 +432,15 @@ public final class SqliteIndex implements Index {
               + " WHERE rn > "
               + keepPerGroup;
       s.execute("INSERT INTO temp.gc_candidates " + ranked);
+      if (!keep.isEmpty()) { // keys waiting for their upload: not candidates (at most the queue's limit)
+        try (PreparedStatement del = writer().prepareStatement("DELETE FROM temp.gc_candidates WHERE key = ?")) {
+          for (String k : keep) {
+            del.setString(1, k);
+            del.addBatch();
+          }
+          del.executeBatch();
+        }
+      }
       s.execute("CREATE INDEX temp.gc_candidates_lru ON gc_candidates(accessed, key)");
       long total;
       try (ResultSet rs = s.executeQuery("SELECT total(size) FROM temp.gc_refs")) {

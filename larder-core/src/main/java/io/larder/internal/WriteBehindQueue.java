@@ -190,6 +190,31 @@ public final class WriteBehindQueue implements AutoCloseable {
     return ok;
   }
 
+  /**
+   * The keys queued in {@code dir} by any process (read from the files, not from this process's memory):
+   * what a local eviction must keep until it is uploaded.
+   */
+  public static java.util.Set<String> queuedKeys(Path dir) {
+    java.util.Set<String> keys = new java.util.HashSet<>();
+    if (!Files.isDirectory(dir)) {
+      return keys;
+    }
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+      for (Path p : ds) {
+        String name = p.getFileName().toString();
+        if (!name.startsWith(TMP)) {
+          String key = readKey(p);
+          if (key != null && name.equals(name(key))) {
+            keys.add(key);
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw Errors.io("reading the write-behind queue " + dir, e);
+    }
+    return keys;
+  }
+
   private static String readKey(Path file) {
     try {
       return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);

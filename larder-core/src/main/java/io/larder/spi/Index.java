@@ -68,12 +68,14 @@ public interface Index extends Closeable {
    * Evicts entries, least recently accessed first, never one of the {@code keepPerGroup} newest (by creation)
    * of its group (see {@link io.larder.GcOptions#groupSegments()}): every entry accessed before {@code accessedBefore} (if not null), then, if the content
    * referenced exceeds {@code maxBytes} (if not -1), more until it is at most {@code targetBytes}. An entry
-   * read or rewritten while this runs is kept. Works in small transactions, in constant JVM memory.
+   * read or rewritten while this runs is kept, and so is every entry whose key is in {@code keep} (keys
+   * still waiting for their upload to a remote tier). Works in small transactions, in JVM memory that does
+   * not grow with the number of entries.
    *
    * @return entries evicted, content bytes no longer referenced because of it, content bytes referenced before
    */
   long[] evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, int groupSegments,
-      boolean dryRun);
+      java.util.Set<String> keep, boolean dryRun);
 
   /** Forgets inline content no entry references, in one transaction. Returns its count and bytes. */
   long[] removeUnreferencedInline(boolean dryRun);

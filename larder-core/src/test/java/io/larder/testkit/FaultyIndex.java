@@ -80,8 +80,8 @@ public final class FaultyIndex implements Index {
 
   @Override
   public long[] evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup,
-      int groupSegments, boolean dryRun) {
-    return delegate.evict(accessedBefore, maxBytes, targetBytes, keepPerGroup, groupSegments, dryRun);
+      int groupSegments, java.util.Set<String> keep, boolean dryRun) {
+    return delegate.evict(accessedBefore, maxBytes, targetBytes, keepPerGroup, groupSegments, keep, dryRun);
   }
 
   @Override

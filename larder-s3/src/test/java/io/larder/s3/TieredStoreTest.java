@@ -267,6 +267,29 @@ class TieredStoreTest {
   }
 
   @Test
+  void aLocalEvictionKeepsKeysThatWaitForTheirUpload() throws Exception {
+    byte[] early = Payloads.random(200_000, 61);
+    byte[] waiting = Payloads.random(200_000, 62);
+    try (Larder a = behindNode("a", 10)) {
+      a.put("early", early);
+      assertThat(a.awaitTierWrites(java.time.Duration.ofSeconds(30))).isTrue(); // in the bucket
+      proxy.close();
+      a.put("waiting", waiting); // acknowledged, queued: on this disk only
+      io.larder.GcReport r = a.gc(io.larder.GcOptions.defaults().maxSize(0).keepPerGroup(0).grace(java.time.Duration.ZERO));
+      assertThat(r.evicted()).as("the uploaded key goes, the queued one stays").isEqualTo(1);
+      assertThat(a.info("waiting")).isPresent();
+      proxy = S3Proxy.restart(proxy, dir);
+      assertThat(a.awaitTierWrites(java.time.Duration.ofSeconds(60))).isTrue();
+      assertThat(a.gc(io.larder.GcOptions.defaults().maxSize(0).keepPerGroup(0).grace(java.time.Duration.ZERO)).evicted())
+          .as("uploaded now: evictable").isEqualTo(1);
+    }
+    try (Larder b = node("b")) {
+      assertThat(b.getBytes("waiting")).as("it reached the bucket").hasValue(waiting);
+      assertThat(b.getBytes("early")).hasValue(early);
+    }
+  }
+
+  @Test
   void aKeyRemovedBeforeItsUploadIsNotUploaded() throws Exception {
     try (Larder a = behindNode("a", 10)) {
       proxy.close();
