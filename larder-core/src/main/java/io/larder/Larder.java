@@ -841,13 +841,15 @@ public final class Larder implements AutoCloseable {
   }
 
   private Content open(Entry e, Integrity d, long size, byte[] inline, long offset, long length, boolean whole) {
-    String what = e == null ? "content " + d : "the content of '" + e.key() + "' (" + d + ")";
+    // for error messages only: built when one is (every read building it cost a base64 of the digest)
+    java.util.function.Supplier<String> what = () -> e == null ? "content " + d
+        : "the content of '" + e.key() + "' (" + d + ")";
     if (inline != null) {
       byte[] actual = algorithm.newDigest().digest(inline);
       if (inline.length != size || !MessageDigest.isEqual(actual, d.hash(algorithm).orElseThrow().bytes())) {
         quarantine(d);
         throw new LarderException.IntegrityFailure(Kind.CORRUPT,
-            what + " does not match its digest in the index: it was corrupted and has been removed (put it again)");
+            what.get() + " does not match its digest in the index: it was corrupted and has been removed (put it again)");
       }
       return new Content(e, d, size, offset, length, new ByteArrayInputStream(inline, (int) offset, (int) length));
     }
@@ -875,7 +877,7 @@ public final class Larder implements AutoCloseable {
     if (raw.isEmpty()) {
       quarantine(d);
       throw new LarderException.IntegrityFailure(Kind.CORRUPT,
-          what + " is missing from " + root + "/content-v2: the entry has been removed (put it again)");
+          what.get() + " is missing from " + root + "/content-v2: the entry has been removed (put it again)");
     }
     if (!whole) {
       return new Content(e, d, size, offset, length, new CorruptionGuard(raw.get(), what, () -> quarantine(d)));

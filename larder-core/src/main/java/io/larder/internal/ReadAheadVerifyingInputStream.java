@@ -9,6 +9,7 @@ import java.security.MessageDigest;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /**
  * The verifying stream for large blobs, in three stages: one thread reads the file ahead, a second hashes
@@ -30,7 +31,7 @@ public final class ReadAheadVerifyingInputStream extends InputStream {
   private final BlockingQueue<Chunk> toHash = new ArrayBlockingQueue<>(BUFFERS + 1);
   private final Thread worker;
   private final Thread hasher;
-  private final String what;
+  private final Supplier<String> what;
   private final Runnable onCorrupt;
   private final Runnable onVerified;
   private volatile Throwable failure; // set by the worker: an I/O error or an integrity failure
@@ -39,7 +40,7 @@ public final class ReadAheadVerifyingInputStream extends InputStream {
   private int pos;
   private boolean finished;
 
-  public ReadAheadVerifyingInputStream(InputStream raw, Integrity.Hash expected, long expectedSize, String what,
+  public ReadAheadVerifyingInputStream(InputStream raw, Integrity.Hash expected, long expectedSize, Supplier<String> what,
       Runnable onCorrupt, Runnable onVerified) {
     this.what = what;
     this.onCorrupt = onCorrupt;
@@ -103,7 +104,7 @@ public final class ReadAheadVerifyingInputStream extends InputStream {
   }
 
   private LarderException corrupt(String why) {
-    return Errors.corrupt(what, why);
+    return Errors.corrupt(what.get(), why);
   }
 
   private void release(Chunk c) {

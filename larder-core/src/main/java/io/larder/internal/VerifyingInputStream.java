@@ -5,6 +5,7 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
+import java.util.function.Supplier;
 
 /**
  * Hashes bytes as they are read and, at the end of the stream, checks size and digest. On a mismatch it
@@ -17,11 +18,11 @@ public final class VerifyingInputStream extends FilterInputStream {
   private final MessageDigest digest;
   private final Runnable onCorrupt;
   private final Runnable onVerified;
-  private final String what;
+  private final Supplier<String> what;
   private long count;
   private boolean done;
 
-  public VerifyingInputStream(InputStream raw, Integrity.Hash expected, long expectedSize, String what,
+  public VerifyingInputStream(InputStream raw, Integrity.Hash expected, long expectedSize, Supplier<String> what,
       Runnable onCorrupt, Runnable onVerified) {
     super(raw);
     this.expected = expected;
@@ -78,7 +79,7 @@ public final class VerifyingInputStream extends FilterInputStream {
   private void fail(String why) {
     done = true;
     onCorrupt.run();
-    throw Errors.corrupt(what, why);
+    throw Errors.corrupt(what.get(), why);
   }
 
   /** Copies with a large buffer: far fewer calls than the default 16 KiB, which matters at GB/s. */
