@@ -38,6 +38,26 @@ class LarderTest {
 
 
   @Test
+  void hotEntriesAreNeverServedAfterAnotherProcessChangedThem() {
+    // a second store on the same directory: its own connections, as another process has
+    try (Larder other = Larder.open(dir, LarderOptions.defaults().clock(clock))) {
+      byte[] small = random(1_000, 1);
+      byte[] file = random(100_000, 2);
+      for (int i = 0; i < 50; i++) {
+        cache.put("k", i % 2 == 0 ? small : file);
+        for (int read = 0; read < 3; read++) { // read again and again: served from the hot entries
+          assertThat(other.getBytes("k")).hasValue(i % 2 == 0 ? small : file);
+        }
+        other.put("k", i % 2 == 0 ? file : small);
+        assertThat(cache.getBytes("k")).as("after the other's put").hasValue(i % 2 == 0 ? file : small);
+        assertThat(other.getBytes("k")).hasValue(i % 2 == 0 ? file : small);
+        cache.remove("k");
+        assertThat(other.getBytes("k")).as("after a removal elsewhere").isEmpty();
+      }
+    }
+  }
+
+  @Test
   void putThenGetRoundTripsSmallAndLargeContent() {
     for (int size : new int[] {0, 1, 16 * 1024, 16 * 1024 + 1, 3 * 1024 * 1024 + 7}) {
       byte[] data = random(size, size);

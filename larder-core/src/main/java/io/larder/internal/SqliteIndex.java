@@ -630,8 +630,81 @@ public final class SqliteIndex implements Index {
     }
   }
 
+  /**
+   * Recent hits of {@link #get(String, boolean) get(key, true)}, valid while the database is at the data
+   * version they were read at (SQLite's {@code PRAGMA data_version} on one connection that never writes:
+   * it moves with every commit by any connection of any process). A commit anywhere empties it; a hot key
+   * read again and again meanwhile skips the lookup (a data-version check costs a fifth of one).
+   */
+  private volatile Hot hot = new Hot(Long.MIN_VALUE);
+
+  /** What {@link #hot} holds for one data version. Filled only with lookups that began at that version. */
+  private static final class Hot {
+    final long version;
+    final java.util.concurrent.ConcurrentHashMap<String, Hit> hits = new java.util.concurrent.ConcurrentHashMap<>();
+    final java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();
+
+    Hot(long version) {
+      this.version = version;
+    }
+  }
+
+  /** At most this many keys and bytes of inline content are kept hot. */
+  private static final int HOT_KEYS = 16_384;
+  private static final long HOT_BYTES = 16L << 20;
+
+  private final ReentrantLock versionLock = new ReentrantLock();
+  private Connection versionConnection; // guarded by versionLock
+  private PreparedStatement versionQuery; // guarded by versionLock
+
+  /** The database's data version, as the version connection sees it (see {@link #hot}). */
+  private long dataVersion() {
+    versionLock.lock();
+    try {
+      checkOpen();
+      if (versionQuery == null) {
+        versionConnection = connect(false);
+        versionQuery = versionConnection.prepareStatement("PRAGMA data_version");
+      }
+      return retrying(() -> {
+        try (ResultSet rs = versionQuery.executeQuery()) {
+          rs.next();
+          return rs.getLong(1);
+        }
+      });
+    } catch (SQLException e) {
+      throw map("reading the index's data version", e);
+    } finally {
+      versionLock.unlock();
+    }
+  }
+
   @Override
   public Optional<Hit> get(String key, boolean withInline) {
+    if (!withInline) {
+      return lookup(key, false);
+    }
+    long version = dataVersion(); // before the lookup: what it finds is at least this recent
+    Hot h = hot;
+    if (h.version != version) {
+      h = new Hot(version);
+      hot = h;
+    }
+    Hit known = h.hits.get(key);
+    if (known != null) {
+      return Optional.of(known);
+    }
+    Optional<Hit> found = lookup(key, true);
+    if (found.isPresent() && h.hits.size() < HOT_KEYS) {
+      byte[] inline = found.get().inline();
+      if (inline == null || h.bytes.addAndGet(inline.length) <= HOT_BYTES) {
+        h.hits.put(key, found.get());
+      }
+    }
+    return found;
+  }
+
+  private Optional<Hit> lookup(String key, boolean withInline) {
     return read("looking up '" + key + "'", r -> () -> {
       PreparedStatement ps = withInline ? r.getWithInline() : r.get();
       ps.setString(1, key);
@@ -807,6 +880,14 @@ public final class SqliteIndex implements Index {
     try {
       for (Reader r : allReaders) {
         closeQuietly(r.c);
+      }
+      versionLock.lock();
+      try {
+        if (versionConnection != null) {
+          closeQuietly(versionConnection);
+        }
+      } finally {
+        versionLock.unlock();
       }
       if (writer != null) {
         closeQuietly(writer);
