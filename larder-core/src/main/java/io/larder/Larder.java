@@ -83,6 +83,7 @@ public final class Larder implements AutoCloseable {
   private final LongAdder remoteErrors = new LongAdder();
   private final LongAdder remoteCorrupt = new LongAdder();
   private final LongAdder tierWrites = new LongAdder();
+  private final LongAdder localCopyFailures = new LongAdder();
   private final java.util.Set<java.util.concurrent.ExecutorService> scheduled = ConcurrentHashMap.newKeySet();
 
   private io.larder.internal.WriteBehindQueue queue; // null unless the tier is written behind
@@ -152,7 +153,7 @@ public final class Larder implements AutoCloseable {
   /** What the remote tier did (all zero without one). */
   public TierStats tierStats() {
     return new TierStats(localHits.sum(), remoteHits.sum(), misses.sum(), remoteErrors.sum(), remoteCorrupt.sum(),
-        tierWrites.sum(), queue == null ? 0 : queue.depth());
+        tierWrites.sum(), queue == null ? 0 : queue.depth(), localCopyFailures.sum());
   }
 
   /**
@@ -323,8 +324,8 @@ public final class Larder implements AutoCloseable {
     Runnable keep = () -> {
       try {
         putLocally(key, new ByteArrayInputStream(bytes), put);
-      } catch (LarderException ignored) {
-        // only a cache copy: the next read fetches it again
+      } catch (LarderException failed) {
+        localCopyFailures.increment(); // only a cache copy: the next read fetches it again
       }
     };
     if (!keepSlots.tryAcquire()) {

@@ -438,6 +438,8 @@ class TieredStoreTest {
         a.put("big", big); // acknowledged once in the bucket; the local copy (a cache) does not fit
         assertThat(a.getBytes("big")).as("a fetches it back from the bucket").hasValue(big);
         assertThat(a.tierStats().remoteHits()).as("not a local hit: the local write failed").isEqualTo(1);
+        a.info("big"); // waits for the read's local copy
+        assertThat(a.tierStats().localCopyFailures()).as("the put's copy, then the read's").isEqualTo(2);
         assertThat(b.getBytes("big")).hasValue(big);
         assertThat(b.getBytes("fits")).hasValue(new byte[] {1});
         assertThat(a.getBytes("fits")).hasValue(new byte[] {1});

@@ -41,6 +41,8 @@ public final class Metrics {
       tierCounter("larder_tier_remote_errors", "remote lookups or writes that failed", store, s -> s.tierStats().remoteErrors());
       tierCounter("larder_tier_remote_corrupt", "remote content that failed verification", store, s -> s.tierStats().remoteCorrupt());
       tierCounter("larder_tier_writes_through", "puts stored in the remote tier", store, s -> s.tierStats().writesThrough());
+      tierCounter("larder_tier_local_copy_failures", "local copies of remote content that could not be written",
+          store, s -> s.tierStats().localCopyFailures());
       Gauge.builder("larder_tier_pending_writes", store, s -> s.tierStats().pendingWrites())
           .description("puts queued for the remote tier and not uploaded yet (s3-writes = behind)").register(registry);
     }
