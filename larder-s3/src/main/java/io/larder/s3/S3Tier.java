@@ -196,7 +196,8 @@ public final class S3Tier implements RemoteTier {
       if ("true".equals(p.getProperty("inline"))) {
         long size = Long.parseLong(p.getProperty("size"));
         long expected = MAGIC.length() + digits.length() + 1L + h + size;
-        if (size > INLINE_LIMIT || (length >= 0 && length != expected)) {
+        // up to 8 MiB (the most a request holds in memory): a later version may keep more inline than this one
+        if (size > 8 << 20 || (length >= 0 && length != expected)) {
           throw damaged(k, "it has " + length + " bytes where its header says " + expected);
         }
         inline = in.readNBytes((int) size);
