@@ -364,6 +364,7 @@ public final class Larder implements AutoCloseable {
   /**
    * Waits for a background copy of {@code key} in progress (a read's or a put's), so that what this node
    * does next with the key sees it: a read after a read is a local hit, a read after a put sees the put.
+   * Without a remote tier there are none, and this is a lookup in an empty map.
    */
   private void awaitKeeping(String key) {
     java.util.concurrent.FutureTask<Void> t = keeping.get(key);
@@ -618,9 +619,7 @@ public final class Larder implements AutoCloseable {
    */
   public Optional<Content> get(String key) {
     Keys.check(key);
-    if (tier != null) {
-      awaitKeeping(key);
-    }
+    awaitKeeping(key);
     Optional<Index.Hit> hit = localHit(key);
     if (hit.isEmpty()) {
       return tier == null ? Optional.empty() : getFromTier(key);
@@ -668,9 +667,7 @@ public final class Larder implements AutoCloseable {
    */
   public Optional<Content> getRange(String key, long offset, long length) {
     Keys.check(key);
-    if (tier != null) {
-      awaitKeeping(key);
-    }
+    awaitKeeping(key);
     Optional<Index.Hit> hit = localHit(key);
     if (hit.isEmpty()) {
       return tier == null ? Optional.empty() : rangeFromTier(key, offset, length);
@@ -792,7 +789,7 @@ public final class Larder implements AutoCloseable {
     }
     Integrity d = new Integrity(List.of(h.get()));
     Optional<BlobRecord> r = index.blob(d, true);
-    if (r.isEmpty() && tier != null && !keeping.isEmpty()) {
+    if (r.isEmpty() && !keeping.isEmpty()) {
       awaitAllKeeping(); // content a put acknowledged from the tier may still be on its way here
       r = index.blob(d, true);
     }
@@ -911,9 +908,7 @@ public final class Larder implements AutoCloseable {
   /** The entry for {@code key} from the index alone (no content is read); empty on a miss. */
   public Optional<Entry> info(String key) {
     Keys.check(key);
-    if (tier != null) {
-      awaitKeeping(key);
-    }
+    awaitKeeping(key);
     Instant now = options.clock().instant();
     Optional<Entry> local = index.get(key, false).map(Index.Hit::entry).filter(e -> !e.isExpired(now));
     if (local.isPresent() || tier == null) {
@@ -1063,9 +1058,7 @@ public final class Larder implements AutoCloseable {
       throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT,
           "removePrefix needs a non-empty prefix (to empty the store, remove its directory)");
     }
-    if (tier != null) {
-      awaitAllKeeping();
-    }
+    awaitAllKeeping();
     long local = index.removePrefix(Keys.checkPrefix(prefix));
     if (tier == null) {
       return local;
@@ -1086,9 +1079,7 @@ public final class Larder implements AutoCloseable {
     if (h.isEmpty()) {
       return false;
     }
-    if (tier != null) {
-      awaitAllKeeping();
-    }
+    awaitAllKeeping();
     Integrity d = new Integrity(List.of(h.get()));
     verified.remove(d);
     boolean known = index.blob(d, false).isPresent();
@@ -1329,16 +1320,7 @@ public final class Larder implements AutoCloseable {
       if (accesses != null) {
         accesses.flushNow(); // best effort: a failure keeps the times unwritten, it does not fail close
       }
-      for (java.util.concurrent.FutureTask<Void> t : keeping.values()) {
-        try {
-          t.get(); // local copies of fetched content being written
-        } catch (java.util.concurrent.ExecutionException ignored) {
-          // a cache copy: losing it costs a fetch
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          break;
-        }
-      }
+      awaitAllKeeping(); // local copies of the tier's content being written
       if (queue != null) {
         queue.close(); // uploads what waits while the tier takes it (10 s at most); the rest stays queued
       }

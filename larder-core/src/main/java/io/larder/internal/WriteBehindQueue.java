@@ -61,8 +61,8 @@ public final class WriteBehindQueue implements AutoCloseable {
               Files.deleteIfExists(p); // a queue write a crash interrupted: that put was never acknowledged
             } // (a younger one may be another process's write in progress)
           } else {
-            String key = readKey(p);
-            if (key != null && name.equals(name(key))) {
+            String key = queuedKey(p);
+            if (key != null) {
               pending.put(name, new Item(name, key)); // left by an earlier process: upload it now
             } else {
               Files.deleteIfExists(p); // not a queue file written whole
@@ -201,12 +201,9 @@ public final class WriteBehindQueue implements AutoCloseable {
     }
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
       for (Path p : ds) {
-        String name = p.getFileName().toString();
-        if (!name.startsWith(TMP)) {
-          String key = readKey(p);
-          if (key != null && name.equals(name(key))) {
-            keys.add(key);
-          }
+        String key = queuedKey(p);
+        if (key != null) {
+          keys.add(key);
         }
       }
     } catch (IOException e) {
@@ -215,9 +212,15 @@ public final class WriteBehindQueue implements AutoCloseable {
     return keys;
   }
 
-  private static String readKey(Path file) {
+  /** The key a queue file holds, or null if it is not one written whole (a temporary file, or damage). */
+  private static String queuedKey(Path file) {
+    String name = file.getFileName().toString();
+    if (name.startsWith(TMP)) {
+      return null;
+    }
     try {
-      return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+      String key = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+      return name.equals(name(key)) ? key : null;
     } catch (IOException e) {
       return null;
     }

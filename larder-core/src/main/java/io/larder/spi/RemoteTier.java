@@ -29,17 +29,13 @@ public interface RemoteTier extends Closeable {
   record RemoteEntry(Integrity integrity, long size, Instant created, Instant expires, String metadata, byte[] inline,
       Chunks chunks) {}
 
-  /** The entry for {@code key}, if the tier has one, with its content when the tier keeps it with the entry. */
-  Optional<RemoteEntry> lookup(String key);
-
   /**
-   * {@link #lookup(String)}, or, if not {@code content}, the entry without content kept with it ({@code
-   * inline} is then {@code null} whether or not the tier has it there): for listings and {@code info},
-   * never for reading the content.
+   * The entry for {@code key}, if the tier has one: with {@code content}, also the content the tier keeps
+   * with the entry (in {@code inline}); without, the entry alone ({@code inline} is then {@code null}
+   * whether or not the tier keeps content there) — for listings and {@code info}, never for reading the
+   * content.
    */
-  default Optional<RemoteEntry> lookup(String key, boolean content) {
-    return lookup(key);
-  }
+  Optional<RemoteEntry> lookup(String key, boolean content);
 
   /** The raw (unverified) bytes {@code [offset, offset + length)} of a blob; empty if the tier has none. */
   Optional<InputStream> open(Integrity digest, long offset, long length);

@@ -283,16 +283,23 @@ public final class S3BlobStore implements BlobStore {
   /** The object's metadata, or empty if there is no such object. */
   Optional<HeadObjectResponse> head(String objectKey) {
     try {
-      return Optional.of(s3.headObject(HeadObjectRequest.builder().bucket(bucket).key(objectKey).build()));
+      return ifThere(() -> s3.headObject(HeadObjectRequest.builder().bucket(bucket).key(objectKey).build()));
+    } catch (SdkException e) {
+      throw failure("looking up " + objectKey, e);
+    }
+  }
+
+  /** What {@code request} answers, or empty if the object is not there (404); other failures are thrown. */
+  static <T> Optional<T> ifThere(java.util.function.Supplier<T> request) {
+    try {
+      return Optional.of(request.get());
     } catch (NoSuchKeyException e) {
       return Optional.empty();
     } catch (S3Exception e) {
       if (e.statusCode() == 404) {
         return Optional.empty();
       }
-      throw failure("looking up " + objectKey, e);
-    } catch (SdkException e) {
-      throw failure("looking up " + objectKey, e);
+      throw e;
     }
   }
 

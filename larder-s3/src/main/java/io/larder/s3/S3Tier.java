@@ -22,7 +22,6 @@ import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
-import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -118,11 +117,6 @@ public final class S3Tier implements RemoteTier {
     return k;
   }
 
-  @Override
-  public Optional<RemoteEntry> lookup(String key) {
-    return lookup(key, true);
-  }
-
   /**
    * How much of an entry object a lookup without content asks for at first: the header of any entry but
    * those of blobs large enough for their chunk digests not to fit (then a second request reads the rest).
@@ -137,113 +131,44 @@ public final class S3Tier implements RemoteTier {
     }
     try {
       if (content) {
-        return readWhole(k);
+        // streamed: the content goes into an array of its size without passing through a buffer first
+        Optional<ResponseInputStream<GetObjectResponse>> whole = S3BlobStore.ifThere(
+            () -> blobs.client().getObject(entryRequest(k, null)));
+        if (whole.isEmpty()) {
+          return Optional.empty();
+        }
+        try (ResponseInputStream<GetObjectResponse> in = whole.get()) {
+          Long length = in.response().contentLength();
+          return Optional.of(read(k, in, length == null ? -1 : length, true));
+        }
       }
-      Optional<ResponseBytes<GetObjectResponse>> first = getEntry(k, "bytes=0-" + (HEADER_PROBE - 1));
+      Optional<ResponseBytes<GetObjectResponse>> first = S3BlobStore.ifThere(
+          () -> blobs.client().getObjectAsBytes(entryRequest(k, "bytes=0-" + (HEADER_PROBE - 1))));
       if (first.isEmpty()) {
         return Optional.empty();
       }
       byte[] b = first.get().asByteArrayUnsafe();
-      long total = totalLength(first.get().response(), b.length);
-      int need = headerEnd(b);
-      if (need < 0 && total > b.length) { // the header goes on past the probe (or an entry of the first format)
-        Optional<ResponseBytes<GetObjectResponse>> all = getEntry(k, null);
+      if (!holdsHeader(b) && totalLength(first.get().response(), b.length) > b.length) {
+        // the header goes on past the probe (or an entry of the first format): the whole object
+        Optional<ResponseBytes<GetObjectResponse>> all = S3BlobStore.ifThere(
+            () -> blobs.client().getObjectAsBytes(entryRequest(k, null)));
         if (all.isEmpty()) {
           return Optional.empty();
         }
         b = all.get().asByteArrayUnsafe();
       }
-      return Optional.of(parse(k, b, false));
+      return Optional.of(read(k, new java.io.ByteArrayInputStream(b), -1, false));
     } catch (SdkException e) {
       throw failure("reading the entry " + k, e);
+    } catch (IOException e) {
+      throw new LarderException.StorageFailure(LarderException.Kind.IO, "reading the entry " + k + " failed: "
+          + e.getMessage(), e);
     }
-  }
-
-  /**
-   * The whole entry object, read straight into its parts: the content goes into an array of its size
-   * without passing through a buffer first (content kept in entries is up to 1 MiB).
-   */
-  private Optional<RemoteEntry> readWhole(String k) {
-    Optional<ResponseInputStream<GetObjectResponse>> opened = ifThere(() -> blobs.client().getObject(
-        entryRequest(k, null)));
-    if (opened.isEmpty()) {
-      return Optional.empty();
-    }
-    try (ResponseInputStream<GetObjectResponse> in = opened.get()) {
-      long length = in.response().contentLength() == null ? -1 : in.response().contentLength();
-      byte[] start = in.readNBytes(MAGIC.length());
-      if (!startsWithMagic(start)) { // an entry of the first format (or damage, which parsing reports)
-        byte[] rest = in.readAllBytes();
-        byte[] all = java.util.Arrays.copyOf(start, start.length + rest.length);
-        System.arraycopy(rest, 0, all, start.length, rest.length);
-        return Optional.of(parse(k, all, true));
-      }
-      StringBuilder digits = new StringBuilder();
-      for (int c = in.read(); c != '\n'; c = in.read()) {
-        if (c < '0' || c > '9' || digits.length() > 9) {
-          throw damaged(k, "its first line does not end in a header length");
-        }
-        digits.append((char) c);
-      }
-      int h = Integer.parseInt(digits.toString());
-      byte[] header = in.readNBytes(h);
-      if (header.length != h) {
-        throw damaged(k, "it ends inside its header");
-      }
-      Properties p = new Properties();
-      p.load(new StringReader(new String(header, StandardCharsets.UTF_8)));
-      byte[] inline = null;
-      if ("true".equals(p.getProperty("inline"))) {
-        long size = Long.parseLong(p.getProperty("size"));
-        long expected = MAGIC.length() + digits.length() + 1L + h + size;
-        // up to 8 MiB (the most a request holds in memory): a later version may keep more inline than this one
-        if (size > 8 << 20 || (length >= 0 && length != expected)) {
-          throw damaged(k, "it has " + length + " bytes where its header says " + expected);
-        }
-        inline = in.readNBytes((int) size);
-        if (inline.length != size || in.read() != -1) {
-          throw damaged(k, "its content is not the " + size + " bytes its header says");
-        }
-      }
-      return Optional.of(entryOf(k, p, inline));
-    } catch (IOException | RuntimeException e) {
-      if (e instanceof LarderException le) {
-        throw le;
-      }
-      if (e instanceof SdkException se) {
-        throw failure("reading the entry " + k, se);
-      }
-      throw damaged(k, e.getMessage());
-    }
-  }
-
-  private LarderException damaged(String k, String why) {
-    return new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
-        "the entry object " + k + " in s3://" + config.bucket() + " is damaged: " + why);
-  }
-
-  /** The entry object (or its {@code range}); empty if there is none. */
-  private Optional<ResponseBytes<GetObjectResponse>> getEntry(String k, String range) {
-    return ifThere(() -> blobs.client().getObjectAsBytes(entryRequest(k, range)));
   }
 
   private software.amazon.awssdk.services.s3.model.GetObjectRequest entryRequest(String k, String range) {
     return software.amazon.awssdk.services.s3.model.GetObjectRequest.builder().bucket(config.bucket()).key(k)
         .range(range).overrideConfiguration(o -> o.apiCallTimeout(ENTRY_TIMEOUT)).build();
-  }
-
-  /** What {@code request} answers, or empty if the object is not there. */
-  private static <T> Optional<T> ifThere(Supplier<T> request) {
-    try {
-      return Optional.of(request.get());
-    } catch (NoSuchKeyException e) {
-      return Optional.empty();
-    } catch (S3Exception e) {
-      if (e.statusCode() == 404) {
-        return Optional.empty();
-      }
-      throw e;
-    }
   }
 
   private static long totalLength(GetObjectResponse r, long fallback) {
@@ -258,23 +183,18 @@ public final class S3Tier implements RemoteTier {
   /** The entry object's first line: what it is, and how long its header is. */
   private static final String MAGIC = "larder-entry 2 ";
 
-  /** Where the header of an entry object in {@code b} ends, or -1 if {@code b} does not hold all of it. */
-  private static int headerEnd(byte[] b) {
-    int nl = firstLineEnd(b);
-    if (nl < 0 || !startsWithMagic(b)) {
-      return -1;
+  /** Whether {@code b}, the start of an entry object, holds all of its first line and header. */
+  private static boolean holdsHeader(byte[] b) {
+    if (!startsWithMagic(b)) {
+      return false;
     }
-    long end = nl + 1L + Long.parseLong(new String(b, MAGIC.length(), nl - MAGIC.length(), StandardCharsets.US_ASCII));
-    return end <= b.length ? (int) end : -1;
-  }
-
-  private static int firstLineEnd(byte[] b) {
-    for (int i = 0; i < Math.min(b.length, 64); i++) {
+    for (int i = MAGIC.length(); i < Math.min(b.length, MAGIC.length() + 11); i++) {
       if (b[i] == '\n') {
-        return i;
+        return i > MAGIC.length() && i + 1L + Long.parseLong(new String(b, MAGIC.length(), i - MAGIC.length(),
+            StandardCharsets.US_ASCII)) <= b.length;
       }
     }
-    return -1;
+    return false;
   }
 
   private static boolean startsWithMagic(byte[] b) {
@@ -290,35 +210,58 @@ public final class S3Tier implements RemoteTier {
   }
 
   /**
-   * An entry from its object: {@code larder-entry 2 <header length>}, a line; the header (properties, UTF-8);
-   * then, when the header says {@code inline=true}, the content itself (taken only if {@code content}).
-   * Objects of the first format (properties only, small content base64 in {@code data}) are read too.
+   * An entry from its object, read from its start: {@code larder-entry 2 <header length>}, a line; the
+   * header (properties, UTF-8); then, when the header says {@code inline=true}, the content itself (read,
+   * and checked against {@code length} when that is known, only if {@code content}). Objects of the first
+   * format (properties only, small content base64 in {@code data}) are read too.
+   *
+   * @throws LarderException.IntegrityFailure {@code CORRUPT} for an object that is not one
    */
-  private RemoteEntry parse(String k, byte[] b, boolean content) {
+  private RemoteEntry read(String k, InputStream in, long length, boolean content) throws IOException {
     try {
       Properties p = new Properties();
-      byte[] inline = null;
-      if (startsWithMagic(b)) {
-        int nl = firstLineEnd(b);
-        int h = Integer.parseInt(new String(b, MAGIC.length(), nl - MAGIC.length(), StandardCharsets.US_ASCII));
-        p.load(new StringReader(new String(b, nl + 1, h, StandardCharsets.UTF_8)));
-        long size = Long.parseLong(p.getProperty("size"));
-        if ("true".equals(p.getProperty("inline")) && content) {
-          int from = nl + 1 + h;
-          if (b.length - from != size) {
-            throw new IOException("it holds " + (b.length - from) + " bytes of content, its header says " + size);
-          }
-          inline = java.util.Arrays.copyOfRange(b, from, b.length);
-        }
-      } else {
-        p.load(new StringReader(new String(b, StandardCharsets.UTF_8)));
+      byte[] start = in.readNBytes(MAGIC.length());
+      if (!startsWithMagic(start)) { // the first format (or damage, which parsing reports)
+        p.load(new java.io.InputStreamReader(new java.io.SequenceInputStream(new java.io.ByteArrayInputStream(start),
+            in), StandardCharsets.UTF_8));
         String data = p.getProperty("data");
-        inline = data == null || !content ? null : java.util.Base64.getDecoder().decode(data);
+        return entryOf(k, p, data == null || !content ? null : java.util.Base64.getDecoder().decode(data));
+      }
+      StringBuilder digits = new StringBuilder();
+      for (int c = in.read(); c != '\n'; c = in.read()) {
+        if (c < '0' || c > '9' || digits.length() > 9) {
+          throw damaged(k, "its first line does not end in a header length");
+        }
+        digits.append((char) c);
+      }
+      int h = Integer.parseInt(digits.toString());
+      byte[] header = in.readNBytes(h);
+      if (header.length != h) {
+        throw damaged(k, "it ends inside its header");
+      }
+      p.load(new StringReader(new String(header, StandardCharsets.UTF_8)));
+      byte[] inline = null;
+      if (content && "true".equals(p.getProperty("inline"))) {
+        long size = Long.parseLong(p.getProperty("size"));
+        long expected = MAGIC.length() + digits.length() + 1L + h + size;
+        // up to 8 MiB (the most a request holds in memory): a later version may keep more inline than this one
+        if (size > 8 << 20 || (length >= 0 && length != expected)) {
+          throw damaged(k, "it has " + length + " bytes where its header says " + expected);
+        }
+        inline = in.readNBytes((int) size);
+        if (inline.length != size || in.read() != -1) {
+          throw damaged(k, "its content is not the " + size + " bytes its header says");
+        }
       }
       return entryOf(k, p, inline);
-    } catch (IOException | RuntimeException e) {
-      throw e instanceof LarderException le ? le : damaged(k, e.getMessage());
+    } catch (IllegalArgumentException e) { // numbers, base64, properties escapes
+      throw damaged(k, e.toString());
     }
+  }
+
+  private LarderException damaged(String k, String why) {
+    return new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT,
+        "the entry object " + k + " in s3://" + config.bucket() + " is damaged: " + why);
   }
 
   /** The entry an entry object's header describes. */
