@@ -71,7 +71,10 @@ public final class Larder implements AutoCloseable {
   private final Algorithm algorithm;
   private final BlobStore blobs;
   private final Index index;
-  /** Blobs verified whole since their file last changed: range reads of them are trusted. */
+  /**
+   * Blobs verified whole since their file last changed (value: the file's stamp), range reads of them are
+   * trusted; and inline content verified in memory (value: a weak reference to the verified array).
+   */
   private final ConcurrentHashMap<Integrity, Object> verified = new ConcurrentHashMap<>();
 
   private final AccessRecorder accesses; // null when access tracking is off
@@ -833,6 +836,17 @@ public final class Larder implements AutoCloseable {
     verified.put(d, stamp);
   }
 
+  /**
+   * Whether {@code inline} is the very array (not merely equal bytes) this process verified against
+   * {@code d}. The index hands out one array per hot hit, as long as nothing is committed anywhere (see
+   * {@link io.larder.internal.SqliteIndex}); a fresh read from the database is a new array and is hashed.
+   * Nothing writes into these arrays: {@link Content} only reads them. Remembered weakly, so that the trust
+   * map never keeps content alive that the index has let go.
+   */
+  private boolean isVerifiedInline(Integrity d, byte[] inline) {
+    return verified.get(d) instanceof java.lang.ref.WeakReference<?> w && w.get() == inline;
+  }
+
   private boolean isTrusted(Integrity d) {
     Object was = verified.get(d);
     return was != null && was.equals(blobs.stamp(d).orElse(null));
@@ -843,11 +857,16 @@ public final class Larder implements AutoCloseable {
     java.util.function.Supplier<String> what = () -> e == null ? "content " + d
         : "the content of '" + e.key() + "' (" + d + ")";
     if (inline != null) {
-      byte[] actual = algorithm.newDigest().digest(inline);
-      if (inline.length != size || !MessageDigest.isEqual(actual, d.hash(algorithm).orElseThrow().bytes())) {
-        quarantine(d);
-        throw new LarderException.IntegrityFailure(Kind.CORRUPT,
-            what.get() + " does not match its digest in the index: it was corrupted and has been removed (put it again)");
+      if (options.verifyEveryRead() || !isVerifiedInline(d, inline)) {
+        byte[] actual = algorithm.newDigest().digest(inline);
+        if (inline.length != size || !MessageDigest.isEqual(actual, d.hash(algorithm).orElseThrow().bytes())) {
+          quarantine(d);
+          throw new LarderException.IntegrityFailure(Kind.CORRUPT,
+              what.get() + " does not match its digest in the index: it was corrupted and has been removed (put it again)");
+        }
+        if (!options.verifyEveryRead()) {
+          remember(d, new java.lang.ref.WeakReference<>(inline));
+        }
       }
       return new Content(e, d, size, offset, length, new ByteArrayInputStream(inline, (int) offset, (int) length));
     }

@@ -22,7 +22,9 @@ import java.util.Objects;
  *     this process wrote or verified is trusted while its stamp (size, mtime, ctime, inode, device) is
  *     unchanged, as range reads always do: a write to the file changes its ctime and brings back
  *     verification; bit rot below the file system does not, so run {@link Larder#verify()} periodically
- *     (the server does). Inline content is always checked. Trusted reads of uncompressed files can be sent
+ *     (the server does). Inline content is checked whenever it is read from the index; when false, the
+ *     index's hot hits (the same bytes handed out again, in memory, while nothing was committed anywhere)
+ *     are not hashed again once verified. Trusted reads of uncompressed files can be sent
  *     without copying ({@link Content#channel()})
  */
 public record LarderOptions(Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold,

@@ -112,6 +112,26 @@ class TrustedReadsTest {
   }
 
   @Test
+  void inlineContentChangedInTheIndexIsCaughtAfterHotReadsThatWereNotHashedAgain() throws Exception {
+    try (Larder cache = Larder.open(dir, LarderOptions.defaults().verifyEveryRead(false))) {
+      byte[] data = "hello world".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      cache.put("small", data);
+      for (int i = 0; i < 3; i++) { // verified once, then the same bytes in memory: trusted
+        assertThat(cache.getBytes("small")).hasValue(data);
+      }
+      // another writer (here a plain SQLite connection) changes the stored bytes while the store is open
+      try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
+          var s = c.createStatement()) {
+        s.execute("PRAGMA busy_timeout = 5000");
+        s.executeUpdate("UPDATE blobs SET data = X'68656c6c6f20776f726c64FF' WHERE data IS NOT NULL");
+      }
+      assertThatThrownBy(() -> cache.getBytes("small")).isInstanceOfSatisfying(LarderException.IntegrityFailure.class,
+          e -> assertThat(e.kind()).isEqualTo(LarderException.Kind.CORRUPT));
+      assertThat(cache.contains("small")).isFalse();
+    }
+  }
+
+  @Test
   void aFileAnotherProcessWroteIsVerifiedOnItsFirstRead() {
     byte[] data = random(200_000, 4);
     try (Larder writer = Larder.open(dir)) {

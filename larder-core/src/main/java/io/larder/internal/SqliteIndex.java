@@ -666,12 +666,20 @@ public final class SqliteIndex implements Index {
         versionConnection = connect(false);
         versionQuery = versionConnection.prepareStatement("PRAGMA data_version");
       }
-      return retrying(() -> {
-        try (ResultSet rs = versionQuery.executeQuery()) {
-          rs.next();
-          return rs.getLong(1);
+      // Stepped through the driver's own statement handle: a JDBC result set would cost most of the check
+      // (it fetches the column names again on every execution).
+      org.sqlite.core.SafeStmtPtr statement = ((org.sqlite.core.CoreStatement) versionQuery).pointer;
+      return retrying(() -> statement.safeRunLong((db, handle) -> {
+        try {
+          int rc = db.step(handle);
+          if (rc != org.sqlite.core.Codes.SQLITE_ROW) {
+            db.throwex(rc);
+          }
+          return db.column_long(handle, 0);
+        } finally {
+          db.reset(handle);
         }
-      });
+      }));
     } catch (SQLException e) {
       throw map("reading the index's data version", e);
     } finally {

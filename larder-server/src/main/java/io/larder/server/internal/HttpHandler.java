@@ -103,12 +103,14 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
       this.keepAlive = HttpUtil.isKeepAlive(request);
     }
 
-    /** Sends a complete response and finishes the exchange. */
+    /**
+     * Sends a complete response and finishes the exchange. {@code extra}, a fresh set of headers or null,
+     * becomes the response's own (not copied).
+     */
     void send(HttpResponseStatus status, ByteBuf body, String contentType, HttpHeaders extra) {
-      FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
-      if (extra != null) {
-        r.headers().add(extra);
-      }
+      FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body,
+          extra != null ? extra : new io.netty.handler.codec.http.DefaultHttpHeaders(),
+          io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
       if (contentType != null) {
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
       }

@@ -14,8 +14,7 @@ import java.util.concurrent.ConcurrentMap;
 /** The server's Prometheus metrics (Micrometer). */
 public final class Metrics {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-  private final ConcurrentMap<String, Counter> counters = new ConcurrentHashMap<>();
-  private final ConcurrentMap<String, Timer> timers = new ConcurrentHashMap<>();
+  private final ConcurrentMap<String, ProtocolMeters> protocols = new ConcurrentHashMap<>();
   private final DistributionSummary bytesIn;
   private final DistributionSummary bytesOut;
   private final Counter integrityFailures;
@@ -56,17 +55,31 @@ public final class Metrics {
 
   /** One finished request: its protocol, method, status, whether it was a hit, and its duration. */
   public void request(String protocol, String method, int status, Boolean hit, long nanos) {
-    String k = protocol + '|' + method + '|' + status;
-    counters.computeIfAbsent(k, x -> Counter.builder("larder_requests").tag("protocol", protocol)
-        .tag("method", method).tag("status", Integer.toString(status)).register(registry)).increment();
+    ProtocolMeters p = protocols.computeIfAbsent(protocol, ProtocolMeters::new);
+    p.requests.computeIfAbsent(new RequestKind(method, status), k -> Counter.builder("larder_requests")
+        .tag("protocol", protocol).tag("method", method).tag("status", Integer.toString(status)).register(registry))
+        .increment();
     if (hit != null) {
-      String hk = protocol + '|' + hit;
-      counters.computeIfAbsent(hk, x -> Counter.builder(hit ? "larder_hits" : "larder_misses")
-          .tag("protocol", protocol).register(registry)).increment();
+      (hit ? p.hits : p.misses).increment();
     }
-    timers.computeIfAbsent(protocol, p -> Timer.builder("larder_request_duration").tag("protocol", p)
-        .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(50_000))
-        .maximumExpectedValue(Duration.ofSeconds(60)).register(registry)).record(Duration.ofNanos(nanos));
+    p.duration.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  private record RequestKind(String method, int status) {}
+
+  /** The meters of one protocol, looked up once per request. */
+  private final class ProtocolMeters {
+    final ConcurrentMap<RequestKind, Counter> requests = new ConcurrentHashMap<>();
+    final Counter hits;
+    final Counter misses;
+    final Timer duration;
+
+    ProtocolMeters(String protocol) {
+      hits = Counter.builder("larder_hits").tag("protocol", protocol).register(registry);
+      misses = Counter.builder("larder_misses").tag("protocol", protocol).register(registry);
+      duration = Timer.builder("larder_request_duration").tag("protocol", protocol).publishPercentileHistogram()
+          .minimumExpectedValue(Duration.ofNanos(50_000)).maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
+    }
   }
 
   public void received(long bytes) {
