@@ -58,11 +58,14 @@ public final class SqliteIndex implements Index {
   private final Semaphore readerPermits = new Semaphore(MAX_READERS);
   private final List<Reader> allReaders = new java.util.concurrent.CopyOnWriteArrayList<>();
   private volatile boolean closed;
+  /** Room for removals to commit on a full disk (see SpaceReserve). */
+  private final SpaceReserve reserve;
 
   public SqliteIndex(Path dbFile, Durability durability) {
     this.dbFile = dbFile;
     this.url = "jdbc:sqlite:" + dbFile.toAbsolutePath();
     this.durability = durability;
+    this.reserve = new SpaceReserve(dbFile.resolveSibling("index.reserve"), 1 << 20);
     // Commands that only read (info, get, ls) never open the writer: one connection fewer at start-up.
     int version = read("opening the index " + dbFile, r -> () -> {
       try (Statement st = r.c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA user_version")) {
@@ -213,10 +216,42 @@ public final class SqliteIndex implements Index {
       writer();
       return retrying(() -> transaction(work));
     } catch (SQLException e) {
-      throw map(what, e);
+      throw failedWrite(what, e);
     } finally {
       writeLock.unlock();
     }
+  }
+
+  /**
+   * {@link #write} for a removal, which must work on a full disk: it is how space comes back. If the disk is
+   * full, the space reserve is given up and the removal tried once more.
+   */
+  private <T> T freeing(String what, SqlWork<T> work) {
+    try {
+      return write(what, work);
+    } catch (LarderException e) {
+      if (e.kind() != Kind.INSUFFICIENT_STORAGE || !reserve.release()) {
+        throw e;
+      }
+      return write(what, work);
+    }
+  }
+
+  /**
+   * A write that failed for another reason than a busy database (a full disk, an I/O error): the writer
+   * connection is closed, so that the next write starts on a fresh one. A commit that fails on a full disk
+   * can leave the connection's cached statements unusable ("statement is not executing" on every later
+   * write until a restart, while other connections wrote fine); closing it also rolls back whatever the
+   * failure left open. The caller holds {@code writeLock}.
+   */
+  private LarderException failedWrite(String what, SQLException e) {
+    if (!isBusy(e) && writer != null) {
+      closeQuietly(writer);
+      writer = null;
+      wBegin = null;
+      wCommit = null;
+    }
+    return map(what, e);
   }
 
   /**
@@ -234,7 +269,7 @@ public final class SqliteIndex implements Index {
         s.execute("PRAGMA busy_timeout = " + BUSY_TIMEOUT_MS);
       }
     } catch (SQLException e) {
-      throw map(what, e);
+      throw failedWrite(what, e);
     } finally {
       writeLock.unlock();
     }
@@ -309,11 +344,12 @@ public final class SqliteIndex implements Index {
       wUpsertEntry.executeUpdate();
       return null;
     });
+    reserve.restore(); // made once, after a put succeeds; then a volatile read unless it was given up
   }
 
   @Override
   public boolean remove(String key) {
-    return write("removing entry '" + key + "'", () -> {
+    return freeing("removing entry '" + key + "'", () -> {
       wDeleteEntry.setString(1, key);
       return wDeleteEntry.executeUpdate() > 0;
     });
@@ -323,7 +359,7 @@ public final class SqliteIndex implements Index {
   public long removePrefix(String prefix) {
     String upper = Keys.upperBound(prefix);
     String sql = "DELETE FROM entries WHERE key >= ?" + (upper == null ? "" : " AND key < ?");
-    return write("removing entries under '" + prefix + "'", () -> {
+    return freeing("removing entries under '" + prefix + "'", () -> {
       try (PreparedStatement ps = writer.prepareStatement(sql)) {
         bindRange(ps, prefix, upper);
         return (long) ps.executeUpdate();
@@ -357,7 +393,7 @@ public final class SqliteIndex implements Index {
   @Override
   public long removeBlob(Integrity digest) {
     String d = digest.strongest().sri();
-    return write("forgetting blob " + d, () -> {
+    return freeing("forgetting blob " + d, () -> {
       long n;
       // Entries of file blobs are found through the partial index; entries of inline content are not
       // indexed by digest (it would cost every small put a third B-tree write), so removing inline content
@@ -402,7 +438,7 @@ public final class SqliteIndex implements Index {
         }
       });
     }
-    return write("removing expired entries", () -> {
+    return freeing("removing expired entries", () -> {
       try (PreparedStatement ps = writer.prepareStatement("DELETE FROM entries WHERE key IN"
           + " (SELECT key FROM entries WHERE expires IS NOT NULL AND expires <= ? LIMIT ?)")) {
         ps.setLong(1, now.toEpochMilli());
@@ -415,6 +451,18 @@ public final class SqliteIndex implements Index {
   @Override
   public long[] evict(Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, int groupSegments,
       java.util.Set<String> keep, boolean dryRun) {
+    try {
+      return evictOnce(accessedBefore, maxBytes, targetBytes, keepPerGroup, groupSegments, keep, dryRun);
+    } catch (LarderException e) {
+      if (e.kind() != Kind.INSUFFICIENT_STORAGE || !reserve.release()) {
+        throw e;
+      }
+      return evictOnce(accessedBefore, maxBytes, targetBytes, keepPerGroup, groupSegments, keep, dryRun);
+    }
+  }
+
+  private long[] evictOnce(Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup,
+      int groupSegments, java.util.Set<String> keep, boolean dryRun) {
     checkOpen();
     writeLock.lock();
     try (Statement s = writer().createStatement()) {
@@ -516,7 +564,7 @@ public final class SqliteIndex implements Index {
       s.execute("DROP TABLE IF EXISTS temp.gc_refs");
       return new long[] {evicted, freed, total};
     } catch (SQLException e) {
-      throw map("evicting entries", e);
+      throw failedWrite("evicting entries", e);
     } finally {
       writeLock.unlock();
     }
@@ -525,21 +573,39 @@ public final class SqliteIndex implements Index {
   @Override
   public long[] removeUnreferencedInline(boolean dryRun) {
     String where = " FROM blobs WHERE data IS NOT NULL AND digest NOT IN (SELECT digest FROM entries)";
-    return write("collecting unreferenced inline content", () -> {
-      long[] r = new long[2];
-      try (PreparedStatement ps = writer.prepareStatement("SELECT count(*), total(size)" + where);
-          ResultSet rs = ps.executeQuery()) {
-        r[0] = rs.getLong(1);
-        r[1] = (long) rs.getDouble(2);
-      }
-      if (!dryRun && r[0] > 0) {
-        try (PreparedStatement ps = writer.prepareStatement("DELETE" + where)) {
-          ps.executeUpdate();
+    if (dryRun) {
+      return read("counting unreferenced inline content", r -> () -> {
+        try (PreparedStatement ps = r.c.prepareStatement("SELECT count(*), total(size)" + where);
+            ResultSet rs = ps.executeQuery()) {
+          return new long[] {rs.getLong(1), (long) rs.getDouble(2)};
         }
-      }
-      return r;
-    });
+      });
+    }
+    // In batches, each its own transaction: a commit needs room in the write-ahead log for every page it
+    // changes, and on a full disk only the space reserve is there (see freeing).
+    long[] total = new long[2];
+    long n;
+    do {
+      long[] batch = freeing("collecting unreferenced inline content", () -> {
+        long[] r = new long[2];
+        try (PreparedStatement ps = writer.prepareStatement("DELETE FROM blobs WHERE id IN (SELECT id" + where
+            + " LIMIT " + INLINE_BATCH + ") RETURNING size");
+            ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            r[0]++;
+            r[1] += rs.getLong(1);
+          }
+        }
+        return r;
+      });
+      n = batch[0];
+      total[0] += batch[0];
+      total[1] += batch[1];
+    } while (n == INLINE_BATCH);
+    return total;
   }
+
+  private static final int INLINE_BATCH = 512;
 
   @Override
   public List<BlobRecord> unreferencedFiles(String after, int limit) {
@@ -551,7 +617,7 @@ public final class SqliteIndex implements Index {
   @Override
   public boolean forgetIfUnreferenced(Integrity digest) {
     String d = digest.strongest().sri();
-    return write("forgetting " + d, () -> {
+    return freeing("forgetting " + d, () -> {
       try (PreparedStatement ps = writer.prepareStatement("DELETE FROM blobs WHERE digest = ?1 AND data IS NULL"
           + " AND NOT EXISTS (SELECT 1 FROM entries WHERE digest = ?1 AND inline = 0)")) {
         ps.setString(1, d);

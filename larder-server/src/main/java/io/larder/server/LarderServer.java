@@ -4,6 +4,7 @@ import io.larder.GcOptions;
 import io.larder.Larder;
 import io.larder.server.internal.HttpHandler;
 import io.larder.server.internal.Metrics;
+import io.larder.server.internal.Readiness;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -63,6 +64,7 @@ public final class LarderServer implements AutoCloseable {
     workers = new MultiThreadIoEventLoopGroup(0, ioFactory);
     requests = Executors.newVirtualThreadPerTaskExecutor();
     metrics = new Metrics(store);
+    Readiness readiness = new Readiness(store);
     long idle = options.idleTimeout().toMillis();
     ServerBootstrap bootstrap = new ServerBootstrap().group(boss, workers).channel(channelType)
         .option(ChannelOption.SO_BACKLOG, 1024)
@@ -78,7 +80,7 @@ public final class LarderServer implements AutoCloseable {
             }
             ch.pipeline().addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS),
                 new HttpServerCodec(8192, 16 * 1024, 256 * 1024),
-                new HttpHandler(store, options, metrics, requests, gcOptions, inFlight::incrementAndGet,
+                new HttpHandler(store, options, metrics, readiness, requests, gcOptions, inFlight::incrementAndGet,
                     inFlight::decrementAndGet));
           }
         })

@@ -66,13 +66,15 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   private final GcOptions gcOptions;
   private final Runnable inFlightDone;
   private final Runnable inFlightStart;
+  private final Readiness readiness;
   private Upload upload;
   private boolean discardingBody;
   /** Closes a connection whose next request's headers do not arrive in time (slow-header clients). */
   private io.netty.util.concurrent.ScheduledFuture<?> headerDeadline;
 
-  public HttpHandler(Larder store, ServerOptions options, Metrics metrics, ExecutorService workers, GcOptions gcOptions,
-      Runnable inFlightStart, Runnable inFlightDone) {
+  public HttpHandler(Larder store, ServerOptions options, Metrics metrics, Readiness readiness, ExecutorService workers,
+      GcOptions gcOptions, Runnable inFlightStart, Runnable inFlightDone) {
+    this.readiness = readiness;
     this.store = store;
     this.options = options;
     this.metrics = metrics;
@@ -362,6 +364,9 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     if (e.kind() == LarderException.Kind.CORRUPT) {
       x.hit = false;
     }
+    if (e.kind() == LarderException.Kind.INSUFFICIENT_STORAGE) {
+      readiness.diskFull();
+    }
     x.text(s, e.getMessage());
   }
 
@@ -374,7 +379,10 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   private void handle(Exchange x, Route route) throws Exception {
     HttpMethod m = x.request.method();
     switch (route.protocol()) {
-      case HEALTH -> x.text(HttpResponseStatus.OK, "ok");
+      case HEALTH -> {
+        Optional<String> why = route.rest().equals("readyz") ? readiness.notReady() : Optional.empty();
+        x.text(why.isPresent() ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK, why.orElse("ok"));
+      }
       case METRICS -> x.send(HttpResponseStatus.OK, Unpooled.copiedBuffer(metrics.scrape(), StandardCharsets.UTF_8),
           "text/plain; version=0.0.4; charset=utf-8", null);
       case TURBO_STATUS -> {
@@ -469,6 +477,7 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
         throw ex;
       }
       metrics.received(e.size());
+      readiness.wrote();
       HttpHeaders h = new io.netty.handler.codec.http.DefaultHttpHeaders();
       h.set(HttpHeaderNames.ETAG, etag(e.integrity()));
       if (route.protocol() == Route.Protocol.REST) {

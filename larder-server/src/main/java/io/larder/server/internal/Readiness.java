@@ -1,0 +1,56 @@
+package io.larder.server.internal;
+
+import io.larder.Larder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.Optional;
+
+/**
+ * Whether the server is ready for traffic ({@code /readyz}): not while writes fail because the store's disk
+ * is full. A write refused for a full disk marks it; a write that succeeds, or free space on the store's
+ * file system again (looked at when asked), clears it.
+ */
+public final class Readiness {
+  /** Free space below which a disk that refused a write is still taken as full. */
+  private static final long ROOM = 8L << 20;
+
+  private final Larder store;
+  private volatile long fullSince; // 0 while writes succeed
+
+  public Readiness(Larder store) {
+    this.store = store;
+  }
+
+  /** A write failed because the disk is full. */
+  public void diskFull() {
+    if (fullSince == 0) {
+      fullSince = System.currentTimeMillis();
+    }
+  }
+
+  /** A write succeeded. */
+  public void wrote() {
+    if (fullSince != 0) {
+      fullSince = 0;
+    }
+  }
+
+  /** Why the server is not ready, or empty when it is. */
+  public Optional<String> notReady() {
+    long since = fullSince;
+    if (since == 0) {
+      return Optional.empty();
+    }
+    try {
+      long free = Files.getFileStore(store.root()).getUsableSpace();
+      if (free >= ROOM) {
+        fullSince = 0;
+        return Optional.empty();
+      }
+      return Optional.of("writes are failing since " + java.time.Instant.ofEpochMilli(since)
+          + ": the disk of " + store.root() + " is full (" + free + " bytes free); free space or lower max-size");
+    } catch (IOException e) {
+      return Optional.of("cannot read the free space of " + store.root() + ": " + e.getMessage());
+    }
+  }
+}
