@@ -45,8 +45,32 @@ class ConcurrencyTest {
     }
   }
 
+  /** What one writer put under a key: the key, the writer and its sequence number, then bytes derived from them. */
+  static byte[] payload(String key, int writer, int seq) {
+    byte[] head = (key + "#" + writer + "#" + seq + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    byte[] body = Payloads.random(40_000, java.util.Objects.hash(key, writer, seq));
+    byte[] out = java.util.Arrays.copyOf(head, head.length + body.length);
+    System.arraycopy(body, 0, out, head.length, body.length);
+    return out;
+  }
+
+  /** The payload {@code bytes} claim to be ({@code writer#seq}), checked whole against what that write put. */
+  static String whichPayload(String key, byte[] bytes) {
+    String head = new String(bytes, 0, Math.min(bytes.length, 64), java.nio.charset.StandardCharsets.UTF_8);
+    String[] parts = head.substring(0, head.indexOf('\n')).split("#");
+    assertThat(parts[0]).isEqualTo(key);
+    int writer = Integer.parseInt(parts[1]);
+    int seq = Integer.parseInt(parts[2]);
+    assertThat(bytes).as("the whole of one write, not a mix").isEqualTo(payload(key, writer, seq));
+    return writer + "#" + seq;
+  }
+
+  /** One acknowledged put ({@code id} writer#seq) or removal ({@code id} null) of a key, with when it ran. */
+  record Op(String id, long start, long end) {}
+
   @Test
-  void concurrentMixedOperationsFromManyThreadsNeverReturnWrongBytes() throws Exception {
+  void concurrentMixedOperationsFromManyThreadsNeverReturnWrongBytesAndTheLastWriteWins() throws Exception {
+    java.util.Map<String, java.util.Queue<Op>> ops = new java.util.concurrent.ConcurrentHashMap<>();
     try (Larder cache = Larder.open(dir); ExecutorService pool = Executors.newFixedThreadPool(8)) {
       List<Future<?>> results = new ArrayList<>();
       for (int t = 0; t < 8; t++) {
@@ -54,11 +78,18 @@ class ConcurrencyTest {
         results.add(pool.submit(() -> {
           for (int i = 0; i < 300; i++) {
             String key = "k:" + (i % 50);
-            byte[] data = Payloads.forKey(key, 40_000);
+            java.util.Queue<Op> log = ops.computeIfAbsent(key, k -> new java.util.concurrent.ConcurrentLinkedQueue<>());
+            long start = System.nanoTime();
             switch ((i + id) % 4) {
-              case 0, 1 -> cache.put(key, data);
-              case 2 -> cache.getBytes(key).ifPresent(b -> assertThat(b).isEqualTo(data));
-              default -> cache.remove(key);
+              case 0, 1 -> {
+                cache.put(key, payload(key, id, i));
+                log.add(new Op(id + "#" + i, start, System.nanoTime()));
+              }
+              case 2 -> cache.getBytes(key).ifPresent(b -> whichPayload(key, b));
+              default -> {
+                cache.remove(key);
+                log.add(new Op(null, start, System.nanoTime()));
+              }
             }
           }
           return null;
@@ -66,6 +97,14 @@ class ConcurrencyTest {
       }
       for (Future<?> f : results) {
         f.get();
+      }
+      // Each key holds what its last write left: the result of an operation that no other one of the key
+      // began after (operations that overlap may commit in either order).
+      for (var e : ops.entrySet()) {
+        String now = cache.getBytes(e.getKey()).map(b -> whichPayload(e.getKey(), b)).orElse(null);
+        List<Op> last = e.getValue().stream()
+            .filter(o -> e.getValue().stream().noneMatch(other -> other.start() > o.end())).toList();
+        assertThat(last).as("key %s holds %s", e.getKey(), now).extracting(Op::id).contains(now);
       }
       assertThat(cache.verify().clean()).isTrue();
     }

@@ -213,17 +213,6 @@ class LarderTest {
   }
 
   @Test
-  void prefixScanIsARangeSearchOnTheKeyNotAFullScan() {
-    var index = new io.larder.internal.SqliteIndex(dir.resolve("index.db"), Durability.PROCESS_SAFE);
-    try {
-      String plan = index.explainScan("build:lib:");
-      assertThat(plan).contains("SEARCH entries USING PRIMARY KEY (key>? AND key<?)").doesNotContain("SCAN");
-    } finally {
-      index.close();
-    }
-  }
-
-  @Test
   void listOrdersByCodePoint() {
     String astral = new String(Character.toChars(0x1F600));
     for (String k : List.of("p:\uFFFF", "p:" + astral, "p:a", "p:\u00e9")) {

@@ -3,8 +3,11 @@ package io.larder.spi;
 import io.larder.Entry;
 import io.larder.Integrity;
 import java.io.Closeable;
+import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The ordered map of entries, and the record of blobs (with small blobs' bytes held inline).
@@ -20,6 +23,29 @@ public interface Index extends Closeable {
 
   /** An entry with its blob's inline bytes, or null when the blob is a file. */
   record Hit(Entry entry, byte[] inline) {}
+
+  /**
+   * What an eviction did.
+   *
+   * @param evicted entries removed (in a dry run: that would be)
+   * @param bytesFreed content bytes no entry references any more because of it
+   * @param bytesBefore content bytes referenced before it
+   */
+  record Eviction(long evicted, long bytesFreed, long bytesBefore) {}
+
+  /** How many records went, and their content's bytes. */
+  record Removed(long count, long bytes) {}
+
+  /**
+   * What the index holds.
+   *
+   * @param entries entries
+   * @param blobs blob records (inline or files)
+   * @param blobBytes their content's bytes
+   * @param inlineBlobs blobs whose bytes live in the index
+   * @param indexBytes the index's own size on disk
+   */
+  record Counts(long entries, long blobs, long blobBytes, long inlineBlobs, long indexBytes) {}
 
   /**
    * Inserts or replaces the entry for {@code entry.key()} and records its blob, in one transaction.
@@ -56,13 +82,13 @@ public interface Index extends Closeable {
    * Records read times (epoch milliseconds by key) in one transaction. An access time only moves forward;
    * keys that no longer exist are ignored.
    */
-  void recordAccess(java.util.Map<String, Long> accessedMillis);
+  void recordAccess(Map<String, Long> accessedMillis);
 
   /**
    * Removes up to {@code limit} entries that expired at or before {@code now}; returns how many (in a dry
    * run, counts them all and removes nothing).
    */
-  long removeExpired(java.time.Instant now, int limit, boolean dryRun);
+  long removeExpired(Instant now, int limit, boolean dryRun);
 
   /**
    * Evicts entries, least recently accessed first, never one of the {@code keepPerGroup} newest (by creation)
@@ -72,13 +98,15 @@ public interface Index extends Closeable {
    * still waiting for their upload to a remote tier). Works in small transactions, in JVM memory that does
    * not grow with the number of entries.
    *
-   * @return entries evicted, content bytes no longer referenced because of it, content bytes referenced before
    */
-  long[] evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, int groupSegments,
-      java.util.Set<String> keep, boolean dryRun);
+  Eviction evict(Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, int groupSegments,
+      Set<String> keep, boolean dryRun);
 
-  /** Forgets inline content no entry references, in one transaction. Returns its count and bytes. */
-  long[] removeUnreferencedInline(boolean dryRun);
+  /**
+   * Forgets inline content no entry references, in transactions small enough to commit on a full disk
+   * (each of them whole). Returns what went (in a dry run, what would).
+   */
+  Removed removeUnreferencedInline(boolean dryRun);
 
   /** Up to {@code limit} records of blob files no entry references, by digest after {@code after}. */
   List<BlobRecord> unreferencedFiles(String after, int limit);
@@ -86,6 +114,6 @@ public interface Index extends Closeable {
   /** Forgets a blob file's record if no entry references it (one transaction). Returns whether it did. */
   boolean forgetIfUnreferenced(Integrity digest);
 
-  /** Entry count, blob count, blob bytes, inline blob count, index bytes on disk. */
-  long[] counts();
+  /** What the index holds. */
+  Counts counts();
 }

@@ -79,13 +79,13 @@ public final class FaultyIndex implements Index {
   }
 
   @Override
-  public long[] evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup,
+  public Eviction evict(java.time.Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup,
       int groupSegments, java.util.Set<String> keep, boolean dryRun) {
     return delegate.evict(accessedBefore, maxBytes, targetBytes, keepPerGroup, groupSegments, keep, dryRun);
   }
 
   @Override
-  public long[] removeUnreferencedInline(boolean dryRun) {
+  public Removed removeUnreferencedInline(boolean dryRun) {
     return delegate.removeUnreferencedInline(dryRun);
   }
 
@@ -100,7 +100,7 @@ public final class FaultyIndex implements Index {
   }
 
   @Override
-  public long[] counts() {
+  public Counts counts() {
     return delegate.counts();
   }
 

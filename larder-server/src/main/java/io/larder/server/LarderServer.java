@@ -5,6 +5,7 @@ import io.larder.Larder;
 import io.larder.server.internal.HttpHandler;
 import io.larder.server.internal.Metrics;
 import io.larder.server.internal.Readiness;
+import io.larder.server.internal.ServerContext;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -64,7 +65,7 @@ public final class LarderServer implements AutoCloseable {
     workers = new MultiThreadIoEventLoopGroup(0, ioFactory);
     requests = Executors.newVirtualThreadPerTaskExecutor();
     metrics = new Metrics(store);
-    Readiness readiness = new Readiness(store);
+    ServerContext context = new ServerContext(store, options, metrics, new Readiness(store), requests, gcOptions);
     long idle = options.idleTimeout().toMillis();
     ServerBootstrap bootstrap = new ServerBootstrap().group(boss, workers).channel(channelType)
         .option(ChannelOption.SO_BACKLOG, 1024)
@@ -80,8 +81,7 @@ public final class LarderServer implements AutoCloseable {
             }
             ch.pipeline().addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS),
                 new HttpServerCodec(8192, 16 * 1024, 256 * 1024),
-                new HttpHandler(store, options, metrics, readiness, requests, gcOptions, inFlight::incrementAndGet,
-                    inFlight::decrementAndGet));
+                new HttpHandler(context, inFlight::incrementAndGet, inFlight::decrementAndGet));
           }
         })
 ;

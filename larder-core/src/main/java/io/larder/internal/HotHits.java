@@ -1,0 +1,111 @@
+package io.larder.internal;
+
+import io.larder.spi.Index.Hit;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import org.sqlite.core.Codes;
+import org.sqlite.core.CoreStatement;
+import org.sqlite.core.SafeStmtPtr;
+
+/**
+ * Recent hits of lookups by key with their inline bytes, valid while the database is at the data version
+ * they were read at (SQLite's {@code PRAGMA data_version} on one connection that never writes: it moves with
+ * every commit by any connection of any process). A commit anywhere empties it; a hot key read again and
+ * again meanwhile skips the lookup (a data-version check costs a fifth of one).
+ */
+final class HotHits implements AutoCloseable {
+  /** At most this many keys and bytes of inline content are kept hot. */
+  private static final int HOT_KEYS = 16_384;
+  private static final long HOT_BYTES = 16L << 20;
+
+  /** What is kept for one data version. Filled only with lookups that began at that version. */
+  private static final class Generation {
+    final long version;
+    final ConcurrentHashMap<String, Hit> hits = new ConcurrentHashMap<>();
+    final AtomicLong bytes = new AtomicLong();
+
+    Generation(long version) {
+      this.version = version;
+    }
+  }
+
+  private final SqliteDb db;
+  private volatile Generation current = new Generation(Long.MIN_VALUE);
+  private final ReentrantLock versionLock = new ReentrantLock();
+  private Connection versionConnection; // guarded by versionLock
+  private PreparedStatement versionQuery; // guarded by versionLock
+
+  HotHits(SqliteDb db) {
+    this.db = db;
+  }
+
+  /** The hit for {@code key}: kept if the database has not changed since, else from {@code lookup} (and kept). */
+  Optional<Hit> get(String key, Function<String, Optional<Hit>> lookup) {
+    long version = dataVersion(); // before the lookup: what it finds is at least this recent
+    Generation g = current;
+    if (g.version != version) {
+      g = new Generation(version);
+      current = g;
+    }
+    Hit known = g.hits.get(key);
+    if (known != null) {
+      return Optional.of(known);
+    }
+    Optional<Hit> found = lookup.apply(key);
+    if (found.isPresent() && g.hits.size() < HOT_KEYS) {
+      byte[] inline = found.get().inline();
+      if (inline == null || g.bytes.addAndGet(inline.length) <= HOT_BYTES) {
+        g.hits.put(key, found.get());
+      }
+    }
+    return found;
+  }
+
+  /** The database's data version, as the version connection sees it. */
+  private long dataVersion() {
+    versionLock.lock();
+    try {
+      db.checkOpen();
+      if (versionQuery == null) {
+        versionConnection = db.connect(false);
+        versionQuery = versionConnection.prepareStatement("PRAGMA data_version");
+      }
+      // Stepped through the driver's own statement handle: a JDBC result set would cost most of the check
+      // (it fetches the column names again on every execution).
+      SafeStmtPtr statement = ((CoreStatement) versionQuery).pointer;
+      return SqliteDb.retrying(() -> statement.safeRunLong((sqlite, handle) -> {
+        try {
+          int rc = sqlite.step(handle);
+          if (rc != Codes.SQLITE_ROW) {
+            sqlite.throwex(rc);
+          }
+          return sqlite.column_long(handle, 0);
+        } finally {
+          sqlite.reset(handle);
+        }
+      }));
+    } catch (SQLException e) {
+      throw db.map("reading the index's data version", e);
+    } finally {
+      versionLock.unlock();
+    }
+  }
+
+  @Override
+  public void close() {
+    versionLock.lock();
+    try {
+      if (versionConnection != null) {
+        SqliteDb.closeQuietly(versionConnection);
+      }
+    } finally {
+      versionLock.unlock();
+    }
+  }
+}

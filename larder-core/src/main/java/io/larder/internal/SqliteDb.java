@@ -1,0 +1,358 @@
+package io.larder.internal;
+
+import io.larder.Durability;
+import io.larder.LarderException;
+import io.larder.LarderException.Kind;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.locks.ReentrantLock;
+import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteErrorCode;
+import org.sqlite.SQLiteException;
+
+/**
+ * The connections to one SQLite file and how work runs on them: one writer per process, serialised by a
+ * lock, each write a {@code BEGIN IMMEDIATE … COMMIT} retried a bounded number of times while another
+ * process holds the database; and a small pool of readers that never wait for writers. SQL failures become
+ * {@link LarderException}s whose message says what to do.
+ */
+final class SqliteDb implements AutoCloseable {
+  private static final int BUSY_TIMEOUT_MS = 10_000;
+  private static final int BUSY_RETRIES = 20;
+  private static final int IMPATIENT_TIMEOUT_MS = 50;
+  private static final int MAX_READERS = 16;
+
+  /** Work on one connection, with its prepared statements at hand. */
+  @FunctionalInterface
+  interface Work<T> {
+    T run(Statements s) throws SQLException;
+  }
+
+  /** A connection and its prepared statements, kept by their SQL for the connection's life. One thread at a time. */
+  static final class Statements {
+    final Connection c;
+    private final Map<String, PreparedStatement> prepared = new HashMap<>();
+    private final Set<String> done = new HashSet<>();
+
+    Statements(Connection c) {
+      this.c = c;
+    }
+
+    /** Whether {@code setup} (e.g. registering a SQL function) is new to this connection; it is then noted as done. */
+    boolean firstTime(String setup) {
+      return done.add(setup);
+    }
+
+    PreparedStatement get(String sql) throws SQLException {
+      PreparedStatement ps = prepared.get(sql);
+      if (ps == null) {
+        ps = c.prepareStatement(sql);
+        prepared.put(sql, ps);
+      }
+      return ps;
+    }
+  }
+
+  private final Path file;
+  private final String url;
+  private final Durability durability;
+  private final Work<Void> schema;
+  private final ReentrantLock writeLock = new ReentrantLock();
+  private Statements writer; // guarded by writeLock; opened on the first write, again after a failed one
+  private final ConcurrentLinkedQueue<Statements> idleReaders = new ConcurrentLinkedQueue<>();
+  private final Semaphore readerPermits = new Semaphore(MAX_READERS);
+  private final List<Statements> allReaders = new CopyOnWriteArrayList<>();
+  /** Room for removals to commit on a full disk (see SpaceReserve). */
+  private final SpaceReserve reserve;
+  private volatile boolean closed;
+
+  /** {@code schema} runs in the first transaction of every writer connection (it makes or checks the tables). */
+  SqliteDb(Path file, Durability durability, Work<Void> schema) {
+    this.file = file;
+    this.url = "jdbc:sqlite:" + file.toAbsolutePath();
+    this.durability = durability;
+    this.schema = schema;
+    this.reserve = new SpaceReserve(file.resolveSibling("index.reserve"), 1 << 20);
+  }
+
+  Path file() {
+    return file;
+  }
+
+  /** Opens the writer connection now (e.g. to make the schema), if it is not open. */
+  void openWriter() {
+    checkOpen();
+    writeLock.lock();
+    try {
+      writer();
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /** The writer connection, opened (and the schema run) on first use. Callers hold {@code writeLock}. */
+  private Statements writer() {
+    if (writer != null) {
+      return writer;
+    }
+    try {
+      writer = new Statements(connect(true));
+      retrying(() -> transaction(schema));
+      return writer;
+    } catch (SQLException | RuntimeException e) {
+      dropWriter();
+      throw e instanceof SQLException se ? map("opening the index " + file + " for writing", se) : (RuntimeException) e;
+    }
+  }
+
+  private void dropWriter() {
+    if (writer != null) {
+      closeQuietly(writer.c);
+      writer = null;
+    }
+  }
+
+  /** A new connection to the file (in WAL mode); readers also map the file into memory. */
+  Connection connect(boolean forWriting) throws SQLException {
+    SQLiteConfig config = new SQLiteConfig();
+    config.setBusyTimeout(BUSY_TIMEOUT_MS);
+    config.setSynchronous(durability == Durability.POWER_SAFE
+        ? SQLiteConfig.SynchronousMode.FULL : SQLiteConfig.SynchronousMode.NORMAL);
+    if (!forWriting) {
+      config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(256L << 20));
+    }
+    Connection c = retrying(() -> config.createConnection(url));
+    try (Statement s = c.createStatement()) {
+      // journal_mode is persistent in the file; setting it takes a lock, so only when needed.
+      try (ResultSet rs = s.executeQuery("PRAGMA journal_mode")) {
+        if (!rs.next() || !"wal".equalsIgnoreCase(rs.getString(1))) {
+          retrying(() -> s.execute("PRAGMA journal_mode=WAL"));
+        }
+      }
+    }
+    // The writer stays in autocommit mode and brackets each write with BEGIN IMMEDIATE ... COMMIT itself:
+    // with autoCommit=false the driver opens the next transaction right after each commit, and an
+    // IMMEDIATE one would hold the database's write lock against every other process between writes.
+    return c;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Runs {@code work} as one write transaction, retrying a bounded number of times if the index is busy. */
+  <T> T write(String what, Work<T> work) {
+    return locked(what, w -> retrying(() -> transaction(work)));
+  }
+
+  /**
+   * {@link #write} for a removal, which must work on a full disk: it is how space comes back. If the disk is
+   * full, the space reserve is given up and the removal tried once more.
+   */
+  <T> T freeing(String what, Work<T> work) {
+    return freeingSpace(() -> write(what, work));
+  }
+
+  /** Runs {@code removal} (a removal that manages its own transactions) with the fallback of {@link #freeing}. */
+  <T> T freeingSpace(java.util.function.Supplier<T> removal) {
+    try {
+      return removal.get();
+    } catch (LarderException e) {
+      if (e.kind() != Kind.INSUFFICIENT_STORAGE || !reserve.release()) {
+        throw e;
+      }
+      return removal.get();
+    }
+  }
+
+  /** A write succeeded: the space reserve is made again if it was given up (a volatile read otherwise). */
+  void wrote() {
+    reserve.restore();
+  }
+
+  /**
+   * Runs {@code work} holding the writer, outside any transaction: for work made of several transactions
+   * ({@link #transaction}, each wrapped in {@link #retrying}). A failure other than a busy database (a full
+   * disk, an I/O error) closes the writer connection, so that the next write starts on a fresh one: a commit
+   * that fails on a full disk can leave the connection's cached statements unusable ("statement is not
+   * executing" on every later write until a restart, while other connections wrote fine), and closing it
+   * also rolls back whatever the failure left open.
+   */
+  <T> T locked(String what, Work<T> work) {
+    checkOpen();
+    writeLock.lock();
+    try {
+      return work.run(writer());
+    } catch (SQLException e) {
+      if (!isBusy(e)) {
+        dropWriter();
+      }
+      throw map(what, e);
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  /**
+   * A write that waits at most {@value #IMPATIENT_TIMEOUT_MS} ms for the lock and is not retried: for
+   * bookkeeping done on a reader's thread, which must not stall a read behind another process's writes.
+   */
+  void impatientWrite(String what, Work<Void> work) {
+    locked(what, w -> {
+      try (Statement s = w.c.createStatement()) {
+        s.execute("PRAGMA busy_timeout = " + IMPATIENT_TIMEOUT_MS);
+        try {
+          return transaction(work);
+        } finally {
+          s.execute("PRAGMA busy_timeout = " + BUSY_TIMEOUT_MS);
+        }
+      }
+    });
+  }
+
+  /** BEGIN IMMEDIATE, the work, COMMIT; ROLLBACK if anything fails. The caller holds {@code writeLock}. */
+  <T> T transaction(Work<T> work) throws SQLException {
+    Statements w = writer;
+    w.get("BEGIN IMMEDIATE").execute();
+    try {
+      T result = work.run(w);
+      w.get("COMMIT").execute();
+      return result;
+    } catch (SQLException | RuntimeException e) {
+      try (Statement s = w.c.createStatement()) {
+        s.execute("ROLLBACK");
+      } catch (SQLException suppressed) {
+        if (suppressed.getMessage() == null || !suppressed.getMessage().contains("no transaction is active")) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** Something that may find the database busy. */
+  @FunctionalInterface
+  interface Attempt<T> {
+    T run() throws SQLException;
+  }
+
+  /** Runs {@code attempt}, again after a short sleep while the database is busy (a bounded number of times). */
+  static <T> T retrying(Attempt<T> attempt) throws SQLException {
+    for (int n = 0; ; n++) {
+      try {
+        return attempt.run();
+      } catch (SQLException e) {
+        if (!isBusy(e) || n >= BUSY_RETRIES) {
+          throw e;
+        }
+        try {
+          Thread.sleep(Math.min(2L << Math.min(n, 6), 100));
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw e;
+        }
+      }
+    }
+  }
+
+  static boolean isBusy(SQLException e) {
+    if (e instanceof SQLiteException se) {
+      int primary = se.getResultCode().code & 0xff;
+      return primary == SQLiteErrorCode.SQLITE_BUSY.code || primary == SQLiteErrorCode.SQLITE_LOCKED.code;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Runs {@code work} on a pooled reader (retried while the database is busy). */
+  <T> T read(String what, Work<T> work) {
+    checkOpen();
+    try {
+      readerPermits.acquire();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new LarderException.StorageFailure(Kind.IO, what + " was interrupted", e);
+    }
+    Statements r = idleReaders.poll();
+    try {
+      if (r == null) {
+        r = new Statements(connect(false));
+        allReaders.add(r);
+      }
+      Statements reader = r;
+      return retrying(() -> work.run(reader));
+    } catch (SQLException e) {
+      throw map(what, e);
+    } finally {
+      if (r != null) {
+        idleReaders.add(r);
+      }
+      readerPermits.release();
+    }
+  }
+
+  // ---------------------------------------------------------------- errors and closing
+
+  void checkOpen() {
+    if (closed) {
+      throw new LarderException.StorageFailure(Kind.CLOSED, "the store is closed", null);
+    }
+  }
+
+  LarderException map(String what, SQLException e) {
+    if (Errors.isDiskFull(e)) {
+      return new LarderException.StorageFailure(Kind.INSUFFICIENT_STORAGE,
+          what + " failed: the disk is full; free space or lower the cache's size", e);
+    }
+    if (isBusy(e)) {
+      return new LarderException.StorageFailure(Kind.BUSY, what + " failed: the index " + file
+          + " stayed locked by another process; retry, or look for a stuck process holding it", e);
+    }
+    String m = e.getMessage();
+    if (m != null && (m.contains("SQLITE_CANTOPEN") || m.contains("SQLITE_READONLY") || m.contains("SQLITE_PERM"))) {
+      return new LarderException.StorageFailure(Kind.IO, what + " failed: cannot open " + file
+          + " for writing; check that the store directory exists and is writable (" + m + ")", e);
+    }
+    return new LarderException.StorageFailure(Kind.IO, what + " failed: " + m, e);
+  }
+
+  boolean isClosed() {
+    return closed;
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    writeLock.lock();
+    try {
+      for (Statements r : allReaders) {
+        closeQuietly(r.c);
+      }
+      dropWriter();
+    } finally {
+      writeLock.unlock();
+    }
+  }
+
+  static void closeQuietly(Connection c) {
+    try {
+      c.close();
+    } catch (SQLException ignored) {
+      // closing
+    }
+  }
+}

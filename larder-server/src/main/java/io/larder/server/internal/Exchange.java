@@ -1,0 +1,171 @@
+package io.larder.server.internal;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.larder.LarderException;
+import io.larder.config.JsonShapes;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * One HTTP request and its response: how a reply is sent, and what the metrics and the access log record of
+ * it once it is finished (then the connection takes its next request, or closes).
+ */
+final class Exchange {
+  final long start = System.nanoTime();
+  final HttpRequest request;
+  final Channel channel;
+  final boolean keepAlive;
+  private final ServerContext context;
+  private final Runnable next;
+  private final Runnable finished;
+  String protocol = "unknown";
+  String subject = "-";
+  Boolean hit;
+  long bytes;
+  /** Whether the connection closes after the response (a refused upload's body was never read). */
+  boolean close;
+  /** Whether the exchange is being handled on the event loop (only short work may happen there). */
+  boolean onEventLoop;
+
+  /**
+   * {@code next} runs on the event loop once the response is out and the connection may take its next
+   * request; {@code finished} as soon as the response is complete (the request no longer counts as in flight).
+   */
+  Exchange(ServerContext context, Channel channel, HttpRequest request, Runnable next, Runnable finished) {
+    this.context = context;
+    this.channel = channel;
+    this.request = request;
+    this.keepAlive = HttpUtil.isKeepAlive(request);
+    this.next = next;
+    this.finished = finished;
+  }
+
+  ServerContext context() {
+    return context;
+  }
+
+  HttpMethod method() {
+    return request.method();
+  }
+
+  boolean isHead() {
+    return request.method().equals(HttpMethod.HEAD);
+  }
+
+  /**
+   * Sends a complete response and finishes the exchange. {@code extra}, a fresh set of headers or null,
+   * becomes the response's own (not copied).
+   */
+  void send(HttpResponseStatus status, ByteBuf body, String contentType, HttpHeaders extra) {
+    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body,
+        extra != null ? extra : new DefaultHttpHeaders(), EmptyHttpHeaders.INSTANCE);
+    if (contentType != null) {
+      r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+    }
+    if (close || !keepAlive) {
+      r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    boolean head = isHead();
+    if (!head || !r.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
+      r.headers().set(HttpHeaderNames.CONTENT_LENGTH, head ? 0 : body.readableBytes());
+    }
+    if (!head) {
+      bytes = body.readableBytes();
+    }
+    finish(r, status.code(), channel.writeAndFlush(r));
+  }
+
+  /** An empty response with {@code headers} (or none). */
+  void empty(HttpResponseStatus status, HttpHeaders headers) {
+    send(status, Unpooled.EMPTY_BUFFER, null, headers);
+  }
+
+  void text(HttpResponseStatus status, String message) {
+    send(status, Unpooled.copiedBuffer(message + "\n", StandardCharsets.UTF_8), "text/plain; charset=utf-8", null);
+  }
+
+  void json(HttpResponseStatus status, Object node, HttpHeaders extra) {
+    byte[] b;
+    try {
+      b = JsonShapes.MAPPER.writeValueAsBytes(node);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    send(status, Unpooled.wrappedBuffer(b), "application/json", extra);
+  }
+
+  void json(HttpResponseStatus status, ObjectNode node) {
+    json(status, node, null);
+  }
+
+  void notAllowed() {
+    text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + request.method() + " is not allowed here");
+  }
+
+  /** The reply to a store error: one status per kind of error, and the error's message. */
+  void fail(LarderException e) {
+    HttpResponseStatus s = switch (e.kind()) {
+      case NOT_FOUND, CORRUPT -> HttpResponseStatus.NOT_FOUND;
+      case DIGEST_MISMATCH, SIZE_MISMATCH, INVALID_KEY, INVALID_INTEGRITY, INVALID_ARGUMENT -> HttpResponseStatus.BAD_REQUEST;
+      case INSUFFICIENT_STORAGE -> HttpResponseStatus.INSUFFICIENT_STORAGE;
+      case BUSY, CLOSED -> HttpResponseStatus.SERVICE_UNAVAILABLE;
+      case IO -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
+    };
+    if (e.kind() == LarderException.Kind.CORRUPT || e.kind() == LarderException.Kind.DIGEST_MISMATCH) {
+      context.metrics().integrityFailure();
+    }
+    if (e.kind() == LarderException.Kind.CORRUPT) {
+      hit = false;
+    }
+    if (e.kind() == LarderException.Kind.INSUFFICIENT_STORAGE) {
+      context.readiness().diskFull();
+    }
+    text(s, e.getMessage());
+  }
+
+  /** Work that answers the exchange. */
+  @FunctionalInterface
+  interface Work {
+    void run() throws Exception;
+  }
+
+  /** Runs {@code work}; a store error is answered as {@link #fail}, anything else as 500 (a bug of ours). */
+  void run(Work work) {
+    try {
+      work.run();
+    } catch (LarderException e) {
+      fail(e);
+    } catch (Exception e) {
+      text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);
+    }
+  }
+
+  /** Finishes the exchange once {@code last} (its response's last write) is done: recorded, and the connection moves on. */
+  void finish(HttpResponse r, int status, ChannelFuture last) {
+    if (close || !keepAlive) {
+      last.addListener(ChannelFutureListener.CLOSE);
+    } else {
+      last.addListener(f -> next.run());
+    }
+    context.record(protocol, request.method().name(), subject, hit, status, bytes, System.nanoTime() - start);
+    finished.run();
+  }
+}

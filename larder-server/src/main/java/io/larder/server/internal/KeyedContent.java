@@ -1,0 +1,63 @@
+package io.larder.server.internal;
+
+import io.larder.Integrity;
+import io.larder.PutOptions;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+
+/**
+ * The build caches' protocol: content under the key the path names, read with GET and HEAD, stored with PUT
+ * (or POST), removed with DELETE. When the path names the content's digest (Bazel's CAS), an upload is
+ * verified against it, and a read falls back to content stored under another key with that digest.
+ */
+final class KeyedContent implements Protocol.Handler {
+  private final ServerContext context;
+  private final StoredReplies replies;
+  private final boolean digestInPath;
+
+  KeyedContent(ServerContext context, StoredReplies replies, boolean digestInPath) {
+    this.context = context;
+    this.replies = replies;
+    this.digestInPath = digestInPath;
+  }
+
+  /** The digest a CAS key names ({@code bazel:cas:<hex>}). */
+  private static Integrity digest(Route r) {
+    return Integrity.parse("sha256:" + r.key().substring(Protocols.CAS.length()));
+  }
+
+  @Override
+  public void handle(Exchange x, Route r) throws Exception {
+    HttpMethod m = x.method();
+    if (m.equals(HttpMethod.DELETE)) {
+      delete(x, r.key());
+    } else if (digestInPath && context.store().info(r.key()).isEmpty()) {
+      // content stored under another key (e.g. through the REST API) is served by its digest
+      replies.serveDigest(x, digest(r));
+    } else {
+      replies.serveKey(x, r.key(), false);
+    }
+  }
+
+  private void delete(Exchange x, String key) {
+    boolean removed = context.store().remove(key);
+    x.hit = removed;
+    x.empty(removed ? HttpResponseStatus.NO_CONTENT : HttpResponseStatus.NOT_FOUND, null);
+  }
+
+  @Override
+  public void upload(Exchange x, Route r, Upload body, long length) {
+    PutOptions po = PutOptions.defaults().size(length);
+    if (digestInPath) {
+      po = po.integrity(digest(r));
+    }
+    Uploads.put(x, r.key(), po, length, body).ifPresent(e -> {
+      HttpHeaders h = new DefaultHttpHeaders();
+      h.set(HttpHeaderNames.ETAG, StoredReplies.etag(e.integrity()));
+      x.empty(HttpResponseStatus.OK, h);
+    });
+  }
+}

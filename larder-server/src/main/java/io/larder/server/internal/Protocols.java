@@ -1,0 +1,143 @@
+package io.larder.server.internal;
+
+import io.larder.config.JsonShapes;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The protocol table: every protocol the server speaks, in the order their paths are matched. All share one
+ * port; the path decides. Adding a protocol is adding an entry here (and its tests).
+ *
+ * <ul>
+ *   <li>{@code /healthz}, {@code /readyz}, {@code /metrics};
+ *   <li>{@code /v1/…}: Larder's REST API;
+ *   <li>{@code /v8/artifacts/status} and {@code /v8/artifacts/<hash>}: Turborepo;
+ *   <li>{@code [/<instance>]/cas/<64 hex>} and {@code [/<instance>]/ac/<64 hex>}: Bazel's HTTP cache (also
+ *       ccache's {@code bazel} layout, which uses {@code ac/});
+ *   <li>any other path: a key–value entry named by the path (Gradle's {@code <base>/<key>}, ccache's
+ *       {@code subdirs} and {@code flat} layouts, plain {@code curl}).
+ * </ul>
+ */
+final class Protocols {
+  /** Key prefixes in the store, so that each protocol has its own namespace. */
+  static final String AC = "bazel:ac:";
+  static final String CAS = "bazel:cas:";
+  static final String KV_PREFIX = "http:";
+  static final String TURBO_PREFIX = "turbo:";
+
+  private static final Set<HttpMethod> NO_UPLOADS = Set.of();
+  private static final Set<HttpMethod> READS = Set.of(HttpMethod.GET, HttpMethod.HEAD);
+  private static final Set<HttpMethod> READS_AND_DELETE = Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.DELETE);
+  private static final Set<HttpMethod> ANY = null; // the protocol answers every method itself
+  private static final Set<HttpMethod> PUT_OR_POST = Set.of(HttpMethod.PUT, HttpMethod.POST);
+  private static final Pattern HEX64 = Pattern.compile("[0-9a-f]{64}");
+
+  private final List<Protocol> table;
+
+  Protocols(ServerContext context) {
+    StoredReplies replies = new StoredReplies(context);
+    KeyedContent byKey = new KeyedContent(context, replies, false);
+    table = List.of(
+        new Protocol("health", Protocols::health, READS, NO_UPLOADS, true, Protocol.Reads.EVENT_LOOP, (x, r) -> {
+          Optional<String> why = r.rest().equals("readyz") ? context.readiness().notReady() : Optional.empty();
+          x.text(why.isPresent() ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK, why.orElse("ok"));
+        }),
+        new Protocol("metrics", exactly("/metrics"), READS, NO_UPLOADS, false, Protocol.Reads.WORKER,
+            (x, r) -> x.send(HttpResponseStatus.OK, Unpooled.copiedBuffer(context.metrics().scrape(), StandardCharsets.UTF_8),
+                "text/plain; version=0.0.4; charset=utf-8", null)),
+        new Protocol("rest", Protocols::rest, ANY, Set.of(HttpMethod.PUT), false, Protocol.Reads.WORKER,
+            new RestApi(context, replies)),
+        new Protocol("turborepo", exactly("/v8/artifacts/status"), READS, NO_UPLOADS, false, Protocol.Reads.EVENT_LOOP,
+            (x, r) -> x.json(HttpResponseStatus.OK, JsonShapes.MAPPER.createObjectNode().put("status", "enabled"))),
+        new Protocol("turborepo", Protocols::turbo, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
+        new Protocol("bazel-cas", Protocols::bazelCas, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED,
+            new KeyedContent(context, replies, true)),
+        new Protocol("bazel-ac", Protocols::bazelAc, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
+        new Protocol("kv", Protocols::kv, READS_AND_DELETE, PUT_OR_POST, false,
+            Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey));
+  }
+
+  /** The route of a raw request target: the first protocol whose paths it is. */
+  Route route(String target) throws RequestPath.BadPath {
+    RequestPath p = RequestPath.parse(target);
+    for (Protocol protocol : table) {
+      Route r = protocol.paths().match(protocol, p);
+      if (r != null) {
+        return r;
+      }
+    }
+    throw new IllegalStateException("the key-value protocol takes every path"); // the table's last entry
+  }
+
+  // ------------------------------------------------------------------ which paths are whose
+
+  private static Protocol.Paths exactly(String path) {
+    return (self, p) -> p.path.equals(path) ? new Route(self, null, null, p) : null;
+  }
+
+  private static Route health(Protocol self, RequestPath p) {
+    return p.path.equals("/healthz") || p.path.equals("/readyz") ? new Route(self, null, p.path.substring(1), p) : null;
+  }
+
+  private static Route rest(Protocol self, RequestPath p) {
+    return p.path.startsWith("/v1/") || p.path.equals("/v1")
+        ? new Route(self, null, p.path.length() <= 4 ? "" : p.path.substring(4), p) : null;
+  }
+
+  private static Route kv(Protocol self, RequestPath p) throws RequestPath.BadPath {
+    p.segments(); // checked: none empty, '.' or '..'
+    return new Route(self, KV_PREFIX + p.path, null, p);
+  }
+
+  private static Route turbo(Protocol self, RequestPath p) throws RequestPath.BadPath {
+    String[] s = p.segments();
+    if (!p.path.startsWith("/v8/artifacts/") || s.length != 3) {
+      return null;
+    }
+    String team = p.param("teamId");
+    if (team == null) {
+      team = p.param("slug");
+    }
+    return new Route(self, TURBO_PREFIX + (team == null ? "" : team) + ":" + s[2], null, p);
+  }
+
+  private static Route bazelCas(Protocol self, RequestPath p) throws RequestPath.BadPath {
+    String hex = bazelHex(p, "cas");
+    return hex == null ? null : new Route(self, CAS + hex, instance(p), p);
+  }
+
+  private static Route bazelAc(Protocol self, RequestPath p) throws RequestPath.BadPath {
+    String hex = bazelHex(p, "ac");
+    if (hex == null) {
+      return null;
+    }
+    String instance = instance(p);
+    return new Route(self, AC + (instance.isEmpty() ? "" : instance + "/") + hex, instance, p);
+  }
+
+  /** The digest of a Bazel cache path {@code [/<instance>]/<kind>/<64 hex>}, or null for another path. */
+  private static String bazelHex(RequestPath p, String kind) throws RequestPath.BadPath {
+    String[] s = p.segments();
+    int n = s.length;
+    if (n < 2 || !s[n - 2].equals(kind)) {
+      return null;
+    }
+    if (!HEX64.matcher(s[n - 1]).matches()) {
+      throw new RequestPath.BadPath(
+          "a Bazel cache path ends with 64 lowercase hex digits (a SHA-256), not '" + s[n - 1] + "'");
+    }
+    return s[n - 1];
+  }
+
+  private static String instance(RequestPath p) throws RequestPath.BadPath {
+    String[] s = p.segments();
+    return String.join("/", Arrays.copyOf(s, s.length - 2));
+  }
+}

@@ -1,0 +1,32 @@
+package io.larder.server.internal;
+
+import io.larder.GcOptions;
+import io.larder.Larder;
+import io.larder.server.ServerOptions;
+import java.util.concurrent.ExecutorService;
+
+/**
+ * What every request of one server shares, whatever transport it came by: the store, the options (limits,
+ * credentials), the metrics and the access log, readiness, the threads that run the store's blocking work,
+ * and what collections started by a request collect.
+ */
+public record ServerContext(Larder store, ServerOptions options, Metrics metrics, Readiness readiness,
+    ExecutorService workers, GcOptions gcOptions) {
+
+  /** Whether a local miss may ask a remote tier (then no lookup may run on an event loop: S3 may stall). */
+  boolean tiered() {
+    return store.remoteTier().isPresent();
+  }
+
+  /**
+   * Records one finished request in the metrics and the access log: its protocol, method, what it named,
+   * hit or miss ({@code null}: neither), status, bytes sent and duration.
+   */
+  void record(String protocol, String method, String subject, Boolean hit, int status, long bytes, long nanos) {
+    metrics.request(protocol, method, status, hit, nanos);
+    if (options.accessLog() != null) {
+      options.accessLog().printf("%s %s %s %s %s %d %d %.1fms%n", java.time.Instant.now(), method, protocol, subject,
+          hit == null ? "-" : hit ? "hit" : "miss", status, bytes, nanos / 1e6);
+    }
+  }
+}
