@@ -1,5 +1,6 @@
 package io.larder;
 
+import io.larder.internal.Errors;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -88,7 +89,7 @@ public final class Content implements AutoCloseable {
     try (stream) {
       return stream.readAllBytes();
     } catch (IOException e) {
-      throw io.larder.internal.Errors.io("reading content " + integrity, e);
+      throw Errors.io("reading content " + integrity, e);
     }
   }
 
@@ -125,7 +126,7 @@ public final class Content implements AutoCloseable {
       moved = true;
       return n;
     } catch (IOException e) {
-      throw io.larder.internal.Errors.io("writing " + target, e);
+      throw Errors.io("writing " + target, e);
     } finally {
       if (!moved) {
         try {

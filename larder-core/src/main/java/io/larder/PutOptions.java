@@ -1,5 +1,6 @@
 package io.larder;
 
+import io.larder.internal.Json;
 import java.time.Duration;
 
 /**
@@ -27,7 +28,7 @@ public record PutOptions(String metadata, Integrity integrity, long size, Durati
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "ttl must be positive, not " + ttl);
     }
     if (metadata != null) {
-      metadata = io.larder.internal.Json.requireObject(metadata, MAX_METADATA_BYTES);
+      metadata = Json.requireObject(metadata, MAX_METADATA_BYTES);
     }
   }
 

@@ -1,5 +1,10 @@
 package io.larder.bench;
 
+import io.larder.Compression;
+import io.larder.Entry;
+import io.larder.GcOptions;
+import io.larder.GcReport;
+import io.larder.Stats;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.larder.Content;
@@ -232,8 +237,8 @@ public final class Bench {
       double[] none = {0, 0, 0, 0};
       double[] zstd = {0, 0, 0, 0};
       for (int rep = 0; rep < 2; rep++) {
-        best(none, roundTrip(input, io.larder.Compression.NONE));
-        best(zstd, roundTrip(input, io.larder.Compression.ZSTD));
+        best(none, roundTrip(input, Compression.NONE));
+        best(zstd, roundTrip(input, Compression.ZSTD));
       }
       row("zstd: stored size, " + what, zstd[2] / 1e6, "MB", "content", size / 1e6, "");
       row("zstd: put " + what, zstd[0], "MB/s", "uncompressed store, same run", none[0], "");
@@ -250,7 +255,7 @@ public final class Bench {
   }
 
   /** put MB/s, get MB/s, bytes stored, 64 KiB range reads/s. */
-  private double[] roundTrip(Path input, io.larder.Compression compression) throws IOException {
+  private double[] roundTrip(Path input, Compression compression) throws IOException {
     long size = Files.size(input);
     Path dir = scratch.resolve("compression");
     double[] r = new double[4];
@@ -430,7 +435,7 @@ public final class Bench {
         best[2] = Math.max(best[2], count / seconds(t0));
         t0 = System.nanoTime();
         long n;
-        try (Stream<io.larder.Entry> s = cache.list("")) {
+        try (Stream<Entry> s = cache.list("")) {
           n = s.count();
         }
         if (n != count) {
@@ -511,7 +516,7 @@ public final class Bench {
           String prefix = String.format("pkg%06d:", r.nextInt(groups));
           long q0 = System.nanoTime();
           long n;
-          try (Stream<io.larder.Entry> s = cache.list(prefix)) {
+          try (Stream<Entry> s = cache.list(prefix)) {
             n = s.count();
           }
           ms[i] = (System.nanoTime() - q0) / 1e6;
@@ -527,7 +532,7 @@ public final class Bench {
         row(String.format("list(prefix) → 100 keys, store of %,d", size), median, "ms (median)",
             "same at 10,000 entries", first, "< 5 ms, flat");
         row(String.format("list(prefix) → 100 keys, store of %,d", size), ms[(int) (ms.length * 0.99)], "ms (p99)", "", 0, "");
-        io.larder.Stats st = cache.stats();
+        Stats st = cache.stats();
         row(String.format("index bytes per entry, store of %,d", size), (double) st.indexBytes() / st.entries(), "B",
             "", 0, "(incl. 32 B inline content)");
       }
@@ -541,7 +546,7 @@ public final class Bench {
   private void putsDuringGc(int garbage) throws Exception {
     double alone = 0;
     double[] during = new double[2];
-    int[] rates = {io.larder.GcOptions.defaults().deletesPerSecond(), 0};
+    int[] rates = {GcOptions.defaults().deletesPerSecond(), 0};
     for (int v = 0; v < 2; v++) {
       Path dir = scratch.resolve("during-" + v);
       try (Larder cache = Larder.open(dir)) {
@@ -554,7 +559,7 @@ public final class Bench {
         cache.removePrefix("garbage:");
         sync();
         alone = Math.max(alone, timedPuts(cache, "alone" + v + ":", 1_000, r));
-        io.larder.GcOptions collect = io.larder.GcOptions.defaults().grace(java.time.Duration.ZERO)
+        GcOptions collect = GcOptions.defaults().grace(java.time.Duration.ZERO)
             .deletesPerSecond(rates[v]);
         Thread collector = Thread.ofPlatform().start(() -> cache.gc(collect));
         during[v] = timedPuts(cache, "during:", 1_000, r);
@@ -613,7 +618,7 @@ public final class Bench {
         pool.resetPeakUsage();
       }
       long t0 = System.nanoTime();
-      io.larder.GcReport report = cache.gc(io.larder.GcOptions.defaults().maxSize(total * 9 / 10).lowWater(1.0)
+      GcReport report = cache.gc(GcOptions.defaults().maxSize(total * 9 / 10).lowWater(1.0)
           .keepPerGroup(1));
       double secs = seconds(t0);
       long peak = 0;

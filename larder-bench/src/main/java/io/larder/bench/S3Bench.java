@@ -1,5 +1,9 @@
 package io.larder.bench;
 
+import io.larder.Algorithm;
+import io.larder.Entry;
+import io.larder.Integrity;
+import io.larder.TierOptions;
 import io.larder.Larder;
 import io.larder.LarderOptions;
 import io.larder.s3.S3Proxy;
@@ -77,8 +81,8 @@ public final class S3Bench {
           for (int i = 0; i < n; i++) {
             int k = i;
             byte[] d = data[i];
-            io.larder.Entry entry = new io.larder.Entry("k" + i,
-                io.larder.Integrity.compute(io.larder.Algorithm.SHA256, d), size, now, now, null, null);
+            Entry entry = new Entry("k" + i,
+                Integrity.compute(Algorithm.SHA256, d), size, now, now, null, null);
             long t0 = System.nanoTime();
             a.put("k" + i, d);
             long t1 = System.nanoTime();
@@ -155,7 +159,7 @@ public final class S3Bench {
     double through;
     try (Larder a = Larder.open(dir.resolve("wb" + round), LarderOptions.defaults(),
         new S3Tier(proxy.config("bench", prefix), dir.resolve("spool-wb")),
-        io.larder.TierOptions.defaults().writeBehind(true))) {
+        TierOptions.defaults().writeBehind(true))) {
       long t0 = System.nanoTime();
       for (int i = 0; i < n; i++) {
         a.put("k" + i, data[i]);

@@ -1,5 +1,10 @@
 package io.larder.cli;
 
+import io.larder.LarderOptions;
+import io.larder.config.JsonShapes;
+import io.larder.config.LarderConfig;
+import io.larder.s3.S3BlobStore;
+import io.larder.s3.S3Tier;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.larder.Entry;
@@ -19,30 +24,30 @@ abstract class Base implements Callable<Integer> {
   final PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false,
       StandardCharsets.UTF_8);
 
-  private io.larder.config.LarderConfig config;
+  private LarderConfig config;
 
   /** The store's configuration: larder.toml, then LARDER_* variables, then --set and command flags. */
-  io.larder.config.LarderConfig config() {
+  LarderConfig config() {
     if (config == null) {
-      java.util.Map<io.larder.config.LarderConfig.Key, io.larder.config.LarderConfig.Setting> flags =
-          new java.util.EnumMap<>(io.larder.config.LarderConfig.Key.class);
+      java.util.Map<LarderConfig.Key, LarderConfig.Setting> flags =
+          new java.util.EnumMap<>(LarderConfig.Key.class);
       options.settings.forEach((k, v) -> {
-        io.larder.config.LarderConfig.Key key = java.util.Arrays.stream(io.larder.config.LarderConfig.Key.values())
+        LarderConfig.Key key = java.util.Arrays.stream(LarderConfig.Key.values())
             .filter(x -> x.configName().equals(k)).findFirst()
             .orElseThrow(() -> new Main.UsageException("--set: unknown setting '" + k + "'"));
-        flags.put(key, new io.larder.config.LarderConfig.Setting(v, "--set " + k));
+        flags.put(key, new LarderConfig.Setting(v, "--set " + k));
       });
       if (options.store != null) {
-        storeFlags(options.store).forEach((k, v) -> flags.put(k, new io.larder.config.LarderConfig.Setting(v, "--store")));
+        storeFlags(options.store).forEach((k, v) -> flags.put(k, new LarderConfig.Setting(v, "--store")));
       }
-      commandFlags().forEach((k, v) -> flags.put(k, new io.larder.config.LarderConfig.Setting(v, "--" + k.configName())));
-      config = io.larder.config.LarderConfig.load(options.storeDir(), System.getenv(), flags);
+      commandFlags().forEach((k, v) -> flags.put(k, new LarderConfig.Setting(v, "--" + k.configName())));
+      config = LarderConfig.load(options.storeDir(), System.getenv(), flags);
     }
     return config;
   }
 
   /** The settings {@code --store s3://bucket/prefix} stands for. */
-  static java.util.Map<io.larder.config.LarderConfig.Key, String> storeFlags(String store) {
+  static java.util.Map<LarderConfig.Key, String> storeFlags(String store) {
     java.util.regex.Matcher m = java.util.regex.Pattern.compile("s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?")
         .matcher(store);
     if (!m.matches()) {
@@ -53,17 +58,17 @@ abstract class Base implements Callable<Integer> {
     if (!prefix.isEmpty() && !prefix.endsWith("/")) {
       prefix += "/";
     }
-    return java.util.Map.of(io.larder.config.LarderConfig.Key.S3_BUCKET, m.group(1),
-        io.larder.config.LarderConfig.Key.S3_PREFIX, prefix);
+    return java.util.Map.of(LarderConfig.Key.S3_BUCKET, m.group(1),
+        LarderConfig.Key.S3_PREFIX, prefix);
   }
 
   /** Settings this command's own flags give (e.g. gc --max-size). */
-  java.util.Map<io.larder.config.LarderConfig.Key, String> commandFlags() {
+  java.util.Map<LarderConfig.Key, String> commandFlags() {
     return java.util.Map.of();
   }
 
   /** Adds a command's own flag to {@link #commandFlags()} if it was given. */
-  static void flag(java.util.Map<io.larder.config.LarderConfig.Key, String> flags, io.larder.config.LarderConfig.Key key,
+  static void flag(java.util.Map<LarderConfig.Key, String> flags, LarderConfig.Key key,
       Object value) {
     if (value != null) {
       flags.put(key, value.toString());
@@ -71,20 +76,20 @@ abstract class Base implements Callable<Integer> {
   }
 
   Larder open() {
-    io.larder.config.LarderConfig c = config();
-    io.larder.LarderOptions o = c.storeOptions(io.larder.LarderOptions.defaults());
-    String bucket = c.value(io.larder.config.LarderConfig.Key.S3_BUCKET);
+    LarderConfig c = config();
+    LarderOptions o = c.storeOptions(LarderOptions.defaults());
+    String bucket = c.value(LarderConfig.Key.S3_BUCKET);
     if (bucket == null) {
       return Larder.open(options.storeDir(), o);
     }
     // the shared S3 tier: credentials from the AWS SDK's standard chain (AWS_ACCESS_KEY_ID, profiles, roles)
-    String endpoint = c.value(io.larder.config.LarderConfig.Key.S3_ENDPOINT);
-    String pathStyle = c.value(io.larder.config.LarderConfig.Key.S3_PATH_STYLE);
+    String endpoint = c.value(LarderConfig.Key.S3_ENDPOINT);
+    String pathStyle = c.value(LarderConfig.Key.S3_PATH_STYLE);
     boolean path = pathStyle == null || pathStyle.equals("auto") ? endpoint != null : Boolean.parseBoolean(pathStyle);
-    io.larder.s3.S3BlobStore.Config s3 = new io.larder.s3.S3BlobStore.Config(bucket,
-        c.value(io.larder.config.LarderConfig.Key.S3_PREFIX), endpoint == null ? null : java.net.URI.create(endpoint),
-        c.value(io.larder.config.LarderConfig.Key.S3_REGION), path, null, null);
-    return Larder.open(options.storeDir(), o, new io.larder.s3.S3Tier(s3, options.storeDir().resolve("tmp")),
+    S3BlobStore.Config s3 = new S3BlobStore.Config(bucket,
+        c.value(LarderConfig.Key.S3_PREFIX), endpoint == null ? null : java.net.URI.create(endpoint),
+        c.value(LarderConfig.Key.S3_REGION), path, null, null);
+    return Larder.open(options.storeDir(), o, new S3Tier(s3, options.storeDir().resolve("tmp")),
         c.tierOptions());
   }
 
@@ -106,14 +111,14 @@ abstract class Base implements Callable<Integer> {
 
   /** Jackson takes a noticeable part of start-up: loaded only by commands that print or read JSON. */
   static final class Jsons {
-    static final ObjectMapper MAPPER = io.larder.config.JsonShapes.MAPPER;
+    static final ObjectMapper MAPPER = JsonShapes.MAPPER;
 
     private Jsons() {}
   }
 
   /** The JSON shape of an entry, shared by every command that prints entries. */
   static ObjectNode entryJson(Entry e) {
-    return io.larder.config.JsonShapes.entry(e);
+    return JsonShapes.entry(e);
   }
 
   static String humanSize(long bytes) {

@@ -1,5 +1,6 @@
 package io.larder.cli;
 
+import io.larder.config.JsonShapes;
 import io.larder.GcOptions;
 import io.larder.GcReport;
 import io.larder.Larder;
@@ -67,7 +68,7 @@ final class GcCommand extends Base {
       r = cache.gc(o);
     }
     if (options.json) {
-      printJson(io.larder.config.JsonShapes.gcReport(r));
+      printJson(JsonShapes.gcReport(r));
     } else {
       String verb = r.dryRun() ? "would remove" : "removed";
       out.printf("expired    %d entries%n", r.expired());
@@ -88,7 +89,7 @@ final class GcCommand extends Base {
       r = cache.collectTier(g, dryRun);
     }
     if (options.json) {
-      printJson(io.larder.config.JsonShapes.gcReport(r));
+      printJson(JsonShapes.gcReport(r));
     } else {
       String verb = r.dryRun() ? "would remove" : "removed";
       out.printf("bucket     %s (%s of content)%n", where, humanSize(r.bytesBefore()));

@@ -1,5 +1,6 @@
 package io.larder.cli;
 
+import io.larder.LarderException;
 import io.larder.Content;
 import io.larder.Integrity;
 import io.larder.Larder;
@@ -38,7 +39,7 @@ final class GetCommand extends Base {
       Optional<Content> c = target.digest != null
           ? cache.getByDigest(Integrity.parse(target.digest)) : cache.get(target.key);
       if (c.isEmpty()) {
-        throw new io.larder.LarderException.NotFound(
+        throw new LarderException.NotFound(
             (target.digest != null ? "no content with digest " + target.digest : "no entry for key '" + target.key + "'")
                 + " in " + cache.root());
       }

@@ -1,5 +1,6 @@
 package io.larder.cli;
 
+import io.larder.LarderException;
 import io.larder.Entry;
 import io.larder.Larder;
 import picocli.CommandLine.Command;
@@ -15,7 +16,7 @@ final class InfoCommand extends Base {
   int run() throws Exception {
     Entry e;
     try (Larder cache = open()) {
-      e = cache.info(key).orElseThrow(() -> new io.larder.LarderException.NotFound(
+      e = cache.info(key).orElseThrow(() -> new LarderException.NotFound(
           "no entry for key '" + key + "' in " + cache.root()));
     }
     if (options.json) {

@@ -1,5 +1,7 @@
 package io.larder.cli;
 
+import io.larder.Algorithm;
+import io.larder.config.JsonShapes;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -54,7 +56,7 @@ final class OutputTree {
     if (!cache.has(BLOB + hex)) {
       cache.put(BLOB + hex, file, null);
     }
-    return io.larder.config.JsonShapes.MAPPER.createObjectNode().put("sha256", hex).put("size", size);
+    return JsonShapes.MAPPER.createObjectNode().put("sha256", hex).put("size", size);
   }
 
   /** Copies a recorded blob (stdout, stderr) to {@code to}; false if it is gone or does not match its digest. */
@@ -77,7 +79,7 @@ final class OutputTree {
     if (in.isEmpty()) {
       return false;
     }
-    java.security.MessageDigest md = io.larder.Algorithm.SHA256.newDigest();
+    java.security.MessageDigest md = Algorithm.SHA256.newDigest();
     try (InputStream s = new java.security.DigestInputStream(in.get(), md)) {
       Files.copy(s, target, StandardCopyOption.REPLACE_EXISTING);
     }
@@ -119,7 +121,7 @@ final class OutputTree {
         }
       });
     }
-    ArrayNode out = io.larder.config.JsonShapes.MAPPER.createArrayNode();
+    ArrayNode out = JsonShapes.MAPPER.createArrayNode();
     for (var e : found.entrySet()) {
       Path p = e.getValue();
       ObjectNode n = out.addObject().put("path", e.getKey());
@@ -221,7 +223,7 @@ final class OutputTree {
   }
 
   private static String sha256(Path file) throws IOException {
-    java.security.MessageDigest md = io.larder.Algorithm.SHA256.newDigest();
+    java.security.MessageDigest md = Algorithm.SHA256.newDigest();
     try (InputStream in = Files.newInputStream(file)) {
       byte[] buf = new byte[256 * 1024];
       for (int n; (n = in.read(buf)) > 0; ) {

@@ -1,5 +1,7 @@
 package io.larder.cli;
 
+import io.larder.LarderException;
+import io.larder.config.LarderConfig;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.larder.Entry;
 import io.larder.Integrity;
@@ -77,7 +79,7 @@ final class PutCommand extends Base {
         }
       }
     } catch (NoSuchFileException ex) {
-      throw new io.larder.LarderException.NotFound("no such file: " + ex.getFile());
+      throw new LarderException.NotFound("no such file: " + ex.getFile());
     }
     if (options.json) {
       printJson(entryJson(e));
@@ -105,7 +107,7 @@ final class PutCommand extends Base {
 
   static Duration parseDuration(String text) {
     try {
-      return io.larder.config.LarderConfig.duration(text);
+      return LarderConfig.duration(text);
     } catch (IllegalArgumentException e) {
       throw new Main.UsageException("invalid duration '" + text + "': use a number and a unit (30s, 15m, 12h, 7d, 2w) or ISO-8601 (PT1H)");
     }

@@ -1,5 +1,7 @@
 package io.larder.cli;
 
+import io.larder.LarderException;
+import io.larder.VerifyReport;
 import io.larder.Larder;
 import io.larder.config.LarderConfig;
 import io.larder.server.Credentials;
@@ -158,12 +160,12 @@ final class ServeCommand extends Base {
     long ms = Math.max(1, interval.toMillis());
     executor.scheduleWithFixedDelay(() -> {
       try {
-        io.larder.VerifyReport r = store.verify();
+        VerifyReport r = store.verify();
         if (!r.clean()) {
           System.err.println("larder: scrub removed " + r.corruptRemoved() + " corrupt and " + r.missingRemoved()
               + " missing blobs (" + r.entriesRemoved() + " entries)");
         }
-      } catch (io.larder.LarderException e) {
+      } catch (LarderException e) {
         System.err.println("larder: scrub failed: " + e.getMessage());
       }
     }, ms, ms, java.util.concurrent.TimeUnit.MILLISECONDS);

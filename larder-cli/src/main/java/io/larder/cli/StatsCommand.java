@@ -1,5 +1,6 @@
 package io.larder.cli;
 
+import io.larder.config.JsonShapes;
 import io.larder.Larder;
 import io.larder.Stats;
 import picocli.CommandLine.Command;
@@ -18,7 +19,7 @@ final class StatsCommand extends Base {
       pending = cache.tierStats().pendingWrites();
     }
     if (options.json) {
-      com.fasterxml.jackson.databind.node.ObjectNode n = io.larder.config.JsonShapes.stats(s, config());
+      com.fasterxml.jackson.databind.node.ObjectNode n = JsonShapes.stats(s, config());
       if (tier != null) {
         n.putObject("tier").put("location", tier).put("pendingWrites", pending);
       }

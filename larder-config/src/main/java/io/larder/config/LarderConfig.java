@@ -1,5 +1,6 @@
 package io.larder.config;
 
+import io.larder.TierOptions;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import io.larder.Compression;
@@ -117,7 +118,7 @@ public final class LarderConfig {
   private final long maxBlobSize;
   private final int port;
   private final String bind;
-  private final io.larder.TierOptions tierOptions;
+  private final TierOptions tierOptions;
 
   private LarderConfig(Map<Key, Setting> settings) {
     this.settings = settings;
@@ -148,11 +149,11 @@ public final class LarderConfig {
     if (queueLimit < 1) {
       throw invalid(Key.S3_QUEUE_LIMIT, get(Key.S3_QUEUE_LIMIT), "it must be at least 1");
     }
-    this.tierOptions = io.larder.TierOptions.defaults().writeBehind(w.equals("behind")).queueLimit(queueLimit);
+    this.tierOptions = TierOptions.defaults().writeBehind(w.equals("behind")).queueLimit(queueLimit);
   }
 
   /** How the store writes to its S3 tier (s3-writes, s3-queue-limit). */
-  public io.larder.TierOptions tierOptions() {
+  public TierOptions tierOptions() {
     return tierOptions;
   }
 

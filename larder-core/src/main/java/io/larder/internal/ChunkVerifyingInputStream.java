@@ -1,5 +1,7 @@
 package io.larder.internal;
 
+import io.larder.Algorithm;
+import io.larder.LarderException;
 import io.larder.spi.Chunks;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,7 +37,7 @@ public final class ChunkVerifyingInputStream extends InputStream {
     this.skip = offset - (long) chunk * chunks.size();
     this.left = length;
     this.buf = new byte[chunks.size()];
-    this.md = io.larder.Algorithm.SHA256.newDigest();
+    this.md = Algorithm.SHA256.newDigest();
   }
 
   /** Where the raw stream must start: the first byte of the chunk holding {@code offset}. */
@@ -61,7 +63,7 @@ public final class ChunkVerifyingInputStream extends InputStream {
     md.update(buf, 0, n);
     if (n != want || !MessageDigest.isEqual(md.digest(), chunks.digest(chunk))) {
       onCorrupt.run();
-      throw new io.larder.LarderException.IntegrityFailure(io.larder.LarderException.Kind.CORRUPT, what + " "
+      throw new LarderException.IntegrityFailure(LarderException.Kind.CORRUPT, what + " "
           + (n != want ? "ended " + (want - n) + " bytes early in chunk " + chunk : "failed the digest of chunk " + chunk)
           + ": the copy in the remote tier is damaged; nothing of that chunk was served");
     }

@@ -1,5 +1,6 @@
 package io.larder.internal;
 
+import io.larder.Algorithm;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -227,7 +228,7 @@ public final class WriteBehindQueue implements AutoCloseable {
   }
 
   static String name(String key) {
-    return HexFormat.of().formatHex(io.larder.Algorithm.SHA256.newDigest().digest(key.getBytes(StandardCharsets.UTF_8)));
+    return HexFormat.of().formatHex(Algorithm.SHA256.newDigest().digest(key.getBytes(StandardCharsets.UTF_8)));
   }
 
   /**

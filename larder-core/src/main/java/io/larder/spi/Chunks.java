@@ -1,5 +1,7 @@
 package io.larder.spi;
 
+import io.larder.Algorithm;
+import io.larder.internal.Streams;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -57,12 +59,12 @@ public record Chunks(int size, byte[] digests) {
     private Hashing(InputStream in, int size) {
       super(in);
       this.size = size;
-      this.md = io.larder.Algorithm.SHA256.newDigest();
+      this.md = Algorithm.SHA256.newDigest();
     }
 
     @Override
     public int read() throws IOException {
-      return io.larder.internal.Streams.readOne(this);
+      return Streams.readOne(this);
     }
 
     @Override

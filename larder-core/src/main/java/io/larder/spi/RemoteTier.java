@@ -1,5 +1,6 @@
 package io.larder.spi;
 
+import io.larder.GcReport;
 import io.larder.Entry;
 import io.larder.Integrity;
 import java.io.Closeable;
@@ -68,7 +69,7 @@ public interface RemoteTier extends Closeable {
    * @return {@code expired}: entries removed; {@code blobsRemoved}/{@code bytesFreed}: content removed;
    *     {@code tmpRemoved}: uploads aborted; {@code bytesBefore}: bytes of content the tier held
    */
-  io.larder.GcReport collect(Instant now, java.time.Duration grace, boolean dryRun);
+  GcReport collect(Instant now, java.time.Duration grace, boolean dryRun);
 
   /** Where it is, for messages: e.g. {@code s3://bucket/prefix/}. */
   String describe();

@@ -1,5 +1,7 @@
 package io.larder.s3;
 
+import io.larder.Algorithm;
+import io.larder.GcReport;
 import io.larder.Entry;
 import io.larder.Integrity;
 import io.larder.LarderException;
@@ -407,7 +409,7 @@ public final class S3Tier implements RemoteTier {
   }
 
   @Override
-  public io.larder.GcReport collect(Instant now, java.time.Duration grace, boolean dryRun) {
+  public GcReport collect(Instant now, java.time.Duration grace, boolean dryRun) {
     // 1. every entry: expired ones go, the others' blobs are referenced
     java.util.Set<String> referenced = java.util.concurrent.ConcurrentHashMap.newKeySet();
     java.util.concurrent.atomic.LongAdder expired = new java.util.concurrent.atomic.LongAdder();
@@ -437,7 +439,7 @@ public final class S3Tier implements RemoteTier {
               gone.add(entryKey(key));
               expired.increment();
             } else { // content kept in its entry references no blob; protecting one of its digest costs nothing
-              e.get().integrity().hash(io.larder.Algorithm.SHA256).ifPresent(h -> referenced.add(h.hex()));
+              e.get().integrity().hash(Algorithm.SHA256).ifPresent(h -> referenced.add(h.hex()));
             }
           }));
         }
@@ -495,7 +497,7 @@ public final class S3Tier implements RemoteTier {
       throw failure("collecting " + describe() + "blobs/", e);
     }
     long aborted = dryRun ? 0 : blobs.removeTmpOlderThan(cutoff);
-    return new io.larder.GcReport(expired.sum(), 0, blobsRemoved, bytesFreed, aborted, bytesBefore, dryRun);
+    return new GcReport(expired.sum(), 0, blobsRemoved, bytesFreed, aborted, bytesBefore, dryRun);
   }
 
   /** Deletes objects a thousand per request where the server can (DeleteObjects), else one by one. */

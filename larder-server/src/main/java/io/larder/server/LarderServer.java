@@ -1,5 +1,6 @@
 package io.larder.server;
 
+import io.larder.LarderException;
 import io.larder.GcOptions;
 import io.larder.Larder;
 import io.larder.server.internal.HttpHandler;
@@ -113,10 +114,10 @@ public final class LarderServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while starting", e);
-    } catch (io.larder.LarderException e) {
+    } catch (LarderException e) {
       throw e;
     } catch (Exception e) {
-      throw new io.larder.LarderException.InvalidInput(io.larder.LarderException.Kind.INVALID_ARGUMENT,
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
           "cannot listen on " + options.bind() + ":" + options.port() + ": " + e.getMessage()
               + " (another server on that port? use --port)");
     }
