@@ -50,9 +50,7 @@ public record LarderOptions(Durability durability, Algorithm algorithm, InstantS
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
           "inlineThreshold must be between 0 and " + MAX_INLINE_THRESHOLD + " bytes, not " + inlineThreshold);
     }
-    if (defaultTtl != null && (defaultTtl.isNegative() || defaultTtl.isZero())) {
-      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "defaultTtl must be positive");
-    }
+    PutOptions.checkTtl("the default TTL (default-ttl)", defaultTtl);
     if (tmpGrace.isNegative()) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "tmpGrace must not be negative");
     }

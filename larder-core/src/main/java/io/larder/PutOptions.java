@@ -19,16 +19,25 @@ public record PutOptions(String metadata, Integrity integrity, long size, Durati
 
   private static final PutOptions DEFAULTS = new PutOptions(null, null, -1, null);
 
+  /** The longest TTL accepted: 100 years (36,500 days). */
+  public static final Duration MAX_TTL = Duration.ofDays(36_500);
+
   public PutOptions {
     if (size < -1) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
           "expected size must be 0 or more bytes, not " + size);
     }
-    if (ttl != null && (ttl.isNegative() || ttl.isZero())) {
-      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "ttl must be positive, not " + ttl);
-    }
+    checkTtl("ttl", ttl);
     if (metadata != null) {
       metadata = Json.requireObject(metadata, MAX_METADATA_BYTES);
+    }
+  }
+
+  /** Refuses a TTL ({@code what} names the setting) that is not positive or longer than {@link #MAX_TTL}. */
+  static void checkTtl(String what, Duration ttl) {
+    if (ttl != null && (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_TTL) > 0)) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
+          what + " must be positive and at most 100 years (36500 days), not " + ttl.getSeconds() + " seconds");
     }
   }
 

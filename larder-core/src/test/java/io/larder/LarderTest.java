@@ -549,6 +549,16 @@ class LarderTest {
   }
 
   @Test
+  void aTtlOutOfRangeIsRefusedNamingTheSettingNotAnOverflow() {
+    assertThatThrownBy(() -> cache.put("k", new byte[] {1}, PutOptions.defaults().ttl(Duration.ofSeconds(Long.MAX_VALUE))))
+        .isInstanceOf(LarderException.InvalidInput.class).hasMessageContaining("ttl").hasMessageContaining("100 years");
+    assertThatThrownBy(() -> LarderOptions.defaults().defaultTtl(Duration.ofDays(9_999_999_999_999L)))
+        .isInstanceOf(LarderException.InvalidInput.class).hasMessageContaining("default-ttl");
+    cache.put("k", new byte[] {1}, PutOptions.defaults().ttl(PutOptions.MAX_TTL));
+    assertThat(cache.info("k").orElseThrow().expires()).isNotNull();
+  }
+
+  @Test
   void entriesSurviveReopeningAndTheIndexRecordsItsFormat() throws Exception {
     cache.put("persist", random(20_000, 23), PutOptions.defaults().metadata("{}"));
     cache.close();

@@ -7,6 +7,8 @@ import io.larder.Entry;
 import io.larder.Integrity;
 import io.larder.Larder;
 import io.larder.PutOptions;
+import io.larder.server.Namespaces;
+import java.util.Optional;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -49,6 +51,10 @@ final class PutCommand extends Base {
 
   @Override
   int run() throws Exception {
+    Optional<String> owner = Namespaces.owner(key);
+    if (owner.isPresent()) { // what a protocol serves is only what it stored
+      throw new Main.UsageException(Namespaces.refusal(key, owner.get()));
+    }
     PutOptions po = PutOptions.defaults();
     String metadata = metadata();
     if (metadata != null) {

@@ -104,6 +104,12 @@ class LauncherTest {
     assertThat(larder(null, "put", "k", "-", "--integrity", "bogus").code()).isEqualTo(2);
     assertThat(larder(null, "put", "k", "-", "--ttl", "soon").stderr()).contains("invalid duration");
     assertThat(larder("x".getBytes(), "put", "a\tb", "-").code()).as("control characters in a key").isEqualTo(2);
+    Result forever = larder("x".getBytes(), "put", "k", "-", "--ttl", "9999999999999d");
+    assertThat(forever.code()).as("an out-of-range TTL is a usage error").isEqualTo(2);
+    assertThat(forever.stderr()).contains("ttl").contains("100 years").doesNotContain("overflow");
+    Result reserved = larder("x".getBytes(), "put", "bazel:cas:" + "0".repeat(64), "-");
+    assertThat(reserved.code()).as("a protocol's namespace is written through the protocol only").isEqualTo(2);
+    assertThat(reserved.stderr()).contains("namespace");
 
     Result mismatch = larder("hello".getBytes(), "put", "k", "-", "--size", "4");
     assertThat(mismatch.code()).isEqualTo(3);

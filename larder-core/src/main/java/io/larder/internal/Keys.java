@@ -22,9 +22,9 @@ public final class Keys {
     }
     for (int i = 0; i < key.length(); i++) {
       char c = key.charAt(i);
-      if (c < 0x20 || c == 0x7f) {
+      if (c < 0x20 || c >= 0x7f && c <= 0x9f) { // C0, DEL and C1 (NEL among them)
         throw invalid("key contains the control character U+" + String.format("%04X", (int) c)
-            + " at index " + i + "; keys may not contain control characters (NUL, newline, tab, …)");
+            + " at index " + i + "; keys may not contain control characters (NUL, newline, tab, NEL, …)");
       }
       if (Character.isHighSurrogate(c)) {
         if (i + 1 < key.length() && Character.isLowSurrogate(key.charAt(i + 1))) {

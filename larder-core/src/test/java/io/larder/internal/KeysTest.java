@@ -40,6 +40,8 @@ class KeysTest {
     assertInvalid("", "empty");
     assertInvalid("a\u0000b", "control character U+0000");
     assertInvalid("a\nb", "control character U+000A");
+    assertInvalid("a\u0085b", "control character U+0085"); // NEL, a C1 control
+    assertInvalid("a\u009Fb", "control character U+009F");
     assertInvalid("a\uD800", "unpaired surrogate");
     assertInvalid("\uDC00a", "unpaired surrogate");
     assertInvalid("a".repeat(4097), "over 4096 bytes");

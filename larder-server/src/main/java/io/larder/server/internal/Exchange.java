@@ -147,12 +147,17 @@ final class Exchange {
     void run() throws Exception;
   }
 
-  /** Runs {@code work}; a store error is answered as {@link #fail}, anything else as 500 (a bug of ours). */
+  /**
+   * Runs {@code work}; a store error is answered as {@link #fail}, a malformed part of the request as 400,
+   * anything else as 500 (a bug of ours).
+   */
   void run(Work work) {
     try {
       work.run();
     } catch (LarderException e) {
       fail(e);
+    } catch (RequestPath.BadPath e) {
+      text(HttpResponseStatus.BAD_REQUEST, e.getMessage());
     } catch (Exception e) {
       text(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal error: " + e);
     }

@@ -144,7 +144,7 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     Route route;
     try {
       route = protocols.route(req.uri());
-    } catch (RequestPath.BadPath e) {
+    } catch (RequestPath.BadPath e) { // before anything else, credentials included
       x.protocol = "invalid";
       refuseBody(x, req);
       x.text(HttpResponseStatus.BAD_REQUEST, e.getMessage());

@@ -1,5 +1,6 @@
 package io.larder.server.internal;
 
+import io.larder.Algorithm;
 import io.larder.Integrity;
 import io.larder.PutOptions;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
@@ -29,13 +30,19 @@ final class KeyedContent implements Protocol.Handler {
     return Integrity.parse("sha256:" + r.key().substring(Protocols.CAS.length()));
   }
 
+  /** Whether {@code i} includes the SHA-256 the CAS route names. */
+  private static boolean names(Integrity i, Route r) {
+    return i.hash(Algorithm.SHA256).map(h -> h.hex().equals(r.key().substring(Protocols.CAS.length()))).orElse(false);
+  }
+
   @Override
   public void handle(Exchange x, Route r) throws Exception {
     HttpMethod m = x.method();
     if (m.equals(HttpMethod.DELETE)) {
       delete(x, r.key());
-    } else if (digestInPath && context.store().info(r.key()).isEmpty()) {
-      // content stored under another key (e.g. through the REST API) is served by its digest
+    } else if (digestInPath && !context.store().info(r.key()).map(e -> names(e.integrity(), r)).orElse(false)) {
+      // content stored under another key (e.g. through the REST API) is served by its digest, and so is
+      // a key whose entry is not of that digest: a CAS read is checked against the digest it names
       replies.serveDigest(x, digest(r));
     } else {
       replies.serveKey(x, r.key(), false);

@@ -1,6 +1,7 @@
 package io.larder.server.internal;
 
 import io.larder.config.JsonShapes;
+import io.larder.server.Namespaces;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -26,11 +27,11 @@ import java.util.regex.Pattern;
  * </ul>
  */
 final class Protocols {
-  /** Key prefixes in the store, so that each protocol has its own namespace. */
-  static final String AC = "bazel:ac:";
-  static final String CAS = "bazel:cas:";
-  static final String KV_PREFIX = "http:";
-  static final String TURBO_PREFIX = "turbo:";
+  /** Key prefixes in the store, so that each protocol has its own namespace (see {@link Namespaces}). */
+  static final String AC = Namespaces.BAZEL_AC;
+  static final String CAS = Namespaces.BAZEL_CAS;
+  static final String KV_PREFIX = Namespaces.PATHS;
+  static final String TURBO_PREFIX = Namespaces.TURBO;
 
   private static final Set<HttpMethod> NO_UPLOADS = Set.of();
   private static final Set<HttpMethod> READS = Set.of(HttpMethod.GET, HttpMethod.HEAD);
@@ -56,6 +57,12 @@ final class Protocols {
             new RestApi(context, replies)),
         new Protocol("turborepo", exactly("/v8/artifacts/status"), READS, NO_UPLOADS, false, Protocol.Reads.EVENT_LOOP,
             (x, r) -> x.json(HttpResponseStatus.OK, JsonShapes.MAPPER.createObjectNode().put("status", "enabled"))),
+        // usage events: accepted and dropped (never stored as an artifact)
+        new Protocol("turborepo", exactly("/v8/artifacts/events"), Set.of(HttpMethod.POST), NO_UPLOADS, false,
+            Protocol.Reads.EVENT_LOOP, (x, r) -> x.json(HttpResponseStatus.OK, JsonShapes.MAPPER.createObjectNode())),
+        // the query of several artifacts' details: not supported (Turborepo does without it)
+        new Protocol("turborepo", exactly("/v8/artifacts"), ANY, NO_UPLOADS, false, Protocol.Reads.EVENT_LOOP,
+            (x, r) -> x.text(HttpResponseStatus.NOT_FOUND, "querying artifacts is not supported; GET or HEAD each one")),
         new Protocol("turborepo", Protocols::turbo, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
         new Protocol("bazel-cas", Protocols::bazelCas, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED,
             new KeyedContent(context, replies, true)),
@@ -104,6 +111,9 @@ final class Protocols {
     String team = p.param("teamId");
     if (team == null) {
       team = p.param("slug");
+    }
+    if (team != null && team.indexOf(':') >= 0) { // teamA:x storing h must not be teamA's x:h
+      throw new RequestPath.BadPath("a Turborepo team (teamId or slug) may not contain ':'");
     }
     return new Route(self, TURBO_PREFIX + (team == null ? "" : team) + ":" + s[2], null, p);
   }

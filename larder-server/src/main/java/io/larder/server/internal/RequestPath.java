@@ -1,6 +1,8 @@
 package io.larder.server.internal;
 
-import java.net.URLDecoder;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -27,14 +29,35 @@ final class RequestPath {
     this.query = query;
   }
 
-  /** Parses the raw request target (path and optional query). */
+  /**
+   * Parses the raw request target: origin form ({@code /path?query}), or absolute form
+   * ({@code http://host/path?query}, which RFC 9112 says a server must accept; the authority is ignored).
+   */
   static RequestPath parse(String target) throws BadPath {
+    target = originForm(target);
     int q = target.indexOf('?');
     String rawPath = q < 0 ? target : target.substring(0, q);
     if (!rawPath.startsWith("/")) {
       throw new BadPath("the path must start with /");
     }
     return new RequestPath(decode(rawPath), q < 0 ? "" : target.substring(q + 1));
+  }
+
+  private static String originForm(String target) {
+    int scheme = target.indexOf("://");
+    if (scheme <= 0 || target.startsWith("/")) {
+      return target;
+    }
+    String name = target.substring(0, scheme);
+    if (!name.equalsIgnoreCase("http") && !name.equalsIgnoreCase("https")) {
+      return target;
+    }
+    int path = target.indexOf('/', scheme + 3);
+    int query = target.indexOf('?', scheme + 3);
+    if (path < 0 || query >= 0 && query < path) {
+      return "/" + (query < 0 ? "" : target.substring(query));
+    }
+    return target.substring(path);
   }
 
   /** The path's segments, none of them empty, {@code .} or {@code ..}. */
@@ -51,17 +74,17 @@ final class RequestPath {
     return segments;
   }
 
-  /** One query parameter, decoded; {@code null} if absent. */
-  String param(String name) {
-    return param(query, name);
-  }
-
-  static String param(String query, String name) {
+  /**
+   * One query parameter, decoded ({@code +} is a space, {@code %XX} a byte of UTF-8); {@code null} if absent.
+   *
+   * @throws BadPath if its value has a malformed escape or is not UTF-8
+   */
+  String param(String name) throws BadPath {
     for (String part : query.split("&")) {
       int eq = part.indexOf('=');
       String k = eq < 0 ? part : part.substring(0, eq);
       if (k.equals(name)) {
-        return URLDecoder.decode(eq < 0 ? "" : part.substring(eq + 1), StandardCharsets.UTF_8);
+        return decode(eq < 0 ? "" : part.substring(eq + 1).replace('+', ' '), "the query parameter '" + name + "'");
       }
     }
     return null;
@@ -69,8 +92,25 @@ final class RequestPath {
 
   /** Percent-decodes a path, refusing encoded separators and control characters. */
   static String decode(String raw) throws BadPath {
-    if (raw.indexOf('%') < 0) {
-      checkChars(raw);
+    if (raw.indexOf('%') >= 0 && (raw.contains("%2f") || raw.contains("%2F") || raw.contains("%5c") || raw.contains("%5C"))) {
+      throw new BadPath("the path has an encoded '/' or '\\'");
+    }
+    String s = decode(raw, "the path");
+    checkChars(s);
+    return s;
+  }
+
+  /**
+   * Percent-decodes {@code raw} as UTF-8. Characters over U+007F are taken as the raw bytes they arrived as
+   * (the request line is read byte for byte), so that a path sent unencoded in UTF-8 means what it says.
+   */
+  private static String decode(String raw, String what) throws BadPath {
+    boolean plain = true;
+    for (int i = 0; i < raw.length() && plain; i++) {
+      char c = raw.charAt(i);
+      plain = c != '%' && c <= 0x7f;
+    }
+    if (plain) {
       return raw;
     }
     byte[] out = new byte[raw.length()];
@@ -79,41 +119,38 @@ final class RequestPath {
       char c = raw.charAt(i);
       if (c == '%') {
         if (i + 2 >= raw.length()) {
-          throw new BadPath("a '%' in the path is not followed by two hex digits");
+          throw new BadPath("a '%' in " + what + " is not followed by two hex digits");
         }
-        int v = hex(raw.charAt(i + 1)) * 16 + hex(raw.charAt(i + 2));
-        if (v == '/' || v == '\\') {
-          throw new BadPath("the path has an encoded '/' or '\\'");
-        }
-        out[n++] = (byte) v;
+        out[n++] = (byte) (hex(raw.charAt(i + 1), what) * 16 + hex(raw.charAt(i + 2), what));
         i += 2;
-      } else if (c > 0x7f) {
-        throw new BadPath("the path has a raw non-ASCII character; percent-encode it");
+      } else if (c > 0xff) {
+        throw new BadPath(what + " has a character that is not a byte");
       } else {
         out[n++] = (byte) c;
       }
     }
-    String s = new String(out, 0, n, StandardCharsets.UTF_8);
-    if (s.indexOf('\uFFFD') >= 0) {
-      throw new BadPath("the path is not valid UTF-8 once decoded");
+    try {
+      return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(out, 0, n)).toString();
+    } catch (CharacterCodingException e) {
+      throw new BadPath(what + " is not valid UTF-8 once decoded");
     }
-    checkChars(s);
-    return s;
   }
 
+  /** Refuses control characters (C0, DEL and C1) and backslashes. */
   private static void checkChars(String s) throws BadPath {
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (c < 0x20 || c == 0x7f || c == '\\') {
+      if (c < 0x20 || c >= 0x7f && c <= 0x9f || c == '\\') {
         throw new BadPath("the path has a control character or a '\\'");
       }
     }
   }
 
-  private static int hex(char c) throws BadPath {
+  private static int hex(char c, String what) throws BadPath {
     int v = Character.digit(c, 16);
-    if (v < 0) {
-      throw new BadPath("a '%' in the path is not followed by two hex digits");
+    if (v < 0 || c > 0x7f) {
+      throw new BadPath("a '%' in " + what + " is not followed by two hex digits");
     }
     return v;
   }

@@ -10,6 +10,7 @@ import io.larder.Larder;
 import io.larder.LarderException;
 import io.larder.PutOptions;
 import io.larder.config.JsonShapes;
+import io.larder.server.Namespaces;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -96,6 +97,13 @@ final class RestApi implements Protocol.Handler {
       x.notAllowed();
       return;
     }
+    String key = rest.substring(ENTRIES.length());
+    Optional<String> owner = Namespaces.owner(key);
+    if (owner.isPresent()) {
+      Uploads.drain(body);
+      x.text(HttpResponseStatus.FORBIDDEN, Namespaces.refusal(key, owner.get()));
+      return;
+    }
     PutOptions po = PutOptions.defaults().size(length);
     HttpHeaders h = x.request.headers();
     if (h.contains("X-Larder-Metadata")) {
@@ -107,7 +115,7 @@ final class RestApi implements Protocol.Handler {
     if (h.contains("X-Larder-TTL")) {
       po = po.ttl(parseTtl(h.get("X-Larder-TTL")));
     }
-    Uploads.put(x, rest.substring(ENTRIES.length()), po, length, body).ifPresent(e -> {
+    Uploads.put(x, key, po, length, body).ifPresent(e -> {
       HttpHeaders out = new DefaultHttpHeaders();
       out.set(HttpHeaderNames.ETAG, StoredReplies.etag(e.integrity()));
       x.json(HttpResponseStatus.CREATED, JsonShapes.entry(e), out);
@@ -123,7 +131,7 @@ final class RestApi implements Protocol.Handler {
     }
   }
 
-  private void list(Exchange x, String prefix, RequestPath path) {
+  private void list(Exchange x, String prefix, RequestPath path) throws RequestPath.BadPath {
     int limit = 100;
     String l = path.param("limit");
     if (l != null) {

@@ -25,8 +25,31 @@ public record ServerContext(Larder store, ServerOptions options, Metrics metrics
   void record(String protocol, String method, String subject, Boolean hit, int status, long bytes, long nanos) {
     metrics.request(protocol, method, status, hit, nanos);
     if (options.accessLog() != null) {
-      options.accessLog().printf("%s %s %s %s %s %d %d %.1fms%n", java.time.Instant.now(), method, protocol, subject,
-          hit == null ? "-" : hit ? "hit" : "miss", status, bytes, nanos / 1e6);
+      options.accessLog().printf("%s %s %s %s %s %d %d %.1fms%n", java.time.Instant.now(), logged(method),
+          logged(protocol), logged(subject), hit == null ? "-" : hit ? "hit" : "miss", status, bytes, nanos / 1e6);
     }
+  }
+
+  /**
+   * A field as the access log writes it: control characters (C0, DEL, C1) and backslashes escaped as
+   * {@code \xHH}, so that no request can write a line break, or a forged line, into the log.
+   */
+  static String logged(String field) {
+    for (int i = 0; i < field.length(); i++) {
+      char c = field.charAt(i);
+      if (c < 0x20 || c >= 0x7f && c <= 0x9f || c == '\\') {
+        StringBuilder b = new StringBuilder(field.length() + 8).append(field, 0, i);
+        for (int j = i; j < field.length(); j++) {
+          char d = field.charAt(j);
+          if (d < 0x20 || d >= 0x7f && d <= 0x9f || d == '\\') {
+            b.append(String.format("\\x%02x", (int) d));
+          } else {
+            b.append(d);
+          }
+        }
+        return b.toString();
+      }
+    }
+    return field;
   }
 }

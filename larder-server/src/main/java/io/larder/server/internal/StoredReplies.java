@@ -267,6 +267,9 @@ final class StoredReplies {
         if (held != null) {
           ChannelFuture f = ch.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(held, 0, heldLen)));
           sent += heldLen;
+          if (n == 0) {
+            break; // the last bytes are out, and the stream verified the content on reaching its end
+          }
           if (!ch.isWritable()) {
             f.await();
           }
@@ -275,7 +278,7 @@ final class StoredReplies {
           }
         }
         if (n == 0) {
-          break; // the stream verified the content on reaching its end
+          break; // empty content
         }
         held = buf;
         heldLen = n;
