@@ -1,14 +1,22 @@
 package io.larder;
 
 import io.larder.internal.Errors;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.function.LongConsumer;
 
 /**
  * Content being read from a store: a stream plus what is known about it. Close it when done.
@@ -16,8 +24,8 @@ import java.util.UUID;
  * <p><b>Verification.</b> A whole-content stream hashes what it reads and, at its end, throws
  * {@link LarderException.IntegrityFailure} (kind {@code CORRUPT}) if the bytes do not match their digest;
  * the bad copy has then been removed. A consumer that streams elsewhere must treat the data as invalid if
- * reading to the end throws. {@link #readAllBytes()} and {@link #copyTo(Path)} do that for you: they never
- * return or leave behind bytes that failed verification. Range reads are verified as described on
+ * reading to the end throws. {@link #readAllBytes()} and {@link #copyTo(Path)} (to a file) do that for you:
+ * they never return or leave behind bytes that failed verification. Range reads are verified as described on
  * {@link Larder#getRange}.
  */
 public final class Content implements AutoCloseable {
@@ -94,10 +102,23 @@ public final class Content implements AutoCloseable {
   }
 
   /**
-   * Writes the bytes to {@code target} atomically: into a temporary file beside it, renamed over it only
-   * once verified. On failure the target is untouched.
+   * Writes the bytes to {@code target}, never damaging what is there:
+   *
+   * <ul>
+   *   <li>a new path or a regular file: the bytes go into a temporary file beside it, renamed over it only
+   *       once verified (there is no failure mode where the target holds part of the content, or bytes that
+   *       failed verification); an existing file keeps its permissions; the temporary file never stays;
+   *   <li>a symbolic link to a regular file: the file it points at is replaced that way, and the link stays;
+   *       a link to nothing is refused;
+   *   <li>anything that is not a regular file — a device, a FIFO, a socket, or any path under {@code /dev}
+   *       or {@code /proc} such as {@code /dev/stdout} — is written through, as a stream: never replaced, so
+   *       {@code /dev/null} stays a device. Like any stream, it may then have received bytes before a
+   *       verification failure at the end is thrown;
+   *   <li>a directory is refused.
+   * </ul>
    *
    * @return the number of bytes written
+   * @throws LarderException.InvalidInput for a directory or a symbolic link to nothing
    */
   public long copyTo(Path target) {
     return copyTo(target, n -> { });
@@ -106,27 +127,61 @@ public final class Content implements AutoCloseable {
   /**
    * {@link #copyTo(Path)}, telling {@code progress} how many bytes each step wrote (for progress displays).
    */
-  public long copyTo(Path target, java.util.function.LongConsumer progress) {
-    Path dir = target.toAbsolutePath().getParent();
-    Path tmp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".larder-tmp");
+  public long copyTo(Path target, LongConsumer progress) {
+    BasicFileAttributes found;
+    try {
+      found = Files.readAttributes(target, BasicFileAttributes.class); // through symbolic links
+    } catch (NoSuchFileException e) {
+      if (Files.isSymbolicLink(target)) {
+        throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
+            target + " is a symbolic link to nothing; remove it or give the path it should point at");
+      }
+      found = null;
+    } catch (IOException e) {
+      throw Errors.io("looking at " + target, e);
+    }
+    if (found != null && found.isDirectory()) {
+      throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
+          target + " is a directory; give a file name");
+    }
+    Path absolute = target.toAbsolutePath().normalize();
+    if (found != null && !found.isRegularFile() || absolute.startsWith("/dev") || absolute.startsWith("/proc")) {
+      return writeThrough(target, progress);
+    }
+    try {
+      Path file = found != null && Files.isSymbolicLink(target) ? target.toRealPath() : target;
+      return replace(file, found == null ? null : permissions(file), progress);
+    } catch (IOException e) {
+      throw Errors.io("writing " + target, e);
+    }
+  }
+
+  private static Set<PosixFilePermission> permissions(Path file) {
+    try {
+      return Files.getPosixFilePermissions(file);
+    } catch (IOException | UnsupportedOperationException e) {
+      return null; // not a POSIX file system: the new file gets the defaults
+    }
+  }
+
+  /** Writes into a temporary file beside {@code file}, then renames it over {@code file} once verified. */
+  private long replace(Path file, Set<PosixFilePermission> keep, LongConsumer progress) {
+    Path dir = file.toAbsolutePath().getParent();
+    Path tmp = dir.resolve("." + file.getFileName() + "." + UUID.randomUUID() + ".larder-tmp");
     boolean moved = false;
     try (stream) {
       long n;
-      try (java.io.OutputStream out = Files.newOutputStream(tmp, java.nio.file.StandardOpenOption.CREATE_NEW,
-          java.nio.file.StandardOpenOption.WRITE)) {
-        n = stream.transferTo(new java.io.FilterOutputStream(out) {
-          @Override
-          public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-            progress.accept(len);
-          }
-        });
+      try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+        n = transfer(out, progress);
       }
-      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      if (keep != null) {
+        Files.setPosixFilePermissions(tmp, keep);
+      }
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       moved = true;
       return n;
     } catch (IOException e) {
-      throw Errors.io("writing " + target, e);
+      throw Errors.io("writing " + file, e);
     } finally {
       if (!moved) {
         try {
@@ -136,6 +191,25 @@ public final class Content implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** Streams into what is at {@code target} (a device, a FIFO, /dev/stdout), opening it without creating or truncating. */
+  private long writeThrough(Path target, LongConsumer progress) {
+    try (stream; OutputStream out = Files.newOutputStream(target, StandardOpenOption.WRITE)) {
+      return transfer(out, progress);
+    } catch (IOException e) {
+      throw Errors.io("writing " + target, e);
+    }
+  }
+
+  private long transfer(OutputStream out, LongConsumer progress) throws IOException {
+    return stream.transferTo(new FilterOutputStream(out) {
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        out.write(b, off, len);
+        progress.accept(len);
+      }
+    });
   }
 
   @Override

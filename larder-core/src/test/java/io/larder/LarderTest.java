@@ -338,6 +338,21 @@ class LarderTest {
   }
 
   @Test
+  void aStreamNeverHandsOutMoreThanTheRecordedSizeWhenBytesWereAppendedOnDisk() throws IOException {
+    byte[] big = random(9_000_000, 43); // read ahead on a second thread (8 MiB and over)
+    cache.put("big", big);
+    byte[] grown = java.util.Arrays.copyOf(big, big.length + 3_000_000);
+    Files.write(blobPath(big), grown); // bytes appended below the store
+    java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+    try (Content c = cache.get("big").orElseThrow()) {
+      assertThatThrownBy(() -> c.stream().transferTo(got)).isInstanceOf(LarderException.IntegrityFailure.class)
+          .hasMessageContaining("longer than its recorded");
+    }
+    assertThat(got.size()).as("what a reader received (a `larder get` to stdout)").isLessThanOrEqualTo(big.length);
+    assertThat(cache.contains("big")).isFalse();
+  }
+
+  @Test
   void copyToLeavesNothingWhenTheBlobIsCorrupt() throws IOException {
     cache.put("x", random(100_000, 11));
     StoreFiles.flipByte(StoreFiles.blobFiles(dir).get(0), 99_999);

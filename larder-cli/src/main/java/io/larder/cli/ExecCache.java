@@ -53,19 +53,20 @@ interface ExecCache {
     };
   }
 
-  /** A `larder serve` server, through its REST API ({@code /v1/entries/KEY}); a token goes as a Bearer credential. */
-  static ExecCache remote(String baseUrl, String token) {
-    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(Duration.ofSeconds(10)).build();
-    String base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
+  /**
+   * A `larder serve` server, through its REST API ({@code /v1/entries/KEY}): {@code remote.credentials()}
+   * (a token, or the user and password of the URL) go as an Authorization header. Connecting waits at most
+   * {@code timeout}, and so does each answer (after the request is sent).
+   */
+  static ExecCache remote(Remote remote, Duration timeout) {
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout).build();
+    String base = remote.url();
     return new ExecCache() {
       private HttpRequest.Builder request(String key) {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/v1/entries/"
             + URLEncoder.encode(key, StandardCharsets.UTF_8).replace("+", "%20").replace("%3A", ":")))
-            .timeout(Duration.ofMinutes(10));
-        if (token != null && !token.isEmpty()) {
-          b.header("Authorization", "Bearer " + token);
-        }
+            .timeout(timeout);
+        remote.authorization().ifPresent(a -> b.header("Authorization", a));
         return b;
       }
 
@@ -74,18 +75,19 @@ interface ExecCache {
           return http.send(r, h);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
-          throw new IOException("interrupted talking to " + base, e);
+          throw new IOException("interrupted", e);
         }
       }
 
       private void check(HttpResponse<?> r, String what) {
         if (r.statusCode() == 401 || r.statusCode() == 403) {
-          throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, base + " refused to " + what
-              + " (" + r.statusCode() + "): give a token with --remote-token or LARDER_REMOTE_TOKEN");
+          throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "it refused to " + what
+              + " (" + r.statusCode() + "): give credentials with --remote-token, LARDER_REMOTE_TOKEN or"
+              + " http://USER:PASSWORD@HOST");
         }
         if (r.statusCode() >= 300) {
           throw new LarderException.StorageFailure(LarderException.Kind.IO,
-              base + " answered " + r.statusCode() + " to " + what, null);
+              "it answered " + r.statusCode() + " to " + what, null);
         }
       }
 
@@ -130,6 +132,112 @@ interface ExecCache {
         return metadata == null ? b : b.header("X-Larder-Metadata", metadata);
       }
     };
+  }
+
+  /**
+   * Where a remote cache is, and its credentials: the URL without them (safe to print), and the header
+   * that carries them.
+   */
+  record Remote(String url, Optional<String> authorization) {
+    /**
+     * {@code url}, with credentials from its user info ({@code http://USER:PASSWORD@HOST}: Basic) or else
+     * {@code token} (Bearer), if any.
+     */
+    static Remote parse(String url, String token) {
+      URI u;
+      try {
+        u = URI.create(url);
+      } catch (IllegalArgumentException e) {
+        throw new Main.UsageException("--remote is a URL such as http://HOST:PORT, not a valid one");
+      }
+      if (u.getScheme() == null || !(u.getScheme().equals("http") || u.getScheme().equals("https")) || u.getHost() == null) {
+        throw new Main.UsageException("--remote is a URL such as http://HOST:PORT");
+      }
+      String shown = u.getScheme() + "://" + u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort())
+          + (u.getRawPath() == null ? "" : u.getRawPath().replaceAll("/+$", ""));
+      Optional<String> auth = Optional.empty();
+      if (u.getUserInfo() != null) {
+        auth = Optional.of("Basic " + java.util.Base64.getEncoder().encodeToString(
+            u.getUserInfo().getBytes(StandardCharsets.UTF_8)));
+      } else if (token != null && !token.isEmpty()) {
+        auth = Optional.of("Bearer " + token);
+      }
+      return new Remote(shown, auth);
+    }
+
+    @Override
+    public String toString() {
+      return url; // never the credentials
+    }
+  }
+
+  /**
+   * {@code cache}, where a failure is never the build's: the first one prints one warning line (naming
+   * {@code where} and the reason, never a credential) and from then on this run treats the cache as empty
+   * and stores nothing there. A miss runs the command, as ccache, Bazel and Gradle do.
+   */
+  static ExecCache tolerant(ExecCache cache, String where) {
+    return new ExecCache() {
+      private boolean down;
+
+      private <T> T attempt(String then, java.util.concurrent.Callable<T> call, T otherwise) {
+        if (down) {
+          return otherwise;
+        }
+        try {
+          return call.call();
+        } catch (Exception e) {
+          down = true;
+          System.err.println("larder: warning: the cache at " + where + " is unavailable (" + reason(e) + "); " + then);
+          return otherwise;
+        }
+      }
+
+      @Override
+      public boolean has(String key) {
+        return attempt("going on as a miss", () -> cache.has(key), false);
+      }
+
+      @Override
+      public Optional<InputStream> open(String key) {
+        return attempt("going on as a miss", () -> cache.open(key), Optional.empty());
+      }
+
+      @Override
+      public void put(String key, Path file, String metadata) {
+        attempt("the run is not stored there", () -> {
+          cache.put(key, file, metadata);
+          return null;
+        }, null);
+      }
+
+      @Override
+      public void put(String key, byte[] data, String metadata) {
+        attempt("the run is not stored there", () -> {
+          cache.put(key, data, metadata);
+          return null;
+        }, null);
+      }
+    };
+  }
+
+  /** Why a request to a remote cache failed, in words (no exception class names). */
+  static String reason(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.net.ConnectException) {
+        return "cannot connect: connection refused or unreachable";
+      }
+      if (t instanceof java.net.http.HttpTimeoutException) {
+        return "no answer in time (--remote-timeout)";
+      }
+      if (t instanceof java.net.UnknownHostException) {
+        return "unknown host";
+      }
+      if (t instanceof LarderException && t.getMessage() != null) {
+        return t.getMessage();
+      }
+    }
+    return e.getMessage() != null && !e.getMessage().isBlank() ? e.getMessage() : "it stopped answering";
   }
 
   /** Reads from the first that has the key (filling the ones before it), writes to all. */

@@ -53,8 +53,17 @@ final class ExecCommand extends Base {
   @Option(names = "--remote-only", description = "Use only the --remote server, not the local store.")
   boolean remoteOnly;
 
-  @Option(names = "--remote-token", paramLabel = "TOKEN", description = "The server's token (default: $LARDER_REMOTE_TOKEN).")
+  @Option(names = "--remote-token", paramLabel = "TOKEN", description = "The server's token (default: $LARDER_REMOTE_TOKEN; or give http://USER:PASSWORD@HOST).")
   String remoteToken;
+
+  @Option(names = "--remote-timeout", paramLabel = "DURATION", defaultValue = "30s",
+      description = "How long to wait for the server to connect, and for each answer (default: ${DEFAULT-VALUE}).")
+  String remoteTimeout;
+
+  @Option(names = "--no-default-excludes",
+      description = "Let the input globs take the step's own --outputs and .git/ too (by default they are left out,"
+          + " so that a build does not change its own key).")
+  boolean noDefaultExcludes;
 
   @Parameters(paramLabel = "COMMAND", arity = "1..*", description = "The command and its arguments (after --).")
   List<String> command = new ArrayList<>();
@@ -63,6 +72,13 @@ final class ExecCommand extends Base {
   int run() throws Exception {
     Path work = Path.of("").toAbsolutePath();
     BuildKey b = key.builder(options.storeDir());
+    if (!noDefaultExcludes) {
+      b.exclude(".git").exclude(".git/**");
+      for (String o : outputs) {
+        String glob = o.replaceAll("/+$", "");
+        b.exclude(glob).exclude(glob + "/**");
+      }
+    }
     b.arg("\u0000command");
     command.forEach(b::arg);
     b.arg("\u0000outputs");
@@ -74,6 +90,7 @@ final class ExecCommand extends Base {
     if (remoteOnly && remote == null) {
       throw new Main.UsageException("--remote-only needs --remote URL");
     }
+    OutputTree.checkInside(work, outputs); // before anything runs
     String entryKey = "exec:" + name + ":" + k.key();
     try (Larder local = remoteOnly ? null : open()) {
       String token = remoteToken != null ? remoteToken : System.getenv("LARDER_REMOTE_TOKEN");
@@ -82,7 +99,9 @@ final class ExecCommand extends Base {
         layers.add(ExecCache.local(local));
       }
       if (remote != null) {
-        layers.add(ExecCache.remote(remote, token));
+        // a cache that cannot be reached, or refuses us, is a warning and a miss: never the build's failure
+        ExecCache.Remote r = ExecCache.Remote.parse(remote, token);
+        layers.add(ExecCache.tolerant(ExecCache.remote(r, PutCommand.parseDuration(remoteTimeout)), r.url()));
       }
       ExecCache store = layers.size() == 1 ? layers.get(0) : ExecCache.layered(layers);
       Optional<JsonNode> recorded = readJson(store, entryKey);
@@ -108,7 +127,17 @@ final class ExecCommand extends Base {
 
   private int runAndRecord(ExecCache store, Path work, BuildKey.Result k, String entryKey) throws Exception {
     long t0 = System.nanoTime();
-    Process p = new ProcessBuilder(command).directory(work.toFile()).redirectInput(ProcessBuilder.Redirect.INHERIT).start();
+    Process p;
+    try {
+      p = new ProcessBuilder(command).directory(work.toFile()).redirectInput(ProcessBuilder.Redirect.INHERIT).start();
+    } catch (IOException e) {
+      // as a shell does: 127 when there is no such program, 126 when it cannot be run
+      String why = e.getMessage() == null ? "" : e.getMessage();
+      boolean missing = why.contains("error=2,") || why.contains("error: 2") || why.contains("No such file");
+      System.err.println("larder: cannot run '" + command.get(0) + "': "
+          + (missing ? "no such program (check the PATH)" : "it is not executable"));
+      return missing ? 127 : 126;
+    }
     Path outFile = Files.createTempFile("larder-exec-stdout", ".log");
     Path errFile = Files.createTempFile("larder-exec-stderr", ".log");
     try {
@@ -181,7 +210,7 @@ final class ExecCommand extends Base {
     Optional<JsonNode> last = readJson(store, "exec-last:" + name);
     if (last.isEmpty()) {
       out.println("  no earlier run of '" + name + "' is recorded");
-      return Main.OK;
+      return Main.MISS;
     }
     Map<String, String> before = new TreeMap<>();
     last.get().get("inputs").forEach(i -> before.put(i.get("kind").asText() + " " + i.get("name").asText(), i.get("sha256").asText()));
@@ -196,7 +225,7 @@ final class ExecCommand extends Base {
       }
     });
     before.keySet().stream().filter(n -> !now.containsKey(n)).forEach(n -> out.println("  removed  " + n));
-    return Main.OK;
+    return Main.MISS; // a miss, as for get: 1
   }
 
   private static Optional<JsonNode> readJson(ExecCache store, String key) throws IOException {

@@ -30,7 +30,10 @@ final class GetCommand extends Base {
     String digest;
   }
 
-  @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write to FILE (atomically) instead of standard output.")
+  @Option(names = {"-o", "--output"}, paramLabel = "FILE",
+      description = "Write to FILE instead of standard output ('-': standard output). A file is replaced atomically,"
+          + " keeping its mode; a symbolic link keeps pointing at the replaced file; a device, FIFO or /dev/stdout"
+          + " is written through, never replaced.")
   Path output;
 
   @Override
@@ -44,7 +47,7 @@ final class GetCommand extends Base {
                 + " in " + cache.root());
       }
       try (Content content = c.get(); Progress progress = new Progress("get", content.length(), options)) {
-        if (output != null) {
+        if (output != null && !output.toString().equals("-")) {
           content.copyTo(output, progress::advance);
         } else {
           OutputStream stdout = progress.wrap(new java.io.FileOutputStream(java.io.FileDescriptor.out));

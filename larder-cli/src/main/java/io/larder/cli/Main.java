@@ -100,15 +100,41 @@ public final class Main {
     return cl.execute(args);
   }
 
+  /** The exit code of a command whose output went to a closed pipe (`larder get … | head`): 128 + SIGPIPE, as a shell shows it. */
+  static final int BROKEN_PIPE = 141;
+
   /** Maps an error to one line on stderr and an exit code, in one place. */
   static int report(Exception ex, PrintWriter err, boolean verbose) {
+    if (isBrokenPipe(ex) && !verbose) {
+      return BROKEN_PIPE; // the reader went away (head, a closed pager): quietly, as cat does
+    }
     int code = exitCode(ex);
-    err.println("larder: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+    err.println("larder: " + describe(ex));
     if (verbose) {
       ex.printStackTrace(err);
     }
     err.flush();
     return code;
+  }
+
+  static boolean isBrokenPipe(Throwable ex) {
+    for (Throwable t = ex; t != null; t = t.getCause()) {
+      if (t instanceof java.io.IOException && t.getMessage() != null && t.getMessage().contains("Broken pipe")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** An error in words a user can act on: its message, never a Java class name. */
+  static String describe(Throwable ex) {
+    if (ex.getMessage() != null && !ex.getMessage().isBlank()) {
+      return ex.getMessage();
+    }
+    if (ex instanceof java.net.ConnectException) {
+      return "cannot connect: connection refused or unreachable";
+    }
+    return "an unexpected error without a message; run again with -v and report it";
   }
 
   static int exitCode(Throwable ex) {
@@ -139,7 +165,18 @@ public final class Main {
     @Override
     public String[] getVersion() {
       String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"larder " + (v == null ? "0.1.0-SNAPSHOT" : v)};
+      java.util.Properties git = new java.util.Properties();
+      try (java.io.InputStream in = Main.class.getResourceAsStream("git.properties")) {
+        if (in != null) {
+          git.load(in);
+        }
+      } catch (java.io.IOException ignored) {
+        // no commit to show
+      }
+      String commit = git.getProperty("git.commit.id.abbrev", "unknown")
+          + ("true".equals(git.getProperty("git.dirty")) ? " (with uncommitted changes)" : "");
+      return new String[] {"larder " + (v == null ? "0.1.0-SNAPSHOT" : v), "commit " + commit,
+          "JDK " + Runtime.version() + " (" + System.getProperty("java.vendor") + ", " + System.getProperty("java.home") + ")"};
     }
   }
 }

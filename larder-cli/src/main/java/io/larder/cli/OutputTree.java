@@ -86,41 +86,72 @@ final class OutputTree {
     return java.util.HexFormat.of().formatHex(md.digest()).equals(hex);
   }
 
-  /** Captures what the globs name under {@code work}, in path order. */
-  static ArrayNode capture(ExecCache store, Path work, java.util.List<String> globs) throws IOException {
-    TreeMap<String, Path> found = new TreeMap<>();
+  /** Refuses output globs that name anything outside {@code work} (checked before the command runs). */
+  static void checkInside(Path work, java.util.List<String> globs) {
     for (String glob : globs) {
-      Path literal = work.resolve(glob).normalize();
-      if (!literal.startsWith(work) || Path.of(glob).isAbsolute()) {
+      if (Path.of(glob).isAbsolute() || !work.resolve(glob).normalize().startsWith(work)) {
         throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,
             "--outputs '" + glob + "' is outside the working directory");
       }
-      boolean wildcard = glob.chars().anyMatch(c -> c == '*' || c == '?' || c == '[' || c == '{');
-      PathMatcher m = wildcard ? FileSystems.getDefault().getPathMatcher("glob:" + glob) : null;
-      Path start = wildcard ? work : literal;
-      if (!Files.exists(start, LinkOption.NOFOLLOW_LINKS)) {
-        continue; // an output the command did not produce is simply not recorded
-      }
-      Files.walkFileTree(start, new SimpleFileVisitor<>() {
-        @Override
-        public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
-          Path rel = work.relativize(dir);
-          if (!rel.toString().isEmpty() && (m == null || m.matches(rel))) {
-            found.put(unix(rel), dir);
-          }
-          return FileVisitResult.CONTINUE;
-        }
-
-        @Override
-        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-          Path rel = work.relativize(file);
-          if (m == null || m.matches(rel)) {
-            found.put(unix(rel), file);
-          }
-          return FileVisitResult.CONTINUE;
-        }
-      });
     }
+  }
+
+  /**
+   * Captures what the globs name under {@code work}, in path order. A glob that names nothing is an error
+   * (a typo recorded as a step without outputs would make every later run a "hit" that restores nothing).
+   */
+  static ArrayNode capture(ExecCache store, Path work, java.util.List<String> globs) throws IOException {
+    checkInside(work, globs);
+    TreeMap<String, Path> found = new TreeMap<>();
+    for (String glob : globs) {
+      if (!captureGlob(glob, work.resolve(glob).normalize(), work, found)) {
+        throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT, "--outputs '" + glob
+            + "' matched nothing after the command ran: nothing was recorded (a typo, or an output the command"
+            + " no longer makes?)");
+      }
+    }
+    return manifest(store, found);
+  }
+
+  /**
+   * Adds what one glob (or the file or directory {@code literal}) names under {@code work} to {@code found};
+   * returns whether it named anything.
+   */
+  private static boolean captureGlob(String glob, Path literal, Path work, TreeMap<String, Path> found)
+      throws IOException {
+    boolean wildcard = glob.chars().anyMatch(c -> c == '*' || c == '?' || c == '[' || c == '{');
+    PathMatcher m = wildcard ? FileSystems.getDefault().getPathMatcher("glob:" + glob) : null;
+    Path start = wildcard ? work : literal;
+    if (!Files.exists(start, LinkOption.NOFOLLOW_LINKS)) {
+      return false;
+    }
+    boolean[] any = new boolean[1];
+    Files.walkFileTree(start, new SimpleFileVisitor<>() {
+      @Override
+      public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
+        Path rel = work.relativize(dir);
+        if (!rel.toString().isEmpty() && (m == null || m.matches(rel))) {
+          found.put(unix(rel), dir);
+          any[0] = true;
+        }
+        return FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+        Path rel = work.relativize(file);
+        if (m == null || m.matches(rel)) {
+          found.put(unix(rel), file);
+          any[0] = true;
+        }
+        return FileVisitResult.CONTINUE;
+      }
+    });
+    return any[0];
+  }
+
+  /** The manifest of what was found: each path with its type, mode and content (stored now). */
+  private static ArrayNode manifest(ExecCache store, TreeMap<String, Path> found) throws IOException {
     ArrayNode out = JsonShapes.MAPPER.createArrayNode();
     for (var e : found.entrySet()) {
       Path p = e.getValue();

@@ -1,6 +1,5 @@
 package io.larder.cli;
 
-import io.larder.LarderException;
 import io.larder.config.LarderConfig;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.larder.Entry;
@@ -85,7 +84,7 @@ final class PutCommand extends Base {
         }
       }
     } catch (NoSuchFileException ex) {
-      throw new LarderException.NotFound("no such file: " + ex.getFile());
+      throw new Main.UsageException("no such file: " + ex.getFile()); // a mistake in the command, not a miss
     }
     if (options.json) {
       printJson(entryJson(e));

@@ -30,7 +30,7 @@ final class RmCommand extends Base {
       long count = prefix != null ? cache.list(prefix).count() : keys.size();
       if (count > 1 && !yes && Tty.interactive() && !confirm(count)) {
         System.err.println("larder: nothing removed");
-        return Main.OK;
+        return Main.MISS; // declined: not a success a script could take for one
       }
       long removed = 0;
       List<String> missing = new ArrayList<>();

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Serve the store over HTTP as a remote build cache: Bazel (/ac/, /cas/), Gradle and ccache",
-        "(any other path), Turborepo (/v8/artifacts/), Larder's REST API (/v1/), /metrics, /healthz.",
+        "(any other path), Turborepo (/v8/artifacts/), Nx (/v1/cache/), sccache (WebDAV, /sccache/), Larder's",
+        "REST API (/v1/), /metrics, /healthz.",
         "Collects garbage every gc-interval. SIGTERM or Ctrl-C drains requests in flight, then exits."},
     footerHeading = "%nExamples:%n",
     footer = {"  larder serve", "  larder serve --port 9090 --max-size 50G",
@@ -132,6 +133,8 @@ final class ServeCommand extends Base {
         out.println("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/cache/\") } }");
         out.println("  ccache:    CCACHE_REMOTE_STORAGE=\"" + u + "/ccache|layout=subdirs\"");
         out.println("  Turborepo: TURBO_API=" + u + " TURBO_TOKEN=any TURBO_TEAM=team");
+        out.println("  Nx:        NX_SELF_HOSTED_REMOTE_CACHE_SERVER=" + u);
+        out.println("  sccache:   SCCACHE_WEBDAV_ENDPOINT=" + u + "/sccache");
         out.println("  REST:      " + u + "/v1/entries   metrics: " + u + "/metrics");
         out.flush();
         server.awaitClose();

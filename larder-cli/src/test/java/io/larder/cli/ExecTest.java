@@ -105,10 +105,59 @@ class ExecTest {
     Files.writeString(work.resolve("src/main.c"), "int main(void) { return 1; }\n");
     Run dry = exec("0", "--dry-run");
     assertThat(dry.out()).startsWith("miss ").contains("changed  file src/main.c");
+    assertThat(dry.code()).as("a miss is 1").isEqualTo(1);
     assertThat(runCount()).isEqualTo(1);
     exec("0");
     assertThat(runCount()).isEqualTo(2);
-    assertThat(exec("0", "--dry-run").out()).startsWith("hit ");
+    Run hit = exec("0", "--dry-run");
+    assertThat(hit.out()).startsWith("hit ");
+    assertThat(hit.code()).isZero();
+  }
+
+  @Test
+  void outputsThatMatchNothingAreAnErrorAndNothingIsRecorded() throws Exception {
+    List<String> cmd = List.of(System.getProperty("larder.launcher"), "--cache", store.toString(), "exec",
+        "--files", "src", "--outputs", "out", "--outputs", "bulid", "--name", "typo", "--", "./build.sh");
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile());
+    pb.environment().put("RUNS", runs.toString());
+    Process p = pb.start();
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).isEqualTo(2);
+    assertThat(err).contains("--outputs 'bulid' matched nothing");
+    assertThat(runCount()).isEqualTo(1);
+    Process again = pb.start();
+    again.getErrorStream().readAllBytes();
+    assertThat(again.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(runCount()).as("nothing was recorded: it runs again").isEqualTo(2);
+  }
+
+  @Test
+  void inputGlobsLeaveOutTheStepsOwnOutputsAndGitSoABuildDoesNotChangeItsOwnKey() throws Exception {
+    Files.createDirectories(work.resolve(".git"));
+    Files.writeString(work.resolve(".git/HEAD"), "ref: refs/heads/main\n");
+    List<String> cmd = List.of(System.getProperty("larder.launcher"), "--cache", store.toString(), "exec",
+        "--files", "**", "--outputs", "out", "--name", "all", "--", "./build.sh");
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(work.toFile());
+    pb.environment().put("RUNS", runs.toString());
+    for (int i = 0; i < 2; i++) {
+      Process p = pb.start();
+      p.getInputStream().readAllBytes();
+      assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).isZero();
+      Files.writeString(work.resolve(".git/HEAD"), "ref: refs/heads/other" + i + "\n"); // git moved on
+    }
+    assertThat(runCount()).as("the second run is a hit: out/ and .git/ are not inputs").isEqualTo(1);
+  }
+
+  @Test
+  void aProgramThatDoesNotExistExits127LikeAShell() throws Exception {
+    Process p = new ProcessBuilder(System.getProperty("larder.launcher"), "--cache", store.toString(), "exec",
+        "--files", "src", "--outputs", "out", "--", "./no-such-program").directory(work.toFile()).start();
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).isEqualTo(127);
+    assertThat(err).contains("cannot run './no-such-program'").doesNotContain("Exception");
   }
 
   @Test
@@ -140,6 +189,52 @@ class ExecTest {
     }
   }
 
+  static long warnings(Run r) {
+    return r.err().lines().filter(l -> l.startsWith("larder: warning")).count();
+  }
+
+  @Test
+  void aCacheThatCannotBeReachedIsOneWarningAndTheCommandRunsWithItsOwnExitCode() throws Exception {
+    String down = "http://127.0.0.1:1"; // nothing listens on port 1
+    Run a = exec("0", "--remote", down);
+    assertThat(a.code()).as(a.err()).isZero();
+    assertThat(runCount()).as("the command ran, as on a miss").isEqualTo(1);
+    assertThat(warnings(a)).as(a.err()).isEqualTo(1);
+    assertThat(a.err()).contains("the cache at " + down + " is unavailable").doesNotContain("Exception");
+    assertThat(Files.readString(work.resolve("out/a.txt"))).isEqualTo("hello\n");
+    Run b = exec("7", "--remote", down, "--remote-only");
+    assertThat(b.code()).as("the command's exit code, not the cache's").isEqualTo(7);
+    assertThat(runCount()).isEqualTo(2);
+    Run c = exec("0", "--remote", down);
+    assertThat(c.code()).isZero();
+    assertThat(runCount()).as("recorded locally all the same: a local hit now").isEqualTo(2);
+  }
+
+  @Test
+  void credentialsInTheUrlWorkAreNeverPrintedAndRefusedOnesAreAWarning() throws Exception {
+    Path auth = dir.resolve("auth");
+    Files.writeString(auth, "basic builder:s3cret-pw rw\n");
+    try (ServeProcess server = ServeProcess.start(dir.resolve("server-store"), java.util.Map.of(),
+        "--no-access-log", "--auth-file", auth.toString())) {
+      String host = server.url.substring("http://".length());
+      Run refused = exec("0", "--remote", "http://builder:wrong-pw@" + host, "--remote-only");
+      assertThat(refused.code()).as(refused.err()).isZero();
+      assertThat(warnings(refused)).isEqualTo(1);
+      assertThat(refused.err()).contains("refused").contains(server.url).doesNotContain("wrong-pw");
+      assertThat(runCount()).isEqualTo(1);
+
+      Run stored = exec("0", "--remote", "http://builder:s3cret-pw@" + host, "--remote-only");
+      assertThat(stored.code()).as(stored.err()).isZero();
+      assertThat(stored.err()).doesNotContain("warning").doesNotContain("s3cret-pw");
+      assertThat(runCount()).isEqualTo(2);
+      deleteTree(work.resolve("out"));
+      Run hit = exec("0", "--remote", "http://builder:s3cret-pw@" + host, "--remote-only");
+      assertThat(hit.code()).isZero();
+      assertThat(runCount()).as("a hit from the server, with Basic credentials").isEqualTo(2);
+      assertThat(Files.readString(work.resolve("out/a.txt"))).isEqualTo("hello\n");
+    }
+  }
+
   @Test
   void aFailingCommandIsNotRecordedUnlessAsked() throws Exception {
     assertThat(exec("3").code()).isEqualTo(3);
@@ -160,6 +255,13 @@ class ExecTest {
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(p.exitValue()).isEqualTo(2);
     assertThat(err).contains("outside the working directory");
+    List<String> runs = List.of(System.getProperty("larder.launcher"), "--cache", store.toString(), "exec",
+        "--files", "src", "--outputs", "../elsewhere", "--", "touch", "ran");
+    Process q = new ProcessBuilder(runs).directory(work.toFile()).start();
+    q.getErrorStream().readAllBytes();
+    assertThat(q.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(q.exitValue()).isEqualTo(2);
+    assertThat(work.resolve("ran")).as("refused before the command ran").doesNotExist();
   }
 
   @Test

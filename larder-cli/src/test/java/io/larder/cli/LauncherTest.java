@@ -89,8 +89,9 @@ class LauncherTest {
     assertThat(larder(null, "get", "f", "-o", out.toString()).code()).isZero();
     assertThat(Files.readString(out)).isEqualTo("from a file");
     Result missingFile = larder(null, "put", "g", dir.resolve("nope").toString());
-    assertThat(missingFile.code()).isEqualTo(1);
+    assertThat(missingFile.code()).as("a mistake in the command, not a miss").isEqualTo(2);
     assertThat(missingFile.stderr()).contains("no such file");
+    assertThat(larder(null, "get", "f", "-o", "-").out()).as("-o - is standard output").isEqualTo("from a file");
   }
 
   @Test
@@ -299,6 +300,26 @@ class LauncherTest {
   }
 
   @Test
+  void launchersStartedTogetherWhenSourcesChangedBuildOnceAndAllRun() throws Exception {
+    Path launcher = Path.of(System.getProperty("larder.launcher"));
+    Path source = launcher.resolveSibling("larder-cli/src/main/java/io/larder/cli/Main.java");
+    Files.setLastModifiedTime(source, java.nio.file.attribute.FileTime.from(java.time.Instant.now())); // "changed"
+    List<Process> all = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      all.add(new ProcessBuilder(launcher.toString(), "--version").redirectErrorStream(true).start());
+    }
+    long builds = 0;
+    for (Process p : all) {
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(p.waitFor(600, TimeUnit.SECONDS)).isTrue();
+      assertThat(p.exitValue()).as(out).isZero();
+      assertThat(out).as("no corrupt jar").contains("larder ").doesNotContain("corrupt");
+      builds += out.lines().filter(l -> l.startsWith("larder: building")).count();
+    }
+    assertThat(builds).as("one build, the others waited for it").isEqualTo(1);
+  }
+
+  @Test
   void everyCommandHasHelpWithAnExampleAndThereIsAVersion() throws Exception {
     for (String c : List.of("put", "get", "info", "ls", "rm", "verify", "stats", "gc", "completion")) {
       Result r = larder(null, c, "--help");
@@ -306,7 +327,8 @@ class LauncherTest {
       assertThat(r.out()).as(c).contains("Usage: larder " + c).containsPattern("Examples?:");
     }
     assertThat(larder(null, "--help").out()).contains("Exit codes:");
-    assertThat(larder(null, "--version").out()).startsWith("larder ");
+    String version = larder(null, "--version").out();
+    assertThat(version).startsWith("larder ").containsPattern("commit [0-9a-f]{7}").contains("JDK " + Runtime.version().feature());
   }
 
   @Test
@@ -338,6 +360,20 @@ class LauncherTest {
     String q = new String(quiet.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     quiet.waitFor(60, TimeUnit.SECONDS);
     assertThat(q).doesNotContain("put  ").contains("sha256-");
+  }
+
+  @Test
+  void aReaderThatStopsEarlyEndsGetQuietly() throws Exception {
+    byte[] big = new byte[5_000_000]; // more than a pipe holds
+    new java.util.Random(5).nextBytes(big);
+    assertThat(larder(big, "put", "big", "-").code()).isZero();
+    String cmd = "set -o pipefail; " + System.getProperty("larder.launcher") + " --cache " + dir.resolve("store")
+        + " get big | head -c 10 > /dev/null";
+    Process p = new ProcessBuilder("bash", "-c", cmd).start();
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(err).as("no 'Broken pipe', no error line").isEmpty();
+    assertThat(p.exitValue()).as("128 + SIGPIPE, as a shell shows it").isEqualTo(141);
   }
 
   @Test

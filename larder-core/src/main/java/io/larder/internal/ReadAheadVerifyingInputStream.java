@@ -39,10 +39,14 @@ public final class ReadAheadVerifyingInputStream extends InputStream {
   private Chunk current;
   private int pos;
   private boolean finished;
+  private final long expectedSize;
+  /** Bytes handed to the reader: never more than the recorded size, whatever the file holds. */
+  private long delivered;
 
   public ReadAheadVerifyingInputStream(InputStream raw, Integrity.Hash expected, long expectedSize, Supplier<String> what,
       Runnable onCorrupt, Runnable onVerified) {
     this.what = what;
+    this.expectedSize = expectedSize;
     this.onCorrupt = onCorrupt;
     this.onVerified = onVerified;
     for (int i = 0; i < BUFFERS; i++) {
@@ -123,15 +127,23 @@ public final class ReadAheadVerifyingInputStream extends InputStream {
     if (len == 0) {
       return 0;
     }
-    if (current == null || pos == current.length()) {
-      if (!nextChunk()) {
-        return -1;
+    while (true) {
+      if (current == null || pos == current.length()) {
+        if (!nextChunk()) {
+          return -1;
+        }
       }
+      long room = expectedSize - delivered;
+      if (room <= 0) {
+        pos = current.length(); // bytes past the recorded size are never handed out: on to the verdict
+        continue;
+      }
+      int n = (int) Math.min(Math.min(len, current.length() - pos), room);
+      System.arraycopy(current.data(), pos, b, off, n);
+      pos += n;
+      delivered += n;
+      return n;
     }
-    int n = Math.min(len, current.length() - pos);
-    System.arraycopy(current.data(), pos, b, off, n);
-    pos += n;
-    return n;
   }
 
   private boolean nextChunk() throws IOException {

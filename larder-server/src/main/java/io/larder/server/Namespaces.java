@@ -17,9 +17,14 @@ public final class Namespaces {
   public static final String PATHS = "http:";
   /** Turborepo's artifacts. */
   public static final String TURBO = "turbo:";
+  /** Nx's self-hosted remote cache ({@code /v1/cache/}). */
+  public static final String NX = "nx:";
+  /** sccache's WebDAV storage ({@code /sccache/}). */
+  public static final String SCCACHE = "sccache:";
 
   private static final Map<String, String> OWNERS = Map.of(BAZEL_AC, "Bazel's /ac/", BAZEL_CAS, "Bazel's /cas/",
-      PATHS, "the key-value paths (PUT /<path>)", TURBO, "Turborepo's /v8/artifacts/");
+      PATHS, "the key-value paths (PUT /<path>)", TURBO, "Turborepo's /v8/artifacts/", NX, "Nx's /v1/cache/",
+      SCCACHE, "sccache's /sccache/");
 
   private Namespaces() {}
 
@@ -36,6 +41,6 @@ public final class Namespaces {
   /** The message for a write of {@code key} that is refused because {@code owner} owns it. */
   public static String refusal(String key, String owner) {
     return "'" + key + "' is in a namespace that only " + owner + " writes (so that it serves what it stored);"
-        + " choose a key outside bazel:ac:, bazel:cas:, http: and turbo:";
+        + " choose a key outside bazel:ac:, bazel:cas:, http:, turbo:, nx: and sccache:";
   }
 }

@@ -5,12 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.larder.GcOptions;
 import io.larder.Larder;
 import java.io.ByteArrayOutputStream;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.Socket;
-import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -40,40 +35,12 @@ class HardeningTest {
     store.close();
   }
 
-  /** One request, as raw bytes on a fresh connection that closes after it; the whole response. */
-  String exchange(byte[] request) throws Exception {
-    try (Socket s = new Socket("127.0.0.1", server.port())) {
-      s.setSoTimeout(10_000);
-      OutputStream out = s.getOutputStream();
-      out.write(request);
-      out.flush();
-      InputStream in = s.getInputStream();
-      ByteArrayOutputStream got = new ByteArrayOutputStream();
-      byte[] buf = new byte[8192];
-      try {
-        for (int n; (n = in.read(buf)) > 0; ) {
-          got.write(buf, 0, n);
-        }
-      } catch (SocketTimeoutException | SocketException e) {
-        // what came is what there is
-      }
-      return got.toString(StandardCharsets.UTF_8);
-    }
-  }
-
   String exchange(String method, String target, String headers, byte[] body) throws Exception {
-    byte[] head = (method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers
-        + (body == null ? "" : "Content-Length: " + body.length + "\r\n") + "\r\n").getBytes(StandardCharsets.UTF_8);
-    byte[] all = new byte[head.length + (body == null ? 0 : body.length)];
-    System.arraycopy(head, 0, all, 0, head.length);
-    if (body != null) {
-      System.arraycopy(body, 0, all, head.length, body.length);
-    }
-    return exchange(all);
+    return RawHttp.exchange(server.port(), method, target, headers, body, body == null ? -1 : body.length);
   }
 
   static String status(String response) {
-    return response.isEmpty() ? "(no response)" : response.substring(0, response.indexOf("\r\n"));
+    return RawHttp.status(response);
   }
 
   @Test

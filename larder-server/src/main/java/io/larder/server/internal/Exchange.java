@@ -44,6 +44,8 @@ final class Exchange {
   boolean close;
   /** Whether the exchange is being handled on the event loop (only short work may happen there). */
   boolean onEventLoop;
+  /** Its protocol, once known (for a 405's {@code Allow} header). */
+  Protocol entry;
 
   /**
    * {@code next} runs on the event loop once the response is out and the connection may take its next
@@ -116,8 +118,17 @@ final class Exchange {
     json(status, node, null);
   }
 
+  /** 405, with the methods the protocol answers in {@code Allow} when it says. */
   void notAllowed() {
-    text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method " + request.method() + " is not allowed here");
+    String allow = entry == null ? null : entry.allowed();
+    HttpHeaders h = null;
+    if (allow != null) {
+      h = new DefaultHttpHeaders();
+      h.set(HttpHeaderNames.ALLOW, allow);
+    }
+    send(HttpResponseStatus.METHOD_NOT_ALLOWED, Unpooled.copiedBuffer("method " + request.method()
+        + " is not allowed here" + (allow == null ? "" : " (allowed: " + allow + ")") + "\n", StandardCharsets.UTF_8),
+        "text/plain; charset=utf-8", h);
   }
 
   /** The reply to a store error: one status per kind of error, and the error's message. */

@@ -153,6 +153,7 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     Protocol protocol = route.protocol();
     x.protocol = protocol.label();
     x.subject = route.subject();
+    x.entry = protocol;
     HttpMethod m = req.method();
     if (!protocol.open() && !authorized(x, req, m)) {
       return;
@@ -182,7 +183,8 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
 
   /** Whether the request's credentials allow its method; if not, it is answered (401 or 403). */
   private boolean authorized(Exchange x, HttpRequest req, HttpMethod m) {
-    boolean writes = m.equals(HttpMethod.PUT) || m.equals(HttpMethod.POST) || m.equals(HttpMethod.DELETE);
+    boolean writes = m.equals(HttpMethod.PUT) || m.equals(HttpMethod.POST) || m.equals(HttpMethod.DELETE)
+        || m.equals(WebDav.MKCOL);
     Credentials.Access a = context.options().credentials().check(req.headers().get(HttpHeaderNames.AUTHORIZATION));
     if (a.allows(writes ? Credentials.Access.WRITE : Credentials.Access.READ)) {
       return true;

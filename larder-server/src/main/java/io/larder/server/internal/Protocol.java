@@ -50,6 +50,17 @@ record Protocol(String label, Paths paths, Set<HttpMethod> methods, Set<HttpMeth
     }
   }
 
+  /** The methods it answers, for an {@code Allow} header; {@code null} when its handler decides. */
+  String allowed() {
+    if (methods == null) {
+      return null;
+    }
+    java.util.TreeSet<String> all = new java.util.TreeSet<>();
+    methods.forEach(m -> all.add(m.name()));
+    uploads.forEach(m -> all.add(m.name()));
+    return String.join(", ", all);
+  }
+
   /** Whether it answers {@code m} (without an upload). */
   boolean answers(HttpMethod m) {
     return methods == null || methods.contains(m);

@@ -53,6 +53,9 @@ final class Protocols {
         new Protocol("metrics", exactly("/metrics"), READS, NO_UPLOADS, false, Protocol.Reads.WORKER,
             (x, r) -> x.send(HttpResponseStatus.OK, Unpooled.copiedBuffer(context.metrics().scrape(), StandardCharsets.UTF_8),
                 "text/plain; version=0.0.4; charset=utf-8", null)),
+        // Nx's self-hosted cache (NX_SELF_HOSTED_REMOTE_CACHE_SERVER): before the REST API, which owns /v1/
+        new Protocol("nx", Protocols::nx, READS_AND_DELETE, Set.of(HttpMethod.PUT), false,
+            Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
         new Protocol("rest", Protocols::rest, ANY, Set.of(HttpMethod.PUT), false, Protocol.Reads.WORKER,
             new RestApi(context, replies)),
         new Protocol("turborepo", exactly("/v8/artifacts/status"), READS, NO_UPLOADS, false, Protocol.Reads.EVENT_LOOP,
@@ -64,6 +67,10 @@ final class Protocols {
         new Protocol("turborepo", exactly("/v8/artifacts"), ANY, NO_UPLOADS, false, Protocol.Reads.EVENT_LOOP,
             (x, r) -> x.text(HttpResponseStatus.NOT_FOUND, "querying artifacts is not supported; GET or HEAD each one")),
         new Protocol("turborepo", Protocols::turbo, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
+        // sccache's WebDAV storage (SCCACHE_WEBDAV_ENDPOINT=http://HOST:PORT/sccache)
+        new Protocol("sccache", Protocols::sccache, Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.DELETE,
+            WebDav.PROPFIND, WebDav.MKCOL, HttpMethod.OPTIONS), Set.of(HttpMethod.PUT), false,
+            Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, new WebDav(byKey)),
         new Protocol("bazel-cas", Protocols::bazelCas, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED,
             new KeyedContent(context, replies, true)),
         new Protocol("bazel-ac", Protocols::bazelAc, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
@@ -98,14 +105,42 @@ final class Protocols {
         ? new Route(self, null, p.path.length() <= 4 ? "" : p.path.substring(4), p) : null;
   }
 
+  private static final Pattern NX_HASH = Pattern.compile("[A-Za-z0-9_-]{1,256}");
+
+  private static Route nx(Protocol self, RequestPath p) throws RequestPath.BadPath {
+    if (!p.path.startsWith("/v1/cache/")) {
+      return null;
+    }
+    String hash = p.path.substring("/v1/cache/".length());
+    if (!NX_HASH.matcher(hash).matches()) {
+      throw new RequestPath.BadPath("an Nx cache path is /v1/cache/<hash> (letters, digits, '-' and '_'), not '"
+          + p.path + "'");
+    }
+    return new Route(self, Namespaces.NX + hash, null, p);
+  }
+
+  /** {@code /sccache/<path>}: a key, or a collection (the base, or a path ending with '/') that holds none. */
+  private static Route sccache(Protocol self, RequestPath p) throws RequestPath.BadPath {
+    if (!p.path.equals("/sccache") && !p.path.startsWith("/sccache/")) {
+      return null;
+    }
+    String rest = p.path.substring("/sccache".length());
+    boolean collection = rest.isEmpty() || rest.endsWith("/");
+    RequestPath.checkSegments(collection ? rest.replaceAll("/+$", "") : rest);
+    return new Route(self, collection ? null : Namespaces.SCCACHE + rest, rest, p);
+  }
+
   private static Route kv(Protocol self, RequestPath p) throws RequestPath.BadPath {
     p.segments(); // checked: none empty, '.' or '..'
     return new Route(self, KV_PREFIX + p.path, null, p);
   }
 
   private static Route turbo(Protocol self, RequestPath p) throws RequestPath.BadPath {
+    if (!p.path.startsWith("/v8/artifacts/")) {
+      return null;
+    }
     String[] s = p.segments();
-    if (!p.path.startsWith("/v8/artifacts/") || s.length != 3) {
+    if (s.length != 3) {
       return null;
     }
     String team = p.param("teamId");

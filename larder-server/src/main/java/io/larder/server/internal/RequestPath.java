@@ -63,15 +63,23 @@ final class RequestPath {
   /** The path's segments, none of them empty, {@code .} or {@code ..}. */
   String[] segments() throws BadPath {
     if (segments == null) {
-      String[] s = path.substring(1).split("/", -1);
-      for (String seg : s) {
-        if (seg.isEmpty() || seg.equals(".") || seg.equals("..")) {
-          throw new BadPath("the path has an empty, '.' or '..' segment");
-        }
-      }
-      segments = s;
+      segments = checkSegments(path);
     }
     return segments;
+  }
+
+  /** The segments of {@code path} ("/a/b": a, b; "": none), refusing empty, {@code .} and {@code ..} ones. */
+  static String[] checkSegments(String path) throws BadPath {
+    if (path.isEmpty()) {
+      return new String[0];
+    }
+    String[] s = path.substring(1).split("/", -1);
+    for (String seg : s) {
+      if (seg.isEmpty() || seg.equals(".") || seg.equals("..")) {
+        throw new BadPath("the path has an empty, '.' or '..' segment");
+      }
+    }
+    return s;
   }
 
   /**

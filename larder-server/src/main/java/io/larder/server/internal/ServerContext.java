@@ -11,12 +11,17 @@ import java.util.concurrent.ExecutorService;
  * and what collections started by a request collect.
  */
 public record ServerContext(Larder store, ServerOptions options, Metrics metrics, Readiness readiness,
-    ExecutorService workers, GcOptions gcOptions) {
+    ExecutorService workers, GcOptions gcOptions, boolean tiered) {
 
-  /** Whether a local miss may ask a remote tier (then no lookup may run on an event loop: S3 may stall). */
-  boolean tiered() {
-    return store.remoteTier().isPresent();
+  public ServerContext(Larder store, ServerOptions options, Metrics metrics, Readiness readiness,
+      ExecutorService workers, GcOptions gcOptions) {
+    this(store, options, metrics, readiness, workers, gcOptions, store.remoteTier().isPresent());
   }
+
+  /*
+   * tiered: whether a local miss may ask a remote tier (then no lookup may run on an event loop: a slow S3
+   * must not stall every connection of the loop). Read once: it does not change while the server runs.
+   */
 
   /**
    * Records one finished request in the metrics and the access log: its protocol, method, what it named,
