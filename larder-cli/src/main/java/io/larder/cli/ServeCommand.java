@@ -2,6 +2,7 @@ package io.larder.cli;
 
 import io.larder.LarderException;
 import io.larder.VerifyReport;
+import io.larder.GcReport;
 import io.larder.Larder;
 import io.larder.config.LarderConfig;
 import io.larder.server.Credentials;
@@ -117,8 +118,10 @@ final class ServeCommand extends Base {
           }
         }));
       }
-      Larder.Schedule gc = store.collectEvery(c.gcInterval(), c.gcOptions(),
-          r -> { }, e -> System.err.println("larder: collection failed: " + e.getMessage()));
+      Larder.Schedule gc = store.collectEvery(c.gcInterval(), c.gcOptions(), r -> {
+        server.collected(r);
+        System.err.println(collectedLine(r));
+      }, e -> System.err.println("larder: collection failed: " + e.getMessage()));
       java.util.concurrent.ScheduledExecutorService scrub = scrub(store, c.scrubInterval());
       try {
         String u = server.url();
@@ -230,5 +233,12 @@ final class ServeCommand extends Base {
     } catch (ReflectiveOperationException | RuntimeException e) {
       return false;
     }
+  }
+
+  /** One line per scheduled collection: what it expired, evicted and freed. */
+  static String collectedLine(GcReport r) {
+    return String.format("larder: collection: %d expired, %d evicted, %d blobs removed (%s freed), %d temporary files"
+        + " removed; %s of content before", r.expired(), r.evicted(), r.blobsRemoved(), Base.humanSize(r.bytesFreed()),
+        r.tmpRemoved(), Base.humanSize(r.bytesBefore()));
   }
 }

@@ -57,6 +57,19 @@ class ServeClientsTest {
   }
 
   @Test
+  void scheduledCollectionsLogALineAndCountEvictions() throws Exception {
+    server.close();
+    start("--set", "gc-interval=1s", "--set", "default-ttl=1s");
+    assertThat(curl("-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "x",
+        url + "/cache/short-lived").out()).isEqualTo("200");
+    for (int i = 0; i < 200 && !server.stderr().contains("1 expired"); i++) {
+      Thread.sleep(50); // until a scheduled collection has run after the entry expired
+    }
+    assertThat(server.stderr()).contains("larder: collection: ").contains("1 expired");
+    assertThat(curl(url + "/metrics").out()).contains("larder_evictions_total 1.0");
+  }
+
+  @Test
   void curlPutsGetsRangesAndIsRefusedWhatIsTooLarge() throws Exception {
     Path file = dir.resolve("data.bin");
     byte[] data = new byte[300_000];

@@ -2,6 +2,7 @@ package io.larder.server;
 
 import io.larder.LarderException;
 import io.larder.GcOptions;
+import io.larder.GcReport;
 import io.larder.Larder;
 import io.larder.server.internal.HttpHandler;
 import io.larder.server.internal.Metrics;
@@ -121,6 +122,14 @@ public final class LarderServer implements AutoCloseable {
           "cannot listen on " + options.bind() + ":" + options.port() + ": " + e.getMessage()
               + " (another server on that port? use --port)");
     }
+  }
+
+  /**
+   * A collection this server's process ran (on its schedule): counted in {@code larder_evictions_total}, as
+   * one started by {@code POST /v1/gc} is.
+   */
+  public void collected(GcReport report) {
+    metrics.evicted(report.evicted() + report.expired());
   }
 
   /** The base URL, e.g. {@code http://127.0.0.1:8080}. */
