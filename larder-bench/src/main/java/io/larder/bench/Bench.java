@@ -1,17 +1,17 @@
 package io.larder.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.larder.Compression;
+import io.larder.Content;
+import io.larder.Durability;
 import io.larder.Entry;
 import io.larder.GcOptions;
 import io.larder.GcReport;
-import io.larder.Stats;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.larder.Content;
-import io.larder.Durability;
 import io.larder.Larder;
 import io.larder.LarderOptions;
 import io.larder.PutOptions;
+import io.larder.Stats;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

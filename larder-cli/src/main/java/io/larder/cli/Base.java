@@ -1,14 +1,14 @@
 package io.larder.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.larder.Entry;
+import io.larder.Larder;
 import io.larder.LarderOptions;
 import io.larder.config.JsonShapes;
 import io.larder.config.LarderConfig;
 import io.larder.s3.S3BlobStore;
 import io.larder.s3.S3Tier;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.larder.Entry;
-import io.larder.Larder;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;

@@ -1,9 +1,9 @@
 package io.larder.cli;
 
-import io.larder.config.JsonShapes;
 import io.larder.GcOptions;
 import io.larder.GcReport;
 import io.larder.Larder;
+import io.larder.config.JsonShapes;
 import io.larder.config.LarderConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

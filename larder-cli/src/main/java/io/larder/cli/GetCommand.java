@@ -1,9 +1,9 @@
 package io.larder.cli;
 
-import io.larder.LarderException;
 import io.larder.Content;
 import io.larder.Integrity;
 import io.larder.Larder;
+import io.larder.LarderException;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.Optional;

@@ -1,8 +1,8 @@
 package io.larder.cli;
 
-import io.larder.LarderException;
 import io.larder.Entry;
 import io.larder.Larder;
+import io.larder.LarderException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 

@@ -1,11 +1,11 @@
 package io.larder.cli;
 
-import io.larder.Algorithm;
-import io.larder.config.JsonShapes;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.larder.Algorithm;
 import io.larder.LarderException;
+import io.larder.config.JsonShapes;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -1,13 +1,12 @@
 package io.larder.cli;
 
-import io.larder.config.LarderConfig;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.larder.Entry;
 import io.larder.Integrity;
 import io.larder.Larder;
 import io.larder.PutOptions;
+import io.larder.config.LarderConfig;
 import io.larder.server.Namespaces;
-import java.util.Optional;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -15,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;

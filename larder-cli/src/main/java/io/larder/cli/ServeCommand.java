@@ -1,9 +1,9 @@
 package io.larder.cli;
 
-import io.larder.LarderException;
-import io.larder.VerifyReport;
 import io.larder.GcReport;
 import io.larder.Larder;
+import io.larder.LarderException;
+import io.larder.VerifyReport;
 import io.larder.config.LarderConfig;
 import io.larder.server.Credentials;
 import io.larder.server.LarderServer;

@@ -1,8 +1,8 @@
 package io.larder.cli;
 
-import io.larder.config.JsonShapes;
 import io.larder.Larder;
 import io.larder.Stats;
+import io.larder.config.JsonShapes;
 import picocli.CommandLine.Command;
 
 @Command(name = "stats", mixinStandardHelpOptions = true, description = "Show entries, blobs, bytes, index size and the store's path.",

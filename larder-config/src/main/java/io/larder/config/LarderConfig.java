@@ -1,6 +1,5 @@
 package io.larder.config;
 
-import io.larder.TierOptions;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import io.larder.Compression;
@@ -9,6 +8,7 @@ import io.larder.GcOptions;
 import io.larder.LarderException;
 import io.larder.LarderException.Kind;
 import io.larder.LarderOptions;
+import io.larder.TierOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,7 +1,7 @@
 package io.larder.spi;
 
-import io.larder.GcReport;
 import io.larder.Entry;
+import io.larder.GcReport;
 import io.larder.Integrity;
 import java.io.Closeable;
 import java.io.InputStream;

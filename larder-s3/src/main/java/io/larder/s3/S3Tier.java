@@ -1,8 +1,8 @@
 package io.larder.s3;
 
 import io.larder.Algorithm;
-import io.larder.GcReport;
 import io.larder.Entry;
+import io.larder.GcReport;
 import io.larder.Integrity;
 import io.larder.LarderException;
 import io.larder.spi.Chunks;
@@ -25,8 +25,8 @@ import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
-import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * The shared S3 tier: entries by key and large content by digest ({@link S3BlobStore}), so that any node

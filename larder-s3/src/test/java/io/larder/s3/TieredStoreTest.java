@@ -3,9 +3,9 @@ package io.larder.s3;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.larder.Integrity;
 import io.larder.Larder;
 import io.larder.LarderException;
-import io.larder.Integrity;
 import io.larder.LarderOptions;
 import io.larder.PutOptions;
 import io.larder.TierStats;

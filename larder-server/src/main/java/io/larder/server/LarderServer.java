@@ -1,9 +1,9 @@
 package io.larder.server;
 
-import io.larder.LarderException;
 import io.larder.GcOptions;
 import io.larder.GcReport;
 import io.larder.Larder;
+import io.larder.LarderException;
 import io.larder.server.internal.HttpHandler;
 import io.larder.server.internal.Metrics;
 import io.larder.server.internal.Readiness;
