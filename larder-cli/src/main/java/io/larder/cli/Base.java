@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.larder.Entry;
 import io.larder.Larder;
+import io.larder.LarderException;
 import io.larder.LarderOptions;
 import io.larder.config.JsonShapes;
 import io.larder.config.LarderConfig;
@@ -11,6 +12,7 @@ import io.larder.s3.S3BlobStore;
 import io.larder.s3.S3Tier;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ParentCommand;
 
@@ -75,10 +77,22 @@ abstract class Base implements Callable<Integer> {
     }
   }
 
+  /**
+   * Whether the command only reads a store (get, info, ls, stats, verify): it then never creates one — a
+   * mistyped {@code --cache} is an error, not a new empty store.
+   */
+  boolean readsStore() {
+    return false;
+  }
+
   Larder open() {
     LarderConfig c = config();
     LarderOptions o = c.storeOptions(LarderOptions.defaults());
     String bucket = c.value(LarderConfig.Key.S3_BUCKET);
+    if (readsStore() && bucket == null && !Files.exists(options.storeDir().resolve("index.db"))) {
+      throw new LarderException.StorageFailure(LarderException.Kind.IO, "there is no store at " + options.storeDir()
+          + " (no index.db); check --cache or $LARDER_CACHE, or put something first", null);
+    }
     if (bucket == null) {
       return Larder.open(options.storeDir(), o);
     }

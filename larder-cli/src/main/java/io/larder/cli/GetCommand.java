@@ -19,6 +19,11 @@ import picocli.CommandLine.Parameters;
     footerHeading = "%nExamples:%n",
     footer = {"  larder get build:mylib:1.0.0 -o mylib.jar", "  larder get --digest sha256:e3b0c442...b855 > blob"})
 final class GetCommand extends Base {
+  @Override
+  boolean readsStore() {
+    return true;
+  }
+
   @ArgGroup(exclusive = true, multiplicity = "1")
   Target target;
 

@@ -9,6 +9,11 @@ import picocli.CommandLine.Parameters;
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Show the entry of KEY (from the index; the content is not read).",
     footerHeading = "%nExample:%n", footer = "  larder info build:mylib:1.0.0 --json")
 final class InfoCommand extends Base {
+  @Override
+  boolean readsStore() {
+    return true;
+  }
+
   @Parameters(paramLabel = "KEY", description = "The key.")
   String key;
 

@@ -12,6 +12,11 @@ import picocli.CommandLine.Parameters;
 @Command(name = "ls", mixinStandardHelpOptions = true, sortOptions = false, description = "List entries whose keys start with PREFIX, in key order.",
     footerHeading = "%nExamples:%n", footer = {"  larder ls build:mylib:", "  larder ls --long --limit 20", "  larder ls npm: --json"})
 final class LsCommand extends Base {
+  @Override
+  boolean readsStore() {
+    return true;
+  }
+
   @Parameters(arity = "0..1", paramLabel = "PREFIX", description = "Key prefix (default: everything).")
   String prefix = "";
 

@@ -9,6 +9,11 @@ import picocli.CommandLine.Command;
     footerHeading = "%nExample:%n", footer = "  larder stats --json")
 final class StatsCommand extends Base {
   @Override
+  boolean readsStore() {
+    return true;
+  }
+
+  @Override
   int run() throws Exception {
     Stats s;
     String tier;

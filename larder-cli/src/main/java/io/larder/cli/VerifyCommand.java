@@ -10,6 +10,11 @@ import picocli.CommandLine.Command;
     footerHeading = "%nExample:%n", footer = "  larder verify --json")
 final class VerifyCommand extends Base {
   @Override
+  boolean readsStore() {
+    return true;
+  }
+
+  @Override
   int run() throws Exception {
     VerifyReport r;
     try (Larder cache = open(); Progress progress = new Progress("verify", cache.stats().bytes(), options)) {

@@ -96,6 +96,7 @@ class LauncherTest {
 
   @Test
   void exitCodesForMissUsageAndIntegrity() throws Exception {
+    assertThat(larder("x".getBytes(), "put", "present", "-").code()).isZero(); // a store, for the misses below
     Result miss = larder(null, "get", "absent");
     assertThat(miss.code()).isEqualTo(1);
     assertThat(miss.stderr()).startsWith("larder: no entry for key 'absent'").doesNotContain("Exception");
@@ -270,6 +271,17 @@ class LauncherTest {
     Result r = larderAt(nested, "x".getBytes(), "put", "k", "-");
     assertThat(r.code()).as(r.stderr()).isZero();
     assertThat(Files.isDirectory(nested.resolve("content-v2"))).isTrue();
+  }
+
+  @Test
+  void readCommandsNeverCreateAStore() throws Exception {
+    Path typo = dir.resolve("typo");
+    for (String[] args : new String[][] {{"ls"}, {"get", "k"}, {"info", "k"}, {"stats"}, {"verify"}}) {
+      Result r = larderAt(typo, null, args);
+      assertThat(r.code()).as(String.join(" ", args)).isEqualTo(4);
+      assertThat(r.stderr()).contains("there is no store at " + typo);
+    }
+    assertThat(typo).as("nothing was created").doesNotExist();
   }
 
   @Test
