@@ -265,6 +265,15 @@ final class SqliteDb implements AutoCloseable {
     }
   }
 
+  /** Whether SQLite found the file damaged (SQLITE_CORRUPT) or not a database at all (SQLITE_NOTADB). */
+  static boolean isDamaged(SQLException e) {
+    if (e instanceof SQLiteException se) {
+      int primary = se.getResultCode().code & 0xff;
+      return primary == SQLiteErrorCode.SQLITE_CORRUPT.code || primary == SQLiteErrorCode.SQLITE_NOTADB.code;
+    }
+    return false;
+  }
+
   static boolean isBusy(SQLException e) {
     if (e instanceof SQLiteException se) {
       int primary = se.getResultCode().code & 0xff;
@@ -311,6 +320,13 @@ final class SqliteDb implements AutoCloseable {
   }
 
   LarderException map(String what, SQLException e) {
+    if (isDamaged(e)) {
+      return new LarderException.IntegrityFailure(Kind.CORRUPT, what + " failed: the index " + file
+          + " is damaged (" + e.getMessage() + "); its entries cannot be trusted. Stop the processes using"
+          + " this store, set it aside (mv " + file + " " + file + ".damaged, and its -wal and -shm files) and"
+          + " start again: content files stay and are verified or collected; the sqlite3 shell's .recover may"
+          + " save entries from the damaged copy");
+    }
     if (Errors.isDiskFull(e)) {
       return new LarderException.StorageFailure(Kind.INSUFFICIENT_STORAGE,
           what + " failed: the disk is full; free space or lower the cache's size", e);
