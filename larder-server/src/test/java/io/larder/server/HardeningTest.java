@@ -154,4 +154,16 @@ class HardeningTest {
     assertThat(status(exchange("PUT", "/metrics", "", new byte[] {1}))).isEqualTo("HTTP/1.1 405 Method Not Allowed");
     assertThat(store.list("").count()).isZero();
   }
+
+  @Test
+  void readinessFailsWhenTheStoreDirectoryIsGoneAndLivenessDoesNot() throws Exception {
+    assertThat(status(exchange("GET", "/readyz", "", null))).isEqualTo("HTTP/1.1 200 OK");
+    java.nio.file.Files.move(dir.resolve("store"), dir.resolve("elsewhere"));
+    String r = exchange("GET", "/readyz", "", null);
+    assertThat(status(r)).isEqualTo("HTTP/1.1 503 Service Unavailable");
+    assertThat(r).contains("is gone");
+    assertThat(status(exchange("GET", "/healthz", "", null))).isEqualTo("HTTP/1.1 200 OK");
+    java.nio.file.Files.move(dir.resolve("elsewhere"), dir.resolve("store"));
+    assertThat(status(exchange("GET", "/readyz", "", null))).isEqualTo("HTTP/1.1 200 OK");
+  }
 }

@@ -35,8 +35,14 @@ public final class Readiness {
     }
   }
 
-  /** Why the server is not ready, or empty when it is. */
+  /**
+   * Why the server is not ready, or empty when it is: the store's directory is gone or not a directory, or
+   * puts fail on a full disk. (Cheap enough for the event loop: no store call.)
+   */
   public Optional<String> notReady() {
+    if (!Files.isDirectory(store.root())) {
+      return Optional.of("the store directory " + store.root() + " is gone; restore it or restart the server");
+    }
     long since = fullSince;
     if (since == 0) {
       return Optional.empty();
