@@ -133,8 +133,9 @@ final class ServeCommand extends Base {
               : "through (acknowledged once in S3)"));
         }
         out.println("  Bazel:     --remote_cache=" + u);
-        out.println("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/cache/\") } }");
+        out.println("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/gradle/\") } }");
         out.println("  ccache:    CCACHE_REMOTE_STORAGE=\"" + u + "/ccache|layout=subdirs\"");
+        out.println("  Maven:     maven-build-cache-config.xml <remote enabled=\"true\" saveToRemote=\"true\"><url>" + u + "/maven</url></remote>");
         out.println("  Turborepo: TURBO_API=" + u + " TURBO_TOKEN=any TURBO_TEAM=team");
         out.println("  Nx:        NX_SELF_HOSTED_REMOTE_CACHE_SERVER=" + u);
         out.println("  sccache:   SCCACHE_WEBDAV_ENDPOINT=" + u + "/sccache");

@@ -333,6 +333,19 @@ class ServerTest {
   }
 
   @Test
+  void toolsUnderTheirBasePathsHaveTheirOwnLabelsAndTheSameKeys() throws Exception {
+    for (String tool : new String[] {"gradle", "ccache", "maven"}) {
+      assertThat(send("PUT", "/" + tool + "/x", tool.getBytes()).statusCode()).isEqualTo(200);
+      assertThat(send("GET", "/" + tool + "/x", null).body()).isEqualTo(tool.getBytes());
+      assertThat(store.contains("http:/" + tool + "/x")).as("the key-value key space").isTrue();
+    }
+    send("GET", "/other/x", null);
+    String m = new String(send("GET", "/metrics", null).body(), StandardCharsets.UTF_8);
+    assertThat(m).contains("larder_hits_total{protocol=\"gradle\"} 1.0", "larder_hits_total{protocol=\"ccache\"} 1.0",
+        "larder_hits_total{protocol=\"maven\"} 1.0", "larder_misses_total{protocol=\"kv\"} 1.0");
+  }
+
+  @Test
   void metricsHealthAndAccessLog() throws Exception {
     send("GET", "/cache/nothing", null);
     send("PUT", "/cache/x", "x".getBytes());

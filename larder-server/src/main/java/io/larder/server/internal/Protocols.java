@@ -74,6 +74,14 @@ final class Protocols {
         new Protocol("bazel-cas", Protocols::bazelCas, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED,
             new KeyedContent(context, replies, true)),
         new Protocol("bazel-ac", Protocols::bazelAc, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
+        // tools whose paths cannot tell them apart, under documented base paths (same key space as kv:
+        // moving a tool to its base path, or back, keeps its entries)
+        new Protocol("gradle", under("/gradle/"), READS_AND_DELETE, PUT_OR_POST, false,
+            Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
+        new Protocol("ccache", under("/ccache/"), READS_AND_DELETE, PUT_OR_POST, false,
+            Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
+        new Protocol("maven", under("/maven/"), READS_AND_DELETE, PUT_OR_POST, false,
+            Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
         new Protocol("kv", Protocols::kv, READS_AND_DELETE, PUT_OR_POST, false,
             Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey));
   }
@@ -128,6 +136,11 @@ final class Protocols {
     boolean collection = rest.isEmpty() || rest.endsWith("/");
     RequestPath.checkSegments(collection ? rest.replaceAll("/+$", "") : rest);
     return new Route(self, collection ? null : Namespaces.SCCACHE + rest, rest, p);
+  }
+
+  /** Key-value paths under {@code base}: keys as the kv protocol names them, a label of their own. */
+  private static Protocol.Paths under(String base) {
+    return (self, p) -> p.path.startsWith(base) ? kv(self, p) : null;
   }
 
   private static Route kv(Protocol self, RequestPath p) throws RequestPath.BadPath {
