@@ -24,8 +24,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.FutureTask;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import java.util.stream.Stream;
@@ -61,16 +59,12 @@ final class TieredStore implements Store {
   private final LongAdder remoteErrors = new LongAdder();
   private final LongAdder remoteCorrupt = new LongAdder();
   private final LongAdder tierWrites = new LongAdder();
-  private final LongAdder localCopyFailures = new LongAdder();
 
   /** Uploads of queued keys and removals of keys from the tier: one at a time per key. */
   private final Object[] keyLocks = new Object[64];
 
-  /** Local copies of fetched content being written in the background, by key. */
-  private final ConcurrentHashMap<String, FutureTask<Void>> keeping = new ConcurrentHashMap<>();
-
-  /** At most this many background copies at once (then the reader writes its copy itself). */
-  private final Semaphore keepSlots = new Semaphore(64);
+  /** Local copies of the tier's content, written in the background. */
+  private final LocalCopies copies;
 
   /** Remote entries kept for further range reads of their keys (one request less per range). */
   private final ConcurrentHashMap<String, RangeEntry> rangeEntries = new ConcurrentHashMap<>();
@@ -84,6 +78,7 @@ final class TieredStore implements Store {
   TieredStore(LocalStore local, RemoteTier tier, TierOptions tierOptions) {
     this.local = local;
     this.tier = tier;
+    this.copies = new LocalCopies(local);
     for (int i = 0; i < keyLocks.length; i++) {
       keyLocks[i] = new Object();
     }
@@ -107,7 +102,7 @@ final class TieredStore implements Store {
 
   @Override
   public Entry put(String key, InputStream in, PutOptions options) {
-    awaitKeeping(key); // a local copy of this key under way lands before this put's
+    copies.await(key); // a local copy of this key under way lands before this put's
     rangeEntries.remove(key);
     if (queue == null && options.size() <= BOTH_TIERS_AT_ONCE) { // write-through (size -1: unknown)
       byte[] buf = LocalStore.readUpTo(in, BOTH_TIERS_AT_ONCE + 1);
@@ -150,7 +145,7 @@ final class TieredStore implements Store {
           + tier.describe() + " failed (write-through; nothing was stored locally either): " + ex.getMessage(), ex);
     }
     tierWrites.increment();
-    keepLocally(key, buf, options.integrity(d).size(buf.length), true);
+    copies.keep(key, buf, options.integrity(d).size(buf.length), true);
     return forTier;
   }
 
@@ -189,43 +184,7 @@ final class TieredStore implements Store {
 
   /** Stores fetched, verified content in the local store: in the background when a slot is free. */
   private void keepLocally(String key, byte[] bytes, RemoteEntry r, Integrity d) {
-    keepOptions(r, d).ifPresent(put -> keepLocally(key, bytes, put, false)); // expired meanwhile: served once, not kept
-  }
-
-  /**
-   * Writes a local copy of content the tier has: in the background when a slot is free. {@code replace}: a
-   * put's copy, which must land after any copy of the key already under way (a read's copy is skipped
-   * then instead: the other one is as good).
-   */
-  private void keepLocally(String key, byte[] bytes, PutOptions put, boolean replace) {
-    Runnable keep = () -> {
-      try {
-        local.put(key, new ByteArrayInputStream(bytes), put);
-      } catch (LarderException failed) {
-        localCopyFailures.increment(); // only a cache copy: the next read fetches it again
-      }
-    };
-    if (!keepSlots.tryAcquire()) {
-      awaitKeeping(key);
-      keep.run();
-      return;
-    }
-    FutureTask<Void> task = new FutureTask<>(keep, null);
-    while (keeping.putIfAbsent(key, task) != null) {
-      if (!replace) {
-        keepSlots.release(); // another reader is keeping it already
-        return;
-      }
-      awaitKeeping(key);
-    }
-    Thread.ofVirtual().name("larder-keep").start(() -> {
-      try {
-        task.run();
-      } finally {
-        keeping.remove(key, task);
-        keepSlots.release();
-      }
-    });
+    keepOptions(r, d).ifPresent(put -> copies.keep(key, bytes, put, false)); // expired meanwhile: served once, not kept
   }
 
   /** How to keep a local copy of the tier's entry {@code r}: its digest, size, metadata and what is left of its TTL. */
@@ -238,35 +197,11 @@ final class TieredStore implements Store {
     return left.isNegative() || left.isZero() ? Optional.empty() : Optional.of(po.ttl(left));
   }
 
-  /**
-   * Waits for a background copy of {@code key} in progress (a read's or a put's), so that what this node
-   * does next with the key sees it: a read after a read is a local hit, a read after a put sees the put.
-   */
-  private void awaitKeeping(String key) {
-    FutureTask<Void> t = keeping.get(key);
-    if (t != null) {
-      try {
-        t.get();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      } catch (ExecutionException ignored) {
-        // the copy failed: the read goes to the tier again
-      }
-    }
-  }
-
-  /** {@link #awaitKeeping} for every key (before reads by digest, listings and removals by prefix). */
-  private void awaitAllKeeping() {
-    for (String key : keeping.keySet()) {
-      awaitKeeping(key);
-    }
-  }
-
   // ------------------------------------------------------------------ reads
 
   /** The unexpired local entry for a read by key, counted as a local hit. */
   private Optional<Index.Hit> localHit(String key) {
-    awaitKeeping(key);
+    copies.await(key);
     Optional<Index.Hit> hit = local.hit(key);
     if (hit.isPresent()) {
       localHits.increment();
@@ -457,8 +392,8 @@ final class TieredStore implements Store {
   /** A read by digest: again once local copies under way are written, if it missed (a put may have acknowledged it from the tier). */
   private Optional<Content> afterKeeping(java.util.function.Supplier<Optional<Content>> read) {
     Optional<Content> c = read.get();
-    if (c.isEmpty() && !keeping.isEmpty()) {
-      awaitAllKeeping();
+    if (c.isEmpty() && !copies.isEmpty()) {
+      copies.awaitAll();
       c = read.get();
     }
     return c;
@@ -468,7 +403,7 @@ final class TieredStore implements Store {
 
   @Override
   public Optional<Entry> info(String key) {
-    awaitKeeping(key);
+    copies.await(key);
     Optional<Entry> found = local.info(key);
     if (found.isPresent()) {
       return found;
@@ -487,7 +422,7 @@ final class TieredStore implements Store {
    */
   @Override
   public Stream<Entry> list(String prefix, String afterKey) {
-    awaitAllKeeping();
+    copies.awaitAll();
     Pages.Page first;
     try {
       first = remotePage(prefix, afterKey);
@@ -544,7 +479,7 @@ final class TieredStore implements Store {
 
   @Override
   public boolean remove(String key) {
-    awaitKeeping(key); // a local copy under way would bring it back
+    copies.await(key); // a local copy under way would bring it back
     synchronized (keyLock(key)) { // not while a queued upload of the key is under way (it would bring it back)
       rangeEntries.remove(key);
       boolean removedHere = local.remove(key);
@@ -560,7 +495,7 @@ final class TieredStore implements Store {
 
   @Override
   public long removePrefix(String prefix) {
-    awaitAllKeeping();
+    copies.awaitAll();
     long removedHere = local.removePrefix(prefix);
     rangeEntries.keySet().removeIf(k -> k.startsWith(prefix));
     try {
@@ -574,7 +509,7 @@ final class TieredStore implements Store {
 
   @Override
   public boolean removeContent(Integrity d) {
-    awaitAllKeeping();
+    copies.awaitAll();
     return local.removeContent(d);
   }
 
@@ -583,7 +518,7 @@ final class TieredStore implements Store {
   @Override
   public TierStats tierStats() {
     return new TierStats(localHits.sum(), remoteHits.sum(), misses.sum(), remoteErrors.sum(), remoteCorrupt.sum(),
-        tierWrites.sum(), queue == null ? 0 : queue.depth(), localCopyFailures.sum());
+        tierWrites.sum(), queue == null ? 0 : queue.depth(), copies.failures());
   }
 
   @Override
@@ -604,7 +539,7 @@ final class TieredStore implements Store {
   @Override
   public void close() {
     try {
-      awaitAllKeeping(); // local copies of the tier's content being written
+      copies.awaitAll(); // local copies of the tier's content being written
       if (queue != null) {
         queue.close(); // uploads what waits while the tier takes it (10 s at most); the rest stays queued
       }

@@ -225,7 +225,7 @@ interface ExecCache {
   static String reason(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof java.net.ConnectException) {
-        return "cannot connect: connection refused or unreachable";
+        return Main.describe(t);
       }
       if (t instanceof java.net.http.HttpTimeoutException) {
         return "no answer in time (--remote-timeout)";

@@ -128,11 +128,11 @@ public final class Main {
 
   /** An error in words a user can act on: its message, never a Java class name. */
   static String describe(Throwable ex) {
+    if (ex instanceof java.net.ConnectException) { // its message is the JDK's, or none
+      return "cannot connect: connection refused or unreachable";
+    }
     if (ex.getMessage() != null && !ex.getMessage().isBlank()) {
       return ex.getMessage();
-    }
-    if (ex instanceof java.net.ConnectException) {
-      return "cannot connect: connection refused or unreachable";
     }
     return "an unexpected error without a message; run again with -v and report it";
   }
