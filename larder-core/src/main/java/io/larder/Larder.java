@@ -272,6 +272,21 @@ public final class Larder implements AutoCloseable {
     return store.info(Keys.check(key));
   }
 
+  /**
+   * Which of {@code keys} have an unexpired entry (the content is not checked), looked up in one index query
+   * for the whole batch. Each one found counts as read: its access time is refreshed as a {@link #get} would,
+   * so that a collection keeps it. For callers whose entries only make sense together (a build cache's action
+   * result and the outputs it names): touching them all on every use keeps eviction from cutting them apart.
+   * With a remote tier, a key this node lacks is looked up in the tier (and not touched: the tier keeps what
+   * it holds by its own rules).
+   */
+  public java.util.Set<String> touch(java.util.Collection<String> keys) {
+    for (String k : keys) {
+      Keys.check(k);
+    }
+    return store.touch(keys);
+  }
+
   /** Whether {@code key} has an unexpired entry (the content is not checked). */
   public boolean contains(String key) {
     return info(key).isPresent();

@@ -317,6 +317,19 @@ final class LocalStore implements Store {
   }
 
   @Override
+  public java.util.Set<String> touch(java.util.Collection<String> keys) {
+    Instant now = now();
+    java.util.Set<String> found = new java.util.HashSet<>();
+    for (Entry e : index.entries(keys)) {
+      if (!e.isExpired(now)) {
+        recordAccess(e);
+        found.add(e.key());
+      }
+    }
+    return found;
+  }
+
+  @Override
   public Stream<Entry> list(String prefix, String afterKey) {
     Function<String, Pages.Page> page = after -> Pages.Page.of(index.scan(prefix, after, Pages.SIZE));
     return Pages.stream(page.apply(afterKey), page, now());

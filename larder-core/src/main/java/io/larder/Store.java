@@ -23,6 +23,8 @@ interface Store extends AutoCloseable {
 
   Optional<Entry> info(String key);
 
+  java.util.Set<String> touch(java.util.Collection<String> keys);
+
   Stream<Entry> list(String prefix, String afterKey);
 
   boolean remove(String key);

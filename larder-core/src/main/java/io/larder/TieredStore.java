@@ -402,6 +402,17 @@ final class TieredStore implements Store {
   // ------------------------------------------------------------------ index
 
   @Override
+  public java.util.Set<String> touch(java.util.Collection<String> keys) {
+    java.util.Set<String> found = new java.util.HashSet<>(local.touch(keys));
+    for (String k : keys) {
+      if (!found.contains(k) && info(k).isPresent()) { // the tier keeps what it holds by its own rules
+        found.add(k);
+      }
+    }
+    return found;
+  }
+
+  @Override
   public Optional<Entry> info(String key) {
     copies.await(key);
     Optional<Entry> found = local.info(key);

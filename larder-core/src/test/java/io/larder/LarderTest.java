@@ -164,6 +164,25 @@ class LarderTest {
   }
 
   @Test
+  void touchFindsABatchInOneCallAndRefreshesWhatItFinds() {
+    Instant t0 = clock.instant();
+    cache.put("t/a", new byte[] {1});
+    cache.put("t/b", random(100_000, 7));
+    cache.put("t/old", new byte[] {3}, PutOptions.defaults().ttl(Duration.ofMinutes(1)));
+    cache.put("t/untouched", new byte[] {4});
+    clock.advance(Duration.ofMinutes(10));
+    assertThat(cache.touch(List.of("t/a", "t/b", "t/missing", "t/old", "t/a")))
+        .as("present and unexpired only, each once").containsExactlyInAnyOrder("t/a", "t/b");
+    assertThat(cache.touch(List.of())).isEmpty();
+    cache.close(); // close writes the access times still pending
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    assertThat(cache.info("t/a").orElseThrow().accessed()).isEqualTo(t0.plus(Duration.ofMinutes(10)));
+    assertThat(cache.info("t/b").orElseThrow().accessed()).isEqualTo(t0.plus(Duration.ofMinutes(10)));
+    assertThat(cache.info("t/untouched").orElseThrow().accessed()).isEqualTo(t0);
+    assertThatThrownBy(() -> cache.touch(List.of(""))).isInstanceOf(LarderException.InvalidInput.class);
+  }
+
+  @Test
   void accessTimesNeverMoveBackAndCanBeTurnedOff() {
     cache.close();
     MutableClock late = new MutableClock(clock.instant().plus(Duration.ofHours(1)));

@@ -31,6 +31,15 @@ final class ServeCommand extends Base {
   @Option(names = "--port", paramLabel = "PORT", description = "Port (default 8080; 0: any free port).")
   String port;
 
+  @Option(names = "--grpc-port", paramLabel = "PORT",
+      description = "Also serve the gRPC remote cache (REAPI v2 + ByteStream: Bazel's grpc://, Buck2, Pants) on this port "
+          + "(0: any free port; off: none, the default).")
+  String grpcPort;
+
+  @Option(names = "--no-completeness-check",
+      description = "Serve action results even when blobs they name are missing (by default such a result is a miss).")
+  boolean noCompletenessCheck;
+
   @Option(names = "--max-blob-size", paramLabel = "SIZE", description = "Refuse larger uploads with 413 (default 4G).")
   String maxBlobSize;
 
@@ -75,6 +84,7 @@ final class ServeCommand extends Base {
     Map<LarderConfig.Key, String> f = new EnumMap<>(LarderConfig.Key.class);
     flag(f, LarderConfig.Key.BIND, bind);
     flag(f, LarderConfig.Key.PORT, port);
+    flag(f, LarderConfig.Key.GRPC_PORT, grpcPort);
     flag(f, LarderConfig.Key.MAX_BLOB_SIZE, maxBlobSize);
     flag(f, LarderConfig.Key.MAX_SIZE, maxSize);
     flag(f, LarderConfig.Key.AUTH_FILE, authFile);
@@ -92,7 +102,8 @@ final class ServeCommand extends Base {
   int run() throws Exception {
     LarderConfig c = config();
     ServerOptions so = ServerOptions.defaults().bind(c.bind()).port(c.port()).maxBlobSize(c.maxBlobSize())
-        .accessLog(noAccessLog || options.quiet ? null : System.err);
+        .accessLog(noAccessLog || options.quiet ? null : System.err).grpcPort(c.grpcPort())
+        .checkActionResults(!noCompletenessCheck);
     String auth = c.value(LarderConfig.Key.AUTH_FILE);
     if (auth != null) {
       so = so.credentials(Credentials.load(java.nio.file.Path.of(auth)));
@@ -126,13 +137,15 @@ final class ServeCommand extends Base {
       try {
         String u = server.url();
         out.println(new Main.Version().getVersion()[0] + " serving " + store.root()
-            + store.remoteTier().map(t -> " (shared tier " + t + ")").orElse("") + " at " + u);
+            + store.remoteTier().map(t -> " (shared tier " + t + ")").orElse("") + " at " + u
+            + server.grpcUrl().map(g -> " and " + g).orElse(""));
         if (store.remoteTier().isPresent()) {
           out.println("  S3 tier:   puts written " + (c.tierOptions().writeBehind()
               ? "behind (acknowledged when stored here, queued in " + store.root().resolve("tier-queue") + ")"
               : "through (acknowledged once in S3)"));
         }
         out.println("  Bazel:     --remote_cache=" + u);
+        server.grpcUrl().ifPresent(g -> out.println("  REAPI:     --remote_cache=" + g + "   (Bazel, Buck2, Pants, moon: gRPC)"));
         out.println("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/gradle/\") } }");
         out.println("  ccache:    CCACHE_REMOTE_STORAGE=\"" + u + "/ccache|layout=subdirs\"");
         out.println("  Maven:     maven-build-cache-config.xml <remote enabled=\"true\" saveToRemote=\"true\"><url>" + u + "/maven</url></remote>");

@@ -62,18 +62,24 @@ class BuildToolsTest {
     return new Run(p.exitValue(), out);
   }
 
+  /** A workspace of two genrules: //:upper (in.txt in capitals) and //:twice (that, twice). */
+  Path bazelWorkspace(String input) throws IOException {
+    Path ws = Files.createDirectories(dir.resolve("ws"));
+    Files.writeString(ws.resolve("WORKSPACE"), "");
+    Files.writeString(ws.resolve("in.txt"), input);
+    Files.writeString(ws.resolve("BUILD"), """
+        genrule(name = "upper", srcs = ["in.txt"], outs = ["upper.txt"], cmd = "tr a-z A-Z < $< > $@")
+        genrule(name = "twice", srcs = [":upper"], outs = ["twice.txt"], cmd = "cat $< $< > $@")
+        """);
+    return ws;
+  }
+
   @Test
   void bazelRebuildsFromTheRemoteCacheAfterClean() throws Exception {
     Path jdk = jdk17();
     Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/bazel")) && jdk != null,
         "bazel-bootstrap (and its JDK 17) are installed by .ci/run");
-    Path ws = Files.createDirectories(dir.resolve("ws"));
-    Files.writeString(ws.resolve("WORKSPACE"), "");
-    Files.writeString(ws.resolve("in.txt"), "hello from bazel\n");
-    Files.writeString(ws.resolve("BUILD"), """
-        genrule(name = "upper", srcs = ["in.txt"], outs = ["upper.txt"], cmd = "tr a-z A-Z < $< > $@")
-        genrule(name = "twice", srcs = [":upper"], outs = ["twice.txt"], cmd = "cat $< $< > $@")
-        """);
+    Path ws = bazelWorkspace("hello from bazel\n");
     Map<String, String> env = new HashMap<>(Map.of("JAVA_HOME", jdk.toString(), "HOME", dir.toString()));
     List<String> bazel = List.of("bazel", "--batch", "--output_user_root=" + dir.resolve("bazel-root"));
     List<String> build = new ArrayList<>(bazel);
@@ -89,6 +95,53 @@ class BuildToolsTest {
     assertThat(second.output()).as(second.output()).contains("2 remote cache hit");
     assertThat(Files.readString(ws.resolve("bazel-bin/twice.txt"))).isEqualTo("HELLO FROM BAZEL\nHELLO FROM BAZEL\n");
     assertThat(server.stderr()).contains("GET bazel-ac ", " hit 200", "GET bazel-cas ");
+  }
+
+  /**
+   * Bazel over gRPC ({@code --remote_cache=grpc://}), with an instance name and credentials: clean and
+   * rebuild hits every action; when an output of one action is removed from the store, that action's result
+   * is a miss (it runs again) instead of a hit Bazel cannot download.
+   */
+  @Test
+  void bazelOverGrpcHitsAfterCleanAndRebuildsWhatIsIncomplete() throws Exception {
+    Path jdk = jdk17();
+    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/bazel")) && jdk != null,
+        "bazel-bootstrap (and its JDK 17) are installed by .ci/run");
+    server.close();
+    Path auth = Files.writeString(dir.resolve("auth"), "token builder rw\n");
+    server = ServeProcess.start(dir.resolve("store"), Map.of(), "--grpc-port", "0", "--auth-file", auth.toString());
+    assertThat(server.grpcUrl).startsWith("grpc://127.0.0.1:");
+    Path ws = bazelWorkspace("hello over grpc\n");
+    Map<String, String> env = new HashMap<>(Map.of("JAVA_HOME", jdk.toString(), "HOME", dir.toString()));
+    List<String> bazel = List.of("bazel", "--batch", "--output_user_root=" + dir.resolve("bazel-root"));
+    List<String> build = new ArrayList<>(bazel);
+    build.addAll(List.of("build", "//:twice", "--remote_cache=" + server.grpcUrl, "--remote_instance_name=team/ci",
+        "--remote_header=authorization=Bearer builder", "--noshow_progress"));
+    List<String> clean = new ArrayList<>(bazel);
+    clean.add("clean");
+
+    Run first = run(ws, env, build);
+    assertThat(first.code()).as(first.output()).isZero();
+    assertThat(run(ws, env, clean).code()).isZero();
+    Run second = run(ws, env, build);
+    assertThat(second.code()).as(second.output()).isZero();
+    assertThat(second.output()).as(second.output()).contains("2 remote cache hit");
+    assertThat(Files.readString(ws.resolve("bazel-bin/twice.txt"))).isEqualTo("HELLO OVER GRPC\nHELLO OVER GRPC\n");
+    assertThat(server.stderr()).contains("GetActionResult reapi-ac bazel:ac:team/ci/", " hit 0 ", "Read bytestream ");
+
+    // the output of //:twice leaves the store (as eviction could make it): its result must not be served
+    String hex = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest(Files.readAllBytes(ws.resolve("bazel-bin/twice.txt"))));
+    java.net.http.HttpResponse<Void> removed = java.net.http.HttpClient.newHttpClient().send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create(server.url + "/cas/" + hex))
+            .header("Authorization", "Bearer builder").DELETE().build(),
+        java.net.http.HttpResponse.BodyHandlers.discarding());
+    assertThat(removed.statusCode()).isEqualTo(204);
+    assertThat(run(ws, env, clean).code()).isZero();
+    Run third = run(ws, env, build);
+    assertThat(third.code()).as(third.output()).isZero();
+    assertThat(third.output()).as(third.output()).contains("1 remote cache hit");
+    assertThat(Files.readString(ws.resolve("bazel-bin/twice.txt"))).isEqualTo("HELLO OVER GRPC\nHELLO OVER GRPC\n");
   }
 
   @Test

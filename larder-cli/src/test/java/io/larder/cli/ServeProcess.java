@@ -19,18 +19,21 @@ import java.util.regex.Pattern;
  * port, its URL read from the first line it prints, its stderr (the access log) kept.
  */
 final class ServeProcess implements AutoCloseable {
-  private static final Pattern URL = Pattern.compile(" at (https?://\\S+)$");
+  private static final Pattern URL = Pattern.compile(" at (https?://\\S+)(?: and (grpcs?://\\S+))?$");
 
   final Process process;
   /** The first line printed, e.g. "larder 0.1.0 serving /store (shared tier s3://b/) at http://127.0.0.1:40123". */
   final String banner;
   final String url;
+  /** The gRPC address (with --grpc-port), or null. */
+  final String grpcUrl;
   private final StringBuilder err = new StringBuilder();
 
-  private ServeProcess(Process process, String banner, String url) {
+  private ServeProcess(Process process, String banner, String url, String grpcUrl) {
     this.process = process;
     this.banner = banner;
     this.url = url;
+    this.grpcUrl = grpcUrl;
   }
 
   /** Starts `larder --cache STORE serve --port 0 EXTRA…` with {@code env} added to the environment. */
@@ -46,7 +49,7 @@ final class ServeProcess implements AutoCloseable {
     assertThat(first).as("the first line names the URL").isNotNull();
     Matcher m = URL.matcher(first);
     assertThat(m.find()).as(first).isTrue();
-    ServeProcess s = new ServeProcess(p, first, m.group(1));
+    ServeProcess s = new ServeProcess(p, first, m.group(1), m.group(2));
     drain(out, null); // the hints for each build tool
     drain(new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8)), s.err);
     return s;

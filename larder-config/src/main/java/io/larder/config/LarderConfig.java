@@ -37,6 +37,7 @@ import java.util.regex.Pattern;
  * compression = "zstd"    # or "none" (default), or "zstd:LEVEL" (1 to 19)
  * bind = "127.0.0.1"      # larder serve: the address to listen on
  * port = 8080             # larder serve: the port
+ * grpc-port = 9092        # larder serve: the gRPC remote cache (REAPI); unset or "off": none
  * max-blob-size = "4G"    # larder serve: larger uploads are refused (413)
  * verify-reads = "when-changed"   # or "always": re-hash every read of a blob file
  * scrub-interval = "24h"  # larder serve: re-verify every blob this often ("off": never)
@@ -57,6 +58,7 @@ public final class LarderConfig {
     COMPRESSION("compression", "none, zstd or zstd:LEVEL (1 to 19)"),
     BIND("bind", "an IP address or host name to listen on (e.g. 127.0.0.1, 0.0.0.0)"),
     PORT("port", "a port number, 0 to 65535 (0: any free port)"),
+    GRPC_PORT("grpc-port", "a port number, 0 to 65535 (0: any free port), or off"),
     MAX_BLOB_SIZE("max-blob-size", "a size: bytes or a number with K, M, G or T (e.g. 4G)"),
     VERIFY_READS("verify-reads", "always (re-hash every read) or when-changed (trust a file verified since it last"
         + " changed, and small content verified in memory while the index is unchanged)"),
@@ -117,6 +119,7 @@ public final class LarderConfig {
   private final Duration scrubInterval;
   private final long maxBlobSize;
   private final int port;
+  private final int grpcPort;
   private final String bind;
   private final TierOptions tierOptions;
 
@@ -138,6 +141,11 @@ public final class LarderConfig {
     this.port = get(Key.PORT) == null ? 8080 : parseCount(Key.PORT);
     if (port > 65535) {
       throw invalid(Key.PORT, get(Key.PORT), null);
+    }
+    Setting grpc = get(Key.GRPC_PORT);
+    this.grpcPort = grpc == null || grpc.value().strip().equalsIgnoreCase("off") ? -1 : parseCount(Key.GRPC_PORT);
+    if (grpcPort > 65535) {
+      throw invalid(Key.GRPC_PORT, grpc, null);
     }
     this.bind = get(Key.BIND) == null ? "127.0.0.1" : get(Key.BIND).value().strip();
     Setting writes = get(Key.S3_WRITES);
@@ -236,6 +244,7 @@ public final class LarderConfig {
       case COMPRESSION -> "none";
       case BIND -> "127.0.0.1";
       case PORT -> "8080";
+      case GRPC_PORT -> "off";
       case MAX_BLOB_SIZE -> "4G";
       case VERIFY_READS -> "when-changed";
       case SCRUB_INTERVAL -> "24h";
@@ -268,6 +277,11 @@ public final class LarderConfig {
   /** larder serve: the port. */
   public int port() {
     return port;
+  }
+
+  /** The gRPC port of {@code larder serve}, or -1 for none. */
+  public int grpcPort() {
+    return grpcPort;
   }
 
   /** larder serve: the largest upload accepted. */

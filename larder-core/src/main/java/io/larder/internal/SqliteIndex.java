@@ -290,6 +290,40 @@ public final class SqliteIndex implements Index {
     });
   }
 
+  /** One statement for a batch of any size: the keys arrive as one JSON array, which SQLite unpacks. */
+  @Override
+  public List<Entry> entries(java.util.Collection<String> keys) {
+    if (keys.isEmpty()) {
+      return List.of();
+    }
+    String array = jsonArray(keys);
+    return db.read("looking up " + keys.size() + " keys", r -> {
+      PreparedStatement ps = r.get("SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key IN (SELECT value FROM json_each(?))");
+      ps.setString(1, array);
+      List<Entry> found = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          found.add(entry(rs));
+        }
+      }
+      return found;
+    });
+  }
+
+  private static String jsonArray(java.util.Collection<String> keys) {
+    java.io.StringWriter out = new java.io.StringWriter(keys.size() * 80);
+    try (com.fasterxml.jackson.core.JsonGenerator g = new com.fasterxml.jackson.core.JsonFactory().createGenerator(out)) {
+      g.writeStartArray();
+      for (String k : keys) {
+        g.writeString(k);
+      }
+      g.writeEndArray();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e); // a StringWriter does not fail
+    }
+    return out.toString();
+  }
+
   @Override
   public Optional<BlobRecord> blob(Integrity digest, boolean withInline) {
     return db.read("looking up blob " + digest, r -> {

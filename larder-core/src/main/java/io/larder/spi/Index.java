@@ -57,6 +57,18 @@ public interface Index extends Closeable {
   /** The entry for {@code key}, with its inline bytes if {@code withInline}. */
   Optional<Hit> get(String key, boolean withInline);
 
+  /**
+   * The entries, expired or not and without content, of those of {@code keys} that the index holds, in no
+   * particular order. An index answers a batch in one lookup where it can; this default asks key by key.
+   */
+  default List<Entry> entries(java.util.Collection<String> keys) {
+    List<Entry> found = new java.util.ArrayList<>();
+    for (String k : keys) {
+      get(k, false).ifPresent(h -> found.add(h.entry()));
+    }
+    return found;
+  }
+
   /** The blob record for {@code digest}, with its inline bytes if {@code withInline}. */
   Optional<BlobRecord> blob(Integrity digest, boolean withInline);
 

@@ -39,6 +39,11 @@ public final class FaultyIndex implements Index {
   }
 
   @Override
+  public List<Entry> entries(java.util.Collection<String> keys) {
+    return delegate.entries(keys);
+  }
+
+  @Override
   public Optional<BlobRecord> blob(Integrity digest, boolean withInline) {
     return delegate.blob(digest, withInline);
   }

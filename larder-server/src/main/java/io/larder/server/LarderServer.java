@@ -54,6 +54,7 @@ public final class LarderServer implements AutoCloseable {
   private final AtomicInteger inFlight = new AtomicInteger();
   private final Metrics metrics;
   private final String url;
+  private final io.larder.server.internal.grpc.GrpcServer grpc;
   private volatile boolean closed;
 
   @SuppressWarnings("deprecation") // RCVBUF_ALLOCATOR: deprecated in Netty 4.2 without a replacement for servers yet
@@ -101,6 +102,19 @@ public final class LarderServer implements AutoCloseable {
       host = "[" + host + "]";
     }
     url = (ssl != null ? "https://" : "http://") + host + ":" + a.getPort();
+    if (options.grpcPort() >= 0) {
+      try {
+        grpc = io.larder.server.internal.grpc.GrpcServer.start(context, options.grpcPort(), options.checkActionResults());
+      } catch (RuntimeException e) {
+        serverChannel.close().syncUninterruptibly();
+        requests.shutdown();
+        boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+        throw e;
+      }
+    } else {
+      grpc = null;
+    }
   }
 
   /**
@@ -137,6 +151,15 @@ public final class LarderServer implements AutoCloseable {
     return url;
   }
 
+  /**
+   * The gRPC remote cache's address for clients, e.g. {@code grpc://127.0.0.1:9092} ({@code grpcs://} with
+   * TLS); empty without gRPC.
+   */
+  public java.util.Optional<String> grpcUrl() {
+    return grpc == null ? java.util.Optional.empty()
+        : java.util.Optional.of(url.replaceFirst("^http(s?)://", "grpc$1://").replaceFirst(":\\d+$", ":" + grpc.port()));
+  }
+
   /** The port listened on (useful with port 0). */
   public int port() {
     return ((InetSocketAddress) serverChannel.localAddress()).getPort();
@@ -163,6 +186,10 @@ public final class LarderServer implements AutoCloseable {
       return;
     }
     closed = true;
+    Thread grpcDrain = null;
+    if (grpc != null) { // drained alongside the HTTP port
+      grpcDrain = Thread.ofPlatform().start(() -> grpc.close(DRAIN));
+    }
     serverChannel.close().syncUninterruptibly();
     long deadline = System.nanoTime() + DRAIN.toNanos();
     while (inFlight.get() > 0 && System.nanoTime() < deadline) {
@@ -174,6 +201,13 @@ public final class LarderServer implements AutoCloseable {
       }
     }
     connections.close().awaitUninterruptibly();
+    if (grpcDrain != null) {
+      try {
+        grpcDrain.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     requests.shutdown();
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

@@ -28,6 +28,16 @@ public final class Namespaces {
 
   private Namespaces() {}
 
+  /** The key of Bazel's action cache entry for an action's SHA-256 (hex) in {@code instance} ("" for none). */
+  public static String actionKey(String instance, String hex) {
+    return BAZEL_AC + (instance.isEmpty() ? "" : instance + "/") + hex;
+  }
+
+  /** The key of the CAS blob with SHA-256 {@code hex} (one CAS for all instances). */
+  public static String casKey(String hex) {
+    return BAZEL_CAS + hex;
+  }
+
   /** Which protocol owns {@code key} (for messages), if one does. */
   public static Optional<String> owner(String key) {
     for (Map.Entry<String, String> e : OWNERS.entrySet()) {

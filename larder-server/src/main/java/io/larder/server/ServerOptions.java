@@ -16,10 +16,14 @@ import java.util.Objects;
  * @param accessLog where one line per request goes ({@code null}: nowhere)
  * @param credentials who may read and write; default {@link Credentials#OPEN} (everyone)
  * @param tls the certificate to serve HTTPS with, or {@code null} (default) for plain HTTP
+ * @param grpcPort the port of the gRPC remote cache (REAPI v2 and ByteStream, with TLS when {@code tls} is
+ *     set); 0 picks a free one; -1 (default): no gRPC
+ * @param checkActionResults whether an action result (gRPC, and HTTP {@code /ac/}) is served only when every
+ *     blob it names is stored (a result that is not is a miss); default true
  */
 public record ServerOptions(String bind, int port, long maxBlobSize, Duration idleTimeout, Duration headerTimeout,
     PrintStream accessLog,
-    Credentials credentials, Tls tls) {
+    Credentials credentials, Tls tls, int grpcPort, boolean checkActionResults) {
 
   public ServerOptions {
     Objects.requireNonNull(bind, "bind");
@@ -29,44 +33,56 @@ public record ServerOptions(String bind, int port, long maxBlobSize, Duration id
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be between 0 and 65535, not " + port);
     }
+    if (grpcPort < -1 || grpcPort > 65535) {
+      throw new IllegalArgumentException("the gRPC port must be between 0 and 65535 (or -1 for none), not " + grpcPort);
+    }
     if (maxBlobSize <= 0) {
       throw new IllegalArgumentException("maxBlobSize must be positive");
     }
   }
 
   public static ServerOptions defaults() {
-    return new ServerOptions("127.0.0.1", 8080, 4L << 30, Duration.ofSeconds(60), Duration.ofSeconds(30), System.err, Credentials.OPEN, null);
+    return new ServerOptions("127.0.0.1", 8080, 4L << 30, Duration.ofSeconds(60), Duration.ofSeconds(30), System.err,
+        Credentials.OPEN, null, -1, true);
   }
 
   public ServerOptions bind(String address) {
-    return new ServerOptions(address, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls);
+    return new ServerOptions(address, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults);
   }
 
   public ServerOptions port(int p) {
-    return new ServerOptions(bind, p, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls);
+    return new ServerOptions(bind, p, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults);
   }
 
   public ServerOptions maxBlobSize(long bytes) {
-    return new ServerOptions(bind, port, bytes, idleTimeout, headerTimeout, accessLog, credentials, tls);
+    return new ServerOptions(bind, port, bytes, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults);
   }
 
   public ServerOptions idleTimeout(Duration d) {
-    return new ServerOptions(bind, port, maxBlobSize, d, headerTimeout, accessLog, credentials, tls);
+    return new ServerOptions(bind, port, maxBlobSize, d, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults);
   }
 
   public ServerOptions accessLog(PrintStream log) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, log, credentials, tls);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, log, credentials, tls, grpcPort, checkActionResults);
   }
 
   public ServerOptions credentials(Credentials c) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, c, tls);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, c, tls, grpcPort, checkActionResults);
   }
 
   public ServerOptions tls(Tls t) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, t);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, t, grpcPort, checkActionResults);
   }
 
   public ServerOptions headerTimeout(Duration d) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, d, accessLog, credentials, tls);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, d, accessLog, credentials, tls, grpcPort, checkActionResults);
+  }
+
+  public ServerOptions grpcPort(int p) {
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, p, checkActionResults);
+  }
+
+  public ServerOptions checkActionResults(boolean check) {
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, check);
   }
 }

@@ -140,14 +140,9 @@ final class Exchange {
       case BUSY, CLOSED -> HttpResponseStatus.SERVICE_UNAVAILABLE;
       case IO -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
     };
-    if (e.kind() == LarderException.Kind.CORRUPT || e.kind() == LarderException.Kind.DIGEST_MISMATCH) {
-      context.metrics().integrityFailure();
-    }
+    context.failed(e);
     if (e.kind() == LarderException.Kind.CORRUPT) {
       hit = false;
-    }
-    if (e.kind() == LarderException.Kind.INSUFFICIENT_STORAGE) {
-      context.readiness().diskFull();
     }
     text(s, e.getMessage());
   }

@@ -73,7 +73,9 @@ final class Protocols {
             Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, new WebDav(byKey)),
         new Protocol("bazel-cas", Protocols::bazelCas, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED,
             new KeyedContent(context, replies, true)),
-        new Protocol("bazel-ac", Protocols::bazelAc, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
+        // a read checks that the blobs the result names are stored: index lookups, so on a worker
+        new Protocol("bazel-ac", Protocols::bazelAc, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.WORKER,
+            new ActionCacheHttp(context, byKey)),
         // tools whose paths cannot tell them apart, under documented base paths (same key space as kv:
         // moving a tool to its base path, or back, keeps its entries)
         new Protocol("gradle", under("/gradle/"), READS_AND_DELETE, PUT_OR_POST, false,
@@ -168,7 +170,7 @@ final class Protocols {
 
   private static Route bazelCas(Protocol self, RequestPath p) throws RequestPath.BadPath {
     String hex = bazelHex(p, "cas");
-    return hex == null ? null : new Route(self, CAS + hex, instance(p), p);
+    return hex == null ? null : new Route(self, Namespaces.casKey(hex), instance(p), p);
   }
 
   private static Route bazelAc(Protocol self, RequestPath p) throws RequestPath.BadPath {
@@ -177,7 +179,7 @@ final class Protocols {
       return null;
     }
     String instance = instance(p);
-    return new Route(self, AC + (instance.isEmpty() ? "" : instance + "/") + hex, instance, p);
+    return new Route(self, Namespaces.actionKey(instance, hex), instance, p);
   }
 
   /** The digest of a Bazel cache path {@code [/<instance>]/<kind>/<64 hex>}, or null for another path. */

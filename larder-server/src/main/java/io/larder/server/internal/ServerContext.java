@@ -27,11 +27,25 @@ public record ServerContext(Larder store, ServerOptions options, Metrics metrics
    * Records one finished request in the metrics and the access log: its protocol, method, what it named,
    * hit or miss ({@code null}: neither), status, bytes sent and duration.
    */
-  void record(String protocol, String method, String subject, Boolean hit, int status, long bytes, long nanos) {
+  public void record(String protocol, String method, String subject, Boolean hit, int status, long bytes, long nanos) {
     metrics.request(protocol, method, status, hit, nanos);
     if (options.accessLog() != null) {
       options.accessLog().printf("%s %s %s %s %s %d %d %.1fms%n", java.time.Instant.now(), logged(method),
           logged(protocol), logged(subject), hit == null ? "-" : hit ? "hit" : "miss", status, bytes, nanos / 1e6);
+    }
+  }
+
+  /**
+   * What every transport does when the store fails a request, before it answers with its own status:
+   * content that failed verification is counted, and a full disk makes the server not ready until a write
+   * succeeds again.
+   */
+  public void failed(io.larder.LarderException e) {
+    if (e.kind() == io.larder.LarderException.Kind.CORRUPT || e.kind() == io.larder.LarderException.Kind.DIGEST_MISMATCH) {
+      metrics.integrityFailure();
+    }
+    if (e.kind() == io.larder.LarderException.Kind.INSUFFICIENT_STORAGE) {
+      readiness.diskFull();
     }
   }
 
