@@ -49,6 +49,8 @@ public final class GrpcServer implements AutoCloseable {
         .executor(context.workers())
         // a batch of MAX_BATCH bytes of blobs, with room for its digests and framing
         .maxInboundMessageSize((int) CasService.MAX_BATCH + (1 << 20))
+        // an upload is not held back by HTTP/2 flow control on a fast link (Netty's default window is 1 MiB)
+        .flowControlWindow(8 << 20)
         .permitKeepAliveTime(10, TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .addService(ServerInterceptors.intercept(new CapabilitiesService(maxBlob, calls), calls))
