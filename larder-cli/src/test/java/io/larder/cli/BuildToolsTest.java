@@ -144,6 +144,69 @@ class BuildToolsTest {
     assertThat(Files.readString(ws.resolve("bazel-bin/twice.txt"))).isEqualTo("HELLO OVER GRPC\nHELLO OVER GRPC\n");
   }
 
+  /** An npm client that .ci/run installs under LARDER_CI_NPM, or null. */
+  static Path npmClient(String name) {
+    String prefix = System.getenv("LARDER_CI_NPM");
+    Path bin = prefix == null ? null : Path.of(prefix, "node_modules", ".bin", name);
+    return bin != null && Files.isExecutable(bin) ? bin : null;
+  }
+
+  /**
+   * moon (npm @moonrepo/cli) with {@code remote.host = grpc://…}: a task's outputs are stored; with the local
+   * cache and the outputs gone, the task is "cached from remote" and its outputs come back.
+   */
+  @Test
+  void moonRestoresTaskOutputsFromTheGrpcCache() throws Exception {
+    Path moon = npmClient("moon");
+    Assumptions.assumeTrue(moon != null, "moon is installed by .ci/run (npm @moonrepo/cli, LARDER_CI_NPM)");
+    server.close();
+    server = ServeProcess.start(dir.resolve("store"), Map.of(), "--grpc-port", "0");
+    Path ws = Files.createDirectories(dir.resolve("moon-ws"));
+    Files.createDirectories(ws.resolve(".moon"));
+    Files.createDirectories(ws.resolve("app"));
+    Files.writeString(ws.resolve(".moon/workspace.yml"), """
+        projects:
+          app: 'app'
+        telemetry: false
+        remote:
+          host: '%s'
+        """.formatted(server.grpcUrl));
+    Files.writeString(ws.resolve("app/moon.yml"), """
+        tasks:
+          build:
+            command: 'sh -c "mkdir -p out && tr a-z A-Z < in.txt > out/upper.txt && echo built it"'
+            inputs: ['in.txt']
+            outputs: ['out']
+        """);
+    Files.writeString(ws.resolve("app/in.txt"), "hello moon\n");
+    Map<String, String> env = Map.of("MOON_HOME", dir.resolve("moon-home").toString(), "HOME", dir.toString(),
+        "NO_COLOR", "1");
+    assertThat(run(ws, env, List.of("git", "init", "-q")).code()).isZero();
+    assertThat(run(ws, env, List.of("git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-q",
+        "--allow-empty", "-m", "init")).code()).isZero();
+    Run first = run(ws, env, List.of(moon.toString(), "run", "app:build"));
+    assertThat(first.code()).as(first.output()).isZero();
+    assertThat(first.output()).doesNotContain("cached from remote");
+    deleteTree(ws.resolve(".moon/cache"));
+    deleteTree(ws.resolve("app/out"));
+    Run second = run(ws, env, List.of(moon.toString(), "run", "app:build"));
+    assertThat(second.code()).as(second.output()).isZero();
+    assertThat(second.output()).as(second.output()).contains("cached from remote");
+    assertThat(Files.readString(ws.resolve("app/out/upper.txt"))).isEqualTo("HELLO MOON\n");
+    assertThat(server.stderr()).contains("UpdateActionResult reapi-ac bazel:ac:moon-outputs/", "GetActionResult reapi-ac ",
+        " hit 0 ");
+  }
+
+  static void deleteTree(Path p) throws IOException {
+    if (Files.exists(p)) {
+      try (var walk = Files.walk(p)) {
+        for (Path x : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(x);
+        }
+      }
+    }
+  }
+
   @Test
   void gradleTaskOutputComesFromTheRemoteCacheAfterClean() throws Exception {
     Path jdk = jdk17();
