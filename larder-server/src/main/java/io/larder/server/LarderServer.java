@@ -69,6 +69,9 @@ public final class LarderServer implements AutoCloseable {
     requests = Executors.newVirtualThreadPerTaskExecutor();
     metrics = new Metrics(store);
     ServerContext context = new ServerContext(store, options, metrics, new Readiness(store), requests, gcOptions);
+    // the gRPC services: in process for gRPC on the HTTP port (h2c), and on --grpc-port if given
+    grpc = io.larder.server.internal.grpc.GrpcServer.start(context, options.grpcPort(), options.checkActionResults());
+    io.grpc.Channel grpcBridge = grpc.bridge();
     long idle = options.idleTimeout().toMillis();
     ServerBootstrap bootstrap = new ServerBootstrap().group(boss, workers).channel(channelType)
         .option(ChannelOption.SO_BACKLOG, 1024)
@@ -82,8 +85,12 @@ public final class LarderServer implements AutoCloseable {
             if (ssl != null) {
               ch.pipeline().addLast(ssl.newHandler(ch.alloc()));
             }
-            ch.pipeline().addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS),
-                new HttpServerCodec(8192, 16 * 1024, 256 * 1024),
+            ch.pipeline().addLast(new IdleStateHandler(0, 0, idle, TimeUnit.MILLISECONDS));
+            if (ssl == null) { // HTTP/2 with prior knowledge (h2c), told from HTTP/1.1 by the first bytes
+              ch.pipeline().addLast(HttpHandler.priorKnowledge(context, inFlight::incrementAndGet, inFlight::decrementAndGet,
+                  grpcBridge));
+            }
+            ch.pipeline().addLast(new HttpServerCodec(8192, 16 * 1024, 256 * 1024),
                 new HttpHandler(context, inFlight::incrementAndGet, inFlight::decrementAndGet));
           }
         })
@@ -91,6 +98,7 @@ public final class LarderServer implements AutoCloseable {
     try {
       serverChannel = bootstrap.bind(options.bind(), options.port()).sync().channel();
     } catch (RuntimeException | InterruptedException e) {
+      grpc.close(Duration.ZERO);
       requests.shutdown();
       boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
       workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
@@ -102,19 +110,6 @@ public final class LarderServer implements AutoCloseable {
       host = "[" + host + "]";
     }
     url = (ssl != null ? "https://" : "http://") + host + ":" + a.getPort();
-    if (options.grpcPort() >= 0) {
-      try {
-        grpc = io.larder.server.internal.grpc.GrpcServer.start(context, options.grpcPort(), options.checkActionResults());
-      } catch (RuntimeException e) {
-        serverChannel.close().syncUninterruptibly();
-        requests.shutdown();
-        boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-        workers.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-        throw e;
-      }
-    } else {
-      grpc = null;
-    }
   }
 
   /**
@@ -152,12 +147,15 @@ public final class LarderServer implements AutoCloseable {
   }
 
   /**
-   * The gRPC remote cache's address for clients, e.g. {@code grpc://127.0.0.1:9092} ({@code grpcs://} with
-   * TLS); empty without gRPC.
+   * The gRPC remote cache's address for clients: the gRPC port's ({@code grpc://127.0.0.1:9092}, or
+   * {@code grpcs://} with TLS) if there is one, else the HTTP port's ({@code grpc://127.0.0.1:8080}: h2c,
+   * without TLS only); empty with TLS and no gRPC port.
    */
   public java.util.Optional<String> grpcUrl() {
-    return grpc == null ? java.util.Optional.empty()
-        : java.util.Optional.of(url.replaceFirst("^http(s?)://", "grpc$1://").replaceFirst(":\\d+$", ":" + grpc.port()));
+    if (grpc.port() >= 0) {
+      return java.util.Optional.of(url.replaceFirst("^http(s?)://", "grpc$1://").replaceFirst(":\\d+$", ":" + grpc.port()));
+    }
+    return url.startsWith("https:") ? java.util.Optional.empty() : java.util.Optional.of(url.replaceFirst("^http://", "grpc://"));
   }
 
   /** The port listened on (useful with port 0). */
@@ -186,10 +184,7 @@ public final class LarderServer implements AutoCloseable {
       return;
     }
     closed = true;
-    Thread grpcDrain = null;
-    if (grpc != null) { // drained alongside the HTTP port
-      grpcDrain = Thread.ofPlatform().start(() -> grpc.close(DRAIN));
-    }
+    Thread grpcDrain = Thread.ofPlatform().start(() -> grpc.close(DRAIN)); // drained alongside the HTTP port
     serverChannel.close().syncUninterruptibly();
     long deadline = System.nanoTime() + DRAIN.toNanos();
     while (inFlight.get() > 0 && System.nanoTime() < deadline) {
@@ -201,12 +196,10 @@ public final class LarderServer implements AutoCloseable {
       }
     }
     connections.close().awaitUninterruptibly();
-    if (grpcDrain != null) {
-      try {
-        grpcDrain.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+    try {
+      grpcDrain.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     requests.shutdown();
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);

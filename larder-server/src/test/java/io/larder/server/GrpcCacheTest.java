@@ -90,8 +90,12 @@ class GrpcCacheTest {
   void start(ServerOptions options) {
     server = LarderServer.start(store, options.port(0).grpcPort(0).maxBlobSize(64 << 20).accessLog(log.stream()),
         GcOptions.defaults());
-    int port = Integer.parseInt(server.grpcUrl().orElseThrow().replaceAll(".*:", ""));
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().maxInboundMessageSize(16 << 20).build();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", port()).usePlaintext().maxInboundMessageSize(16 << 20).build();
+  }
+
+  /** The port the client calls: the gRPC port (a subclass calls the HTTP port). */
+  int port() {
+    return Integer.parseInt(server.grpcUrl().orElseThrow().replaceAll(".*:", ""));
   }
 
   @AfterEach

@@ -58,6 +58,17 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     this.inFlightDone = inFlightDone;
   }
 
+  /**
+   * The handler that tells an HTTP/2 connection (prior knowledge) from an HTTP/1.1 one, to go before the
+   * HTTP/1.1 codec and handler: an HTTP/2 connection's streams each get a handler like this one, or, for a
+   * gRPC call, go to {@code grpc} (the gRPC services in process; null: none).
+   */
+  public static io.netty.channel.ChannelHandler priorKnowledge(ServerContext context, Runnable inFlightStart,
+      Runnable inFlightDone, io.grpc.Channel grpc) {
+    return new PriorKnowledge(() -> new HttpHandler(context, inFlightStart, inFlightDone), grpc,
+        java.util.List.of(io.netty.handler.codec.http.HttpServerCodec.class, HttpHandler.class));
+  }
+
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     channelContext = ctx;
@@ -236,6 +247,14 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   }
 
   // ------------------------------------------------------------------ connection events
+
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    if (headerDeadline != null) { // the connection turned out to be HTTP/2: its streams have handlers of their own
+      headerDeadline.cancel(false);
+      headerDeadline = null;
+    }
+  }
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) throws Exception {

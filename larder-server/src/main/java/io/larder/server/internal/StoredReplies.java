@@ -184,7 +184,8 @@ final class StoredReplies {
     }
     x.hit = true;
     Content content = found.get();
-    if (range instanceof ByteRange.Whole && content.channel().isPresent() && context.options().tls() == null) {
+    if (range instanceof ByteRange.Whole && content.channel().isPresent() && context.options().tls() == null
+        && !(x.channel instanceof io.netty.handler.codec.http2.Http2StreamChannel)) { // a file region is not a frame
       sendFile(x, content, h);
       return;
     }
