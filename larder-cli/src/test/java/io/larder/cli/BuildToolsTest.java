@@ -196,6 +196,41 @@ class BuildToolsTest {
         " hit 0 ");
   }
 
+  /**
+   * Nx (npm nx) with {@code NX_SELF_HOSTED_REMOTE_CACHE_SERVER} the server's URL: a target's outputs are
+   * stored under {@code /v1/cache/<hash>}; with the local cache and the outputs gone, they come back from it.
+   */
+  @Test
+  void nxRestoresTargetOutputsFromTheSelfHostedCache() throws Exception {
+    Path nx = npmClient("nx");
+    Assumptions.assumeTrue(nx != null, "nx is installed by .ci/run (npm nx, LARDER_CI_NPM)");
+    Path ws = Files.createDirectories(dir.resolve("nx-ws"));
+    Files.createDirectories(ws.resolve("app"));
+    Files.writeString(ws.resolve("package.json"), "{\"name\": \"ws\", \"version\": \"0.0.0\", \"private\": true}\n");
+    Files.writeString(ws.resolve("nx.json"), """
+        {"targetDefaults": {"build": {"cache": true, "outputs": ["{projectRoot}/out"], "inputs": ["{projectRoot}/in.txt"]}}}
+        """);
+    Files.writeString(ws.resolve("app/project.json"), """
+        {"name": "app", "targets": {"build": {"command": "mkdir -p app/out && tr a-z A-Z < app/in.txt > app/out/upper.txt"}}}
+        """);
+    Files.writeString(ws.resolve("app/in.txt"), "hello nx\n");
+    // Nx loads itself from the workspace's node_modules
+    Files.createSymbolicLink(ws.resolve("node_modules"), nx.getParent().getParent());
+    Map<String, String> env = Map.of("NX_SELF_HOSTED_REMOTE_CACHE_SERVER", server.url, "NX_DAEMON", "false",
+        "NX_NO_CLOUD", "true", "NX_TUI", "false", "HOME", dir.toString());
+    assertThat(run(ws, env, List.of("git", "init", "-q")).code()).isZero();
+    Run first = run(ws, env, List.of(nx.toString(), "run", "app:build"));
+    assertThat(first.code()).as(first.output()).isZero();
+    assertThat(first.output()).as(first.output()).contains("0/1 hit");
+    deleteTree(ws.resolve(".nx"));
+    deleteTree(ws.resolve("app/out"));
+    Run second = run(ws, env, List.of(nx.toString(), "run", "app:build"));
+    assertThat(second.code()).as(second.output()).isZero();
+    assertThat(second.output()).as(second.output()).contains("1/1 hit");
+    assertThat(Files.readString(ws.resolve("app/out/upper.txt"))).isEqualTo("HELLO NX\n");
+    assertThat(server.stderr()).contains("PUT nx nx:", "GET nx nx:", " hit 200 ");
+  }
+
   static void deleteTree(Path p) throws IOException {
     if (Files.exists(p)) {
       try (var walk = Files.walk(p)) {
