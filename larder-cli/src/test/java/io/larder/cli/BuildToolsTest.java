@@ -231,6 +231,54 @@ class BuildToolsTest {
     assertThat(server.stderr()).contains("PUT nx nx:", "GET nx nx:", " hit 200 ");
   }
 
+  /**
+   * Turborepo (npm turbo) with {@code TURBO_API} the server's URL and signed artifacts
+   * ({@code remoteCache.signature}): with its local cache and outputs gone the task is a remote hit (the
+   * artifact's x-artifact-tag comes back with it, and turbo verifies it); another team's run misses.
+   */
+  @Test
+  void turborepoRestoresSignedArtifactsPerTeam() throws Exception {
+    Path turbo = npmClient("turbo");
+    Assumptions.assumeTrue(turbo != null, "turbo is installed by .ci/run (npm turbo, LARDER_CI_NPM)");
+    Path ws = Files.createDirectories(dir.resolve("turbo-ws"));
+    Files.createDirectories(ws.resolve("packages/app"));
+    Files.writeString(ws.resolve("package.json"), """
+        {"name": "ws", "private": true, "packageManager": "npm@10.0.0", "workspaces": ["packages/*"]}
+        """);
+    Files.writeString(ws.resolve("package-lock.json"), """
+        {"name": "ws", "lockfileVersion": 3, "requires": true, "packages": {"": {"name": "ws", "workspaces": ["packages/*"]},
+         "packages/app": {"name": "app", "version": "0.0.0"}, "node_modules/app": {"resolved": "packages/app", "link": true}}}
+        """);
+    Files.writeString(ws.resolve("turbo.json"), """
+        {"remoteCache": {"signature": true}, "tasks": {"build": {"outputs": ["out/**"], "inputs": ["in.txt"]}}}
+        """);
+    Files.writeString(ws.resolve("packages/app/package.json"), """
+        {"name": "app", "version": "0.0.0", "scripts": {"build": "mkdir -p out && tr a-z A-Z < in.txt > out/upper.txt"}}
+        """);
+    Files.writeString(ws.resolve("packages/app/in.txt"), "hello turbo\n");
+    Map<String, String> env = new HashMap<>(Map.of("TURBO_API", server.url, "TURBO_TOKEN", "any", "TURBO_TEAM", "team_a",
+        "TURBO_TELEMETRY_DISABLED", "1", "DO_NOT_TRACK", "1", "HOME", dir.toString(),
+        "TURBO_REMOTE_CACHE_SIGNATURE_KEY", "a-signing-key-of-at-least-32-bytes-long"));
+    assertThat(run(ws, env, List.of("git", "init", "-q")).code()).isZero();
+    List<String> build = List.of(turbo.toString(), "run", "build");
+    Run first = run(ws, env, build);
+    assertThat(first.code()).as(first.output()).isZero();
+    assertThat(first.output()).as(first.output()).contains("0 cached, 1 total");
+    deleteTree(ws.resolve(".turbo"));
+    deleteTree(ws.resolve("packages/app/out"));
+    Run second = run(ws, env, build);
+    assertThat(second.code()).as(second.output()).isZero();
+    assertThat(second.output()).as(second.output()).contains("1 cached, 1 total");
+    assertThat(Files.readString(ws.resolve("packages/app/out/upper.txt"))).isEqualTo("HELLO TURBO\n");
+    assertThat(server.stderr()).contains("PUT turborepo turbo:team_a:", "GET turborepo turbo:team_a:", " hit 200 ");
+
+    deleteTree(ws.resolve(".turbo"));
+    env.put("TURBO_TEAM", "team_b");
+    Run otherTeam = run(ws, env, build);
+    assertThat(otherTeam.code()).as(otherTeam.output()).isZero();
+    assertThat(otherTeam.output()).as("another team's cache is its own").contains("0 cached, 1 total");
+  }
+
   static void deleteTree(Path p) throws IOException {
     if (Files.exists(p)) {
       try (var walk = Files.walk(p)) {

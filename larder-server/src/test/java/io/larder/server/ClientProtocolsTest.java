@@ -47,6 +47,22 @@ class ClientProtocolsTest {
   }
 
   @Test
+  void turborepoGetsItsArtifactTagBackAndTeamsAreSeparate() throws Exception {
+    String rw = "Authorization: Bearer nx-rw\r\n";
+    String tag = "x-artifact-tag: c2lnbmF0dXJlIG9mIHRoZSBhcnRpZmFjdA==\r\n";
+    assertThat(status(exchange("PUT", "/v8/artifacts/5eed?teamId=team_a", rw + tag, "signed".getBytes())))
+        .isEqualTo("HTTP/1.1 200 OK");
+    String get = exchange("GET", "/v8/artifacts/5eed?teamId=team_a", rw, null);
+    assertThat(get).startsWith("HTTP/1.1 200 OK").containsIgnoringCase(tag.strip()).endsWith("signed");
+    String head = exchange("HEAD", "/v8/artifacts/5eed?teamId=team_a", rw, null);
+    assertThat(head).startsWith("HTTP/1.1 200 OK").containsIgnoringCase(tag.strip());
+    assertThat(status(exchange("GET", "/v8/artifacts/5eed?teamId=team_b", rw, null)))
+        .as("another team's artifact is a miss").isEqualTo("HTTP/1.1 404 Not Found");
+    assertThat(status(exchange("PUT", "/v8/artifacts/u1?teamId=team_a", rw, "unsigned".getBytes()))).isEqualTo("HTTP/1.1 200 OK");
+    assertThat(exchange("GET", "/v8/artifacts/u1?teamId=team_a", rw, null)).doesNotContainIgnoringCase("x-artifact-tag");
+  }
+
+  @Test
   void nxStoresAndRestoresByItsDecimalHashWithItsBearerToken() throws Exception {
     String rw = "Authorization: Bearer nx-rw\r\n";
     byte[] artifact = "a tar.gz of outputs".getBytes();

@@ -8,6 +8,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.util.Set;
 
 /**
  * The build caches' protocol: content under the key the path names, read with GET and HEAD, stored with PUT
@@ -18,11 +19,18 @@ final class KeyedContent implements Protocol.Handler {
   private final ServerContext context;
   private final StoredReplies replies;
   private final boolean digestInPath;
+  /** Request headers kept with an upload and sent back with the content (Turborepo's x-artifact-tag). */
+  private final Set<String> kept;
 
   KeyedContent(ServerContext context, StoredReplies replies, boolean digestInPath) {
+    this(context, replies, digestInPath, Set.of());
+  }
+
+  KeyedContent(ServerContext context, StoredReplies replies, boolean digestInPath, Set<String> kept) {
     this.context = context;
     this.replies = replies;
     this.digestInPath = digestInPath;
+    this.kept = kept;
   }
 
   /** The digest a CAS key names ({@code bazel:cas:<hex>}). */
@@ -45,7 +53,7 @@ final class KeyedContent implements Protocol.Handler {
       // a key whose entry is not of that digest: a CAS read is checked against the digest it names
       replies.serveDigest(x, digest(r));
     } else {
-      replies.serveKey(x, r.key(), false);
+      replies.serveKey(x, r.key(), false, kept);
     }
   }
 
@@ -60,6 +68,10 @@ final class KeyedContent implements Protocol.Handler {
     PutOptions po = PutOptions.defaults().size(length);
     if (digestInPath) {
       po = po.integrity(digest(r));
+    }
+    String headers = kept.isEmpty() ? null : StoredReplies.keptHeaders(x.request.headers(), kept);
+    if (headers != null) {
+      po = po.metadata(headers);
     }
     Uploads.put(x, r.key(), po, length, body).ifPresent(e -> {
       HttpHeaders h = new DefaultHttpHeaders();

@@ -66,7 +66,9 @@ final class Protocols {
         // the query of several artifacts' details: not supported (Turborepo does without it)
         new Protocol("turborepo", exactly("/v8/artifacts"), ANY, NO_UPLOADS, false, Protocol.Reads.EVENT_LOOP,
             (x, r) -> x.text(HttpResponseStatus.NOT_FOUND, "querying artifacts is not supported; GET or HEAD each one")),
-        new Protocol("turborepo", Protocols::turbo, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
+        // artifacts signed by the client (remoteCache.signature): their x-artifact-tag comes back with them
+        new Protocol("turborepo", Protocols::turbo, READS_AND_DELETE, PUT_OR_POST, false, Protocol.Reads.EVENT_LOOP_UNLESS_TIERED,
+            new KeyedContent(context, replies, false, Set.of("x-artifact-tag"))),
         // sccache's WebDAV storage (SCCACHE_WEBDAV_ENDPOINT=http://HOST:PORT/sccache)
         new Protocol("sccache", Protocols::sccache, Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.DELETE,
             WebDav.PROPFIND, WebDav.MKCOL, HttpMethod.OPTIONS), Set.of(HttpMethod.PUT), false,

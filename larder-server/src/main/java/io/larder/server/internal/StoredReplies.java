@@ -1,5 +1,6 @@
 package io.larder.server.internal;
 
+import io.larder.config.JsonShapes;
 import io.larder.Content;
 import io.larder.Entry;
 import io.larder.Integrity;
@@ -25,6 +26,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Replies with stored content, by key or by digest: HEAD, conditional requests ({@code If-None-Match}),
@@ -52,6 +54,14 @@ final class StoredReplies {
 
   /** GET or HEAD of the entry under {@code key}; {@code rest}: with Larder's own headers (integrity, metadata). */
   void serveKey(Exchange x, String key, boolean rest) throws Exception {
+    serveKey(x, key, rest, Set.of());
+  }
+
+  /**
+   * {@link #serveKey(Exchange, String, boolean)}, also sending back the headers named in {@code kept} that
+   * were stored with the entry's upload (see {@link #keptHeaders}).
+   */
+  void serveKey(Exchange x, String key, boolean rest, Set<String> kept) throws Exception {
     String rangeHeader = x.request.headers().get(HttpHeaderNames.RANGE);
     if (!x.isHead() && rangeHeader == null) {
       // the common case, a whole GET: one index lookup
@@ -60,7 +70,7 @@ final class StoredReplies {
         miss(x, "no entry");
         return;
       }
-      HttpHeaders h = entryHeaders(c.get().entry().orElseThrow(), rest);
+      HttpHeaders h = entryHeaders(c.get().entry().orElseThrow(), rest, kept);
       if (notModified(x, c.get().integrity(), h)) {
         c.get().close();
         return;
@@ -74,7 +84,7 @@ final class StoredReplies {
       return;
     }
     Entry e = info.get();
-    HttpHeaders h = entryHeaders(e, rest);
+    HttpHeaders h = entryHeaders(e, rest, kept);
     if (notModified(x, e.integrity(), h)) {
       return;
     }
@@ -140,10 +150,37 @@ final class StoredReplies {
     x.empty(HttpResponseStatus.REQUESTED_RANGE_NOT_SATISFIABLE, h);
   }
 
-  private static HttpHeaders entryHeaders(Entry e, boolean rest) {
+  /**
+   * The entry metadata that keeps an upload's {@code names} headers (those it has), or null if it has none:
+   * {@code {"headers": {"x-artifact-tag": "…"}}}. Values are kept as sent (Netty has checked them).
+   */
+  static String keptHeaders(HttpHeaders request, Set<String> names) {
+    com.fasterxml.jackson.databind.node.ObjectNode kept = JsonShapes.MAPPER.createObjectNode();
+    for (String n : names) {
+      String v = request.get(n);
+      if (v != null) {
+        kept.put(n, v);
+      }
+    }
+    return kept.isEmpty() ? null : JsonShapes.MAPPER.createObjectNode().set("headers", kept).toString();
+  }
+
+  private static HttpHeaders entryHeaders(Entry e, boolean rest, Set<String> kept) {
     HttpHeaders h = new DefaultHttpHeaders();
     h.set(HttpHeaderNames.ETAG, etag(e.integrity()));
     h.set(HttpHeaderNames.ACCEPT_RANGES, "bytes");
+    if (!kept.isEmpty() && e.metadata() != null) {
+      try {
+        com.fasterxml.jackson.databind.JsonNode stored = JsonShapes.MAPPER.readTree(e.metadata()).path("headers");
+        for (String n : kept) {
+          if (stored.path(n).isTextual()) {
+            h.set(n, stored.path(n).asText());
+          }
+        }
+      } catch (java.io.IOException ignored) {
+        // metadata that is not ours to read: no headers from it
+      }
+    }
     if (rest) {
       h.set("X-Larder-Integrity", e.integrity().toString());
       if (e.metadata() != null) {
