@@ -279,6 +279,62 @@ class BuildToolsTest {
     assertThat(otherTeam.output()).as("another team's cache is its own").contains("0 cached, 1 total");
   }
 
+  /** The Maven the wrapper of this build unpacked (3.9), or null. */
+  static Path wrapperMaven() throws IOException {
+    Path dists = Path.of(System.getProperty("user.home"), ".m2", "wrapper", "dists");
+    if (!Files.isDirectory(dists)) {
+      return null;
+    }
+    try (var walk = Files.walk(dists, 4)) {
+      return walk.filter(p -> p.endsWith(Path.of("bin", "mvn")) && Files.isExecutable(p)).findFirst().orElse(null);
+    }
+  }
+
+  /**
+   * The Apache Maven build cache extension (1.2.0, on the Maven 3.9 this build's wrapper runs) with its
+   * remote at the server's {@code /maven}: the first build saves to it; a second, with an empty local build
+   * cache and no {@code target/}, restores the project from it and skips the compiler.
+   */
+  @Test
+  void mavenBuildCacheExtensionRestoresFromTheRemote() throws Exception {
+    Path mvn = wrapperMaven();
+    Assumptions.assumeTrue(mvn != null, "the Maven wrapper's distribution (it runs this build)");
+    Path project = Files.createDirectories(dir.resolve("maven-project"));
+    Files.createDirectories(project.resolve(".mvn"));
+    Files.createDirectories(project.resolve("src/main/java/demo"));
+    Files.writeString(project.resolve("pom.xml"), """
+        <project xmlns="http://maven.apache.org/POM/4.0.0">
+          <modelVersion>4.0.0</modelVersion>
+          <groupId>demo</groupId><artifactId>demo</artifactId><version>1.0</version>
+          <properties><maven.compiler.release>17</maven.compiler.release>
+            <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
+        </project>
+        """);
+    Files.writeString(project.resolve(".mvn/extensions.xml"), """
+        <extensions><extension><groupId>org.apache.maven.extensions</groupId>
+          <artifactId>maven-build-cache-extension</artifactId><version>1.2.0</version></extension></extensions>
+        """);
+    Files.writeString(project.resolve(".mvn/maven-build-cache-config.xml"), """
+        <cache xmlns="http://maven.apache.org/BUILD-CACHE-CONFIG/1.2.0"><configuration>
+          <enabled>true</enabled><hashAlgorithm>SHA-256</hashAlgorithm>
+          <remote enabled="true" saveToRemote="true" id="larder"><url>%s/maven</url></remote>
+        </configuration></cache>
+        """.formatted(server.url));
+    Files.writeString(project.resolve("src/main/java/demo/Hello.java"),
+        "package demo;\npublic class Hello { public static String hi() { return \"hi\"; } }\n");
+    Map<String, String> env = Map.of("JAVA_HOME", System.getProperty("java.home"));
+    Run first = run(project, env, List.of(mvn.toString(), "-B", "-ntp", "-Dmaven.build.cache.location=" + dir.resolve("mc1"), "package"));
+    assertThat(first.code()).as(first.output()).isZero();
+    assertThat(first.output()).as(first.output()).contains("Saved to remote cache " + server.url + "/maven/");
+    deleteTree(project.resolve("target"));
+    Run second = run(project, env, List.of(mvn.toString(), "-B", "-ntp", "-Dmaven.build.cache.location=" + dir.resolve("mc2"), "package"));
+    assertThat(second.code()).as(second.output()).isZero();
+    assertThat(second.output()).as(second.output()).contains("Found cached build, restoring demo:demo from cache")
+        .contains("Skipping plugin execution (cached): compiler:compile");
+    assertThat(project.resolve("target/demo-1.0.jar")).exists();
+    assertThat(server.stderr()).contains("PUT maven http:/maven/v1.1/demo/demo/", "GET maven http:/maven/v1.1/demo/demo/");
+  }
+
   static void deleteTree(Path p) throws IOException {
     if (Files.exists(p)) {
       try (var walk = Files.walk(p)) {
