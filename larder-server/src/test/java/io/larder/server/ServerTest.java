@@ -168,6 +168,41 @@ class ServerTest {
     assertThat(store.info("http:/cache/big")).isEmpty();
   }
 
+  /** A request is recorded once its response is out: a large GET that the client has not read yet is not. */
+  @Test
+  void aResponseIsRecordedWhenItsLastByteIsSent() throws Exception {
+    server.close();
+    store.close();
+    // verify-reads = when-changed (the CLI's default): a trusted file goes out by sendfile, the path that
+    // recorded a response as soon as it was queued
+    store = Larder.open(dir.resolve("store"), io.larder.LarderOptions.defaults().verifyEveryRead(false));
+    server = LarderServer.start(store, ServerOptions.defaults().port(0)
+        .accessLog(new java.io.PrintStream(log, true, StandardCharsets.UTF_8)), GcOptions.defaults());
+    byte[] big = random(48 << 20, 12);
+    store.put("http:/slow/big", big);
+    // read once, whole: verified, the file is trusted and later GETs of it are sent by the kernel (sendfile)
+    assertThat(send("GET", "/slow/big", null).body()).isEqualTo(big);
+    log.reset();
+    try (java.net.Socket s = new java.net.Socket()) {
+      s.setReceiveBufferSize(16 * 1024); // before connecting: the window the client offers stays small
+      s.connect(new java.net.InetSocketAddress("127.0.0.1", server.port()));
+      s.getOutputStream().write("GET /slow/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      java.io.InputStream in = s.getInputStream();
+      in.readNBytes(1024); // the response has started
+      Thread.sleep(500); // the server blocks on the client's window: 48 MiB do not fit the socket buffers
+      assertThat(log.toString(StandardCharsets.UTF_8)).as("not recorded while the body is still being sent")
+          .doesNotContain("GET kv http:/slow/big");
+      long n = 1024 + in.readNBytes(big.length + 200).length;
+      assertThat(n).isGreaterThan(big.length);
+    }
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!log.toString(StandardCharsets.UTF_8).contains("GET kv http:/slow/big hit 200 ")) {
+      assertThat(System.nanoTime()).as("recorded once sent").isLessThan(deadline);
+      Thread.sleep(10);
+    }
+  }
+
   @Test
   void turborepo() throws Exception {
     assertThat(new String(send("GET", "/v8/artifacts/status", null).body(), StandardCharsets.UTF_8))

@@ -169,14 +169,20 @@ final class Exchange {
     }
   }
 
-  /** Finishes the exchange once {@code last} (its response's last write) is done: recorded, and the connection moves on. */
+  /**
+   * Finishes the exchange once {@code last} (its response's last write) is done: recorded then — its
+   * duration runs until the last byte was handed to the kernel, not until the response was queued — and the
+   * connection moves on.
+   */
   void finish(HttpResponse r, int status, ChannelFuture last) {
+    last.addListener(f -> {
+      context.record(protocol, request.method().name(), subject, hit, status, bytes, System.nanoTime() - start);
+      finished.run();
+    });
     if (close || !keepAlive) {
       last.addListener(ChannelFutureListener.CLOSE);
     } else {
       last.addListener(f -> next.run());
     }
-    context.record(protocol, request.method().name(), subject, hit, status, bytes, System.nanoTime() - start);
-    finished.run();
   }
 }
