@@ -115,6 +115,8 @@ final class ServeCommand extends Base {
     CountDownLatch stopped = new CountDownLatch(1);
     try (Larder store = open()) {
       LarderServer server = LarderServer.start(store, so, c.gcOptions());
+      String[] version = new Main.Version().getVersion();
+      server.buildInfo(version[0].replaceFirst("^larder ", ""), version[1].replaceFirst("^commit ", ""));
       // SIGTERM and Ctrl-C: drain requests in flight, close the store, exit 0. The JDK's signal API is
       // jdk.unsupported (reached by reflection so that the build needs no internal API); without it a
       // shutdown hook still drains, and the JVM exits with 143.
@@ -144,6 +146,11 @@ final class ServeCommand extends Base {
               ? "behind (acknowledged when stored here, queued in " + store.root().resolve("tier-queue") + ")"
               : "through (acknowledged once in S3)"));
         }
+        long max = c.gcOptions().maxSize();
+        out.println("  Store:     " + (max > 0 ? "max-size " + humanSize(max) + ", collected every " + c.gcInterval().toString().substring(2).toLowerCase(java.util.Locale.ROOT)
+            : "no max-size (set one: --max-size 50G)") + "; uploads up to " + humanSize(c.maxBlobSize())
+            + "; credentials: " + (auth != null ? "required (" + auth + ")" : "none (anyone who can reach " + c.bind()
+            + " may read and write)"));
         out.println("  Bazel:     --remote_cache=" + u);
         server.grpcUrl().ifPresent(g -> out.println("  REAPI:     --remote_cache=" + g + "   (Bazel, Buck2, Pants, moon: gRPC)"));
         out.println("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/gradle/\") } }");
@@ -152,7 +159,7 @@ final class ServeCommand extends Base {
         out.println("  Turborepo: TURBO_API=" + u + " TURBO_TOKEN=any TURBO_TEAM=team");
         out.println("  Nx:        NX_SELF_HOSTED_REMOTE_CACHE_SERVER=" + u);
         out.println("  sccache:   SCCACHE_WEBDAV_ENDPOINT=" + u + "/sccache");
-        out.println("  REST:      " + u + "/v1/entries   metrics: " + u + "/metrics");
+        out.println("  REST:      " + u + "/v1/entries   status: " + u + "/status   metrics: " + u + "/metrics");
         out.flush();
         server.awaitClose();
       } finally {

@@ -141,6 +141,11 @@ public final class LarderServer implements AutoCloseable {
     metrics.evicted(report.evicted() + report.expired());
   }
 
+  /** Names this server's build in {@code larder_build_info} and {@code /status} (once). */
+  public void buildInfo(String version, String commit) {
+    metrics.buildInfo(version, commit);
+  }
+
   /** The base URL, e.g. {@code http://127.0.0.1:8080}. */
   public String url() {
     return url;

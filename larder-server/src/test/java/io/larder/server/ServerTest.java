@@ -168,6 +168,30 @@ class ServerTest {
     assertThat(store.info("http:/cache/big")).isEmpty();
   }
 
+  @Test
+  void statusAndBuildInfoSayWhatTheServerIsAndHowItDoes() throws Exception {
+    server.buildInfo("9.9.9", "abc1234");
+    server.buildInfo("0.0.0", "other"); // once
+    send("PUT", "/cache/s", "x".getBytes(StandardCharsets.UTF_8));
+    send("GET", "/cache/s", null);
+    send("GET", "/cache/missing", null);
+    send("GET", "/cache/missing-too", null);
+    HttpResponse<byte[]> r = send("GET", "/status", null);
+    assertThat(r.statusCode()).isEqualTo(200);
+    var json = io.larder.config.JsonShapes.MAPPER.readTree(r.body());
+    assertThat(json.path("version").asText()).isEqualTo("9.9.9");
+    assertThat(json.path("commit").asText()).isEqualTo("abc1234");
+    assertThat(json.path("uptimeSeconds").isIntegralNumber()).isTrue();
+    assertThat(json.path("store").path("entries").asLong()).isEqualTo(1);
+    assertThat(json.path("store").path("maxSize").isNull()).isTrue();
+    assertThat(json.path("hitRates").path("kv").path("hits").asLong()).isEqualTo(1);
+    assertThat(json.path("hitRates").path("kv").path("misses").asLong()).isEqualTo(2);
+    assertThat(json.path("hitRates").path("kv").path("rate").asDouble()).isEqualTo(1.0 / 3);
+    assertThat(new String(send("GET", "/metrics", null).body(), StandardCharsets.UTF_8))
+        .contains("larder_build_info{commit=\"abc1234\",version=\"9.9.9\"} 1\n");
+    assertThat(send("DELETE", "/status", null).statusCode()).isEqualTo(405);
+  }
+
   /** A request is recorded once its response is out: a large GET that the client has not read yet is not. */
   @Test
   void aResponseIsRecordedWhenItsLastByteIsSent() throws Exception {

@@ -19,6 +19,9 @@ public final class Metrics {
   private final DistributionSummary bytesOut;
   private final Counter integrityFailures;
   private final Counter evictions;
+  private final long startNanos = System.nanoTime();
+  private volatile String version = "unknown";
+  private volatile String commit = "unknown";
 
   public Metrics(Larder store) {
     bytesIn = DistributionSummary.builder("larder_received_bytes").baseUnit("bytes")
@@ -96,6 +99,48 @@ public final class Metrics {
 
   public void evicted(long entries) {
     evictions.increment(entries);
+  }
+
+  /**
+   * What this server is: {@code larder_build_info{version, commit}} (always 1) and the same in
+   * {@code /status}. Once; later calls change nothing.
+   */
+  public synchronized void buildInfo(String version, String commit) {
+    if (!this.version.equals("unknown") || !this.commit.equals("unknown")) {
+      return;
+    }
+    this.version = version;
+    this.commit = commit;
+    // an info metric of Prometheus's own client (Micrometer has no info type, and drops "_info" from a gauge)
+    io.prometheus.metrics.core.metrics.Info.builder().name("larder_build_info")
+        .help("the version and commit of this server").labelNames("version", "commit")
+        .register(registry.getPrometheusRegistry()).setLabelValues(version, commit);
+  }
+
+  public String version() {
+    return version;
+  }
+
+  public String commit() {
+    return commit;
+  }
+
+  /** Seconds since the server started. */
+  public long uptimeSeconds() {
+    return (System.nanoTime() - startNanos) / 1_000_000_000L;
+  }
+
+  /** Hits and misses so far, per protocol that had any: {protocol: [hits, misses]}. */
+  public java.util.SortedMap<String, long[]> hitsAndMisses() {
+    java.util.SortedMap<String, long[]> m = new java.util.TreeMap<>();
+    protocols.forEach((name, p) -> {
+      long hits = (long) p.hits.count();
+      long misses = (long) p.misses.count();
+      if (hits + misses > 0) {
+        m.put(name, new long[] {hits, misses});
+      }
+    });
+    return m;
   }
 
   /** The Prometheus text exposition. */

@@ -50,6 +50,9 @@ final class Protocols {
           Optional<String> why = r.rest().equals("readyz") ? context.readiness().notReady() : Optional.empty();
           x.text(why.isPresent() ? HttpResponseStatus.SERVICE_UNAVAILABLE : HttpResponseStatus.OK, why.orElse("ok"));
         }),
+        // what scripts (and bazel-remote users) ask a cache server: version, uptime, size and bound, hit rates
+        new Protocol("status", exactly("/status"), READS, NO_UPLOADS, false, Protocol.Reads.WORKER,
+            (x, r) -> x.json(HttpResponseStatus.OK, status(context))),
         new Protocol("metrics", exactly("/metrics"), READS, NO_UPLOADS, false, Protocol.Reads.WORKER,
             (x, r) -> x.send(HttpResponseStatus.OK, Unpooled.copiedBuffer(context.metrics().scrape(), StandardCharsets.UTF_8),
                 "text/plain; version=0.0.4; charset=utf-8", null)),
@@ -100,6 +103,26 @@ final class Protocols {
       }
     }
     throw new IllegalStateException("the key-value protocol takes every path"); // the table's last entry
+  }
+
+  private static com.fasterxml.jackson.databind.node.ObjectNode status(ServerContext context) {
+    com.fasterxml.jackson.databind.node.ObjectNode s = JsonShapes.MAPPER.createObjectNode();
+    Metrics m = context.metrics();
+    s.put("version", m.version()).put("commit", m.commit()).put("uptimeSeconds", m.uptimeSeconds());
+    io.larder.Stats st = context.store().stats();
+    com.fasterxml.jackson.databind.node.ObjectNode store = s.putObject("store");
+    store.put("root", st.root().toString()).put("entries", st.entries()).put("bytes", st.bytes())
+        .put("indexBytes", st.indexBytes());
+    if (context.gcOptions().maxSize() > 0 && context.gcOptions().maxSize() < Long.MAX_VALUE) {
+      store.put("maxSize", context.gcOptions().maxSize());
+    } else {
+      store.putNull("maxSize");
+    }
+    context.store().remoteTier().ifPresent(t -> s.put("remoteTier", t));
+    com.fasterxml.jackson.databind.node.ObjectNode hits = s.putObject("hitRates");
+    m.hitsAndMisses().forEach((protocol, hm) -> hits.putObject(protocol).put("hits", hm[0]).put("misses", hm[1])
+        .put("rate", (double) hm[0] / (hm[0] + hm[1])));
+    return s;
   }
 
   // ------------------------------------------------------------------ which paths are whose
