@@ -228,9 +228,9 @@ final class LocalStore implements Store {
           "range starts at " + offset + ", past the end of the content (" + size + " bytes)");
     }
     long len = Math.min(length, size - offset);
-    if (inline == null && !trust.isFileTrusted(d)) {
+    if (inline == null && !trust.mayReadUnverified(d)) {
       // Check the whole blob once; its stamp is then recorded and later ranges are served directly.
-      try (InputStream whole = open(e, d, size, null, 0, size, true).stream()) {
+      try (InputStream whole = open(e, d, size, null, 0, size, true, false).stream()) {
         whole.transferTo(OutputStream.nullOutputStream());
       } catch (IOException ex) {
         throw Errors.io("verifying " + d, ex);
@@ -240,6 +240,12 @@ final class LocalStore implements Store {
   }
 
   private Content open(Entry e, Integrity d, long size, byte[] inline, long offset, long length, boolean whole) {
+    return open(e, d, size, inline, offset, length, whole, true);
+  }
+
+  /** @param mayTrust whether a trusted file may be read unverified (false: verify it whatever is trusted) */
+  private Content open(Entry e, Integrity d, long size, byte[] inline, long offset, long length, boolean whole,
+      boolean mayTrust) {
     // for error messages only: built when one is (every read building it cost a base64 of the digest)
     Supplier<String> what = () -> e == null ? "content " + d : "the content of '" + e.key() + "' (" + d + ")";
     if (inline != null) {
@@ -256,7 +262,7 @@ final class LocalStore implements Store {
       }
       return new Content(e, d, size, offset, length, new ByteArrayInputStream(inline, (int) offset, (int) length));
     }
-    if (whole && !options.verifyEveryRead() && trust.isFileTrusted(d)) {
+    if (whole && mayTrust && !options.verifyEveryRead() && trust.mayReadUnverified(d)) {
       // verified since the file last changed (see LarderOptions.verifyEveryRead)
       Optional<FileChannel> file = blobs.openFile(d);
       if (file.isPresent()) {

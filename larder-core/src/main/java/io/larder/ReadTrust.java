@@ -17,9 +17,18 @@ import java.util.concurrent.ConcurrentHashMap;
 final class ReadTrust {
   /** How many verified blobs (and, apart, inline contents) are remembered: about 20 MB at most. */
   private static final int MAX_REMEMBERED = 65_536;
+  /**
+   * Every this many reads of a trusted file, the read is verified anyway: a change below the file system
+   * (bit rot, a bad disk block) leaves the file's stamp as it was, and is then caught within this many reads
+   * of that blob instead of at the next scrub. Measured in BENCHMARKS.md ("Spot checks of trusted files").
+   */
+  static final int SPOT_CHECK_EVERY = 64;
+
+  /** A verified file: its stamp then, and the reads served on that trust since. */
+  private record Trusted(Object stamp, java.util.concurrent.atomic.AtomicInteger reads) {}
 
   private final BlobStore blobs;
-  private final ConcurrentHashMap<Integrity, Object> files = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integrity, Trusted> files = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integrity, WeakReference<byte[]>> inline = new ConcurrentHashMap<>();
   private final Object[] locks = new Object[64];
 
@@ -47,13 +56,18 @@ final class ReadTrust {
     if (files.size() >= MAX_REMEMBERED) {
       files.clear();
     }
-    files.put(d, stamp);
+    files.put(d, new Trusted(stamp, new java.util.concurrent.atomic.AtomicInteger()));
   }
 
-  /** Whether the blob file of {@code d} was verified and has not changed since. */
-  boolean isFileTrusted(Integrity d) {
-    Object was = files.get(d);
-    return was != null && was.equals(blobs.stamp(d).orElse(null));
+  /**
+   * Whether a read of the blob file of {@code d} may be served without verifying it: it is trusted, and
+   * this is not one of the reads spot-checked (every {@value #SPOT_CHECK_EVERY}th of that blob). A read
+   * refused here is verified as an untrusted one is, and trusts the file again when it matches.
+   */
+  boolean mayReadUnverified(Integrity d) {
+    Trusted was = files.get(d);
+    return was != null && was.stamp().equals(blobs.stamp(d).orElse(null))
+        && was.reads().incrementAndGet() % SPOT_CHECK_EVERY != 0;
   }
 
   /**
@@ -65,8 +79,8 @@ final class ReadTrust {
     // the same outputs) otherwise each saw the stamp the other's touch had just moved, and took the slow
     // path — a whole rewrite — most of the time (found by profiling PUTs of one blob on two connections).
     synchronized (lock(d)) {
-      Object was = files.get(d);
-      if (was == null || !was.equals(blobs.stamp(d).orElse(null)) || !blobs.touch(d)) {
+      Trusted was = files.get(d);
+      if (was == null || !was.stamp().equals(blobs.stamp(d).orElse(null)) || !blobs.touch(d)) {
         return false;
       }
       // the touch moved only the file's times, which this process just set: the file is still the one verified
