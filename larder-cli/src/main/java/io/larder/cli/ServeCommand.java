@@ -79,6 +79,10 @@ final class ServeCommand extends Base {
   @Option(names = "--no-access-log", description = "Do not log one line per request to stderr.")
   boolean noAccessLog;
 
+  @Option(names = "--access-log-format", paramLabel = "text|json",
+      description = "text (default): one line per request; json: one JSON object per line.")
+  String accessLogFormat = "text";
+
   @Override
   Map<LarderConfig.Key, String> commandFlags() {
     Map<LarderConfig.Key, String> f = new EnumMap<>(LarderConfig.Key.class);
@@ -104,6 +108,10 @@ final class ServeCommand extends Base {
     ServerOptions so = ServerOptions.defaults().bind(c.bind()).port(c.port()).maxBlobSize(c.maxBlobSize())
         .accessLog(noAccessLog || options.quiet ? null : System.err).grpcPort(c.grpcPort())
         .checkActionResults(!noCompletenessCheck);
+    if (!accessLogFormat.equals("text") && !accessLogFormat.equals("json")) {
+      throw new Main.UsageException("--access-log-format is text or json, not '" + accessLogFormat + "'");
+    }
+    so = so.accessLogJson(accessLogFormat.equals("json"));
     String auth = c.value(LarderConfig.Key.AUTH_FILE);
     if (auth != null) {
       so = so.credentials(Credentials.load(java.nio.file.Path.of(auth)));

@@ -358,9 +358,12 @@ class LauncherTest {
     // Not a terminal (a pipe): stderr stays empty.
     Result piped = larder(data, "put", "p", "-");
     assertThat(piped.stderr()).isEmpty();
-    // A terminal (script(1) gives the command a pseudo-terminal) and input that takes over a second.
+    // A terminal (script(1) gives the command a pseudo-terminal) and input that takes over a second. The pause
+    // comes after the first MB: the pipe holds only 64 KiB, so it starts once the put is reading, however long
+    // the JVM took to start (a pause before any input let a slow start swallow it, and the put then took
+    // under a second: seen once under load).
     String store = dir.resolve("store").toString();
-    String cmd = "sh -c 'sleep 1.5; head -c 3000000 /dev/zero' | " + System.getProperty("larder.launcher")
+    String cmd = "sh -c 'head -c 1000000 /dev/zero; sleep 1.5; head -c 2000000 /dev/zero' | " + System.getProperty("larder.launcher")
         + " --cache " + store + " put slow -";
     Process p = new ProcessBuilder("script", "-qec", cmd, "/dev/null").redirectErrorStream(true).start();
     String tty = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

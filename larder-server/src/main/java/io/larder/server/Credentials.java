@@ -33,7 +33,14 @@ public final class Credentials {
     }
   }
 
-  private record Credential(String kind, byte[] secret, Access access) {}
+  private record Credential(String kind, byte[] secret, Access access, String name) {}
+
+  /**
+   * Who a request is, for the access log: {@code basic:<user>}, {@code token#<n>} (the n-th token of the auth
+   * file: a token is a secret and never shown), or {@code -} (anonymous, or authentication off); and what
+   * it may do.
+   */
+  public record Principal(String name, Access access) {}
 
   private final List<Credential> credentials;
   private final Access anonymous;
@@ -81,7 +88,9 @@ public final class Credentials {
         if (kind.equals("basic") && !f[1].contains(":")) {
           throw bad(where, "a basic credential is user:password");
         }
-        list.add(new Credential(kind, f[1].getBytes(StandardCharsets.UTF_8), access(f[2], where)));
+        String name = kind.equals("basic") ? "basic:" + f[1].substring(0, f[1].indexOf(':'))
+            : "token#" + (1 + list.stream().filter(c -> c.kind().equals("token")).count());
+        list.add(new Credential(kind, f[1].getBytes(StandardCharsets.UTF_8), access(f[2], where), name));
       } else {
         throw bad(where, "expected 'token SECRET rw|ro', 'basic USER:PASSWORD rw|ro' or 'anonymous ro|rw'");
       }
@@ -109,16 +118,21 @@ public final class Credentials {
    * are given but wrong allow nothing, even where anonymous access would allow reading.
    */
   public Access check(String authorization) {
+    return identify(authorization).access();
+  }
+
+  /** Who {@code authorization} says the request is, and what it may do (as {@link #check}). */
+  public Principal identify(String authorization) {
     if (!enabled()) {
-      return Access.WRITE; // authentication is off: whatever a client sends (Turborepo always sends a token)
+      return new Principal("-", Access.WRITE); // authentication is off: whatever a client sends (Turborepo always sends a token)
     }
     if (authorization == null || authorization.isBlank()) {
-      return anonymous;
+      return new Principal("-", anonymous);
     }
     String a = authorization.strip();
     int sp = a.indexOf(' ');
     if (sp < 0) {
-      return Access.NONE;
+      return new Principal("-", Access.NONE);
     }
     String scheme = a.substring(0, sp).toLowerCase(Locale.ROOT);
     String value = a.substring(sp + 1).strip();
@@ -132,18 +146,20 @@ public final class Credentials {
       try {
         given = Base64.getDecoder().decode(value);
       } catch (IllegalArgumentException e) {
-        return Access.NONE;
+        return new Principal("-", Access.NONE);
       }
     } else {
-      return Access.NONE;
+      return new Principal("-", Access.NONE);
     }
     Access best = Access.NONE;
+    String who = "-";
     for (Credential c : credentials) {
       // every credential is compared (constant time each), so timing tells nothing about which matched
       if (c.kind().equals(kind) && MessageDigest.isEqual(c.secret(), given) && c.access().compareTo(best) > 0) {
         best = c.access();
+        who = c.name();
       }
     }
-    return best;
+    return new Principal(who, best);
   }
 }

@@ -20,10 +20,11 @@ import java.util.Objects;
  *     set); 0 picks a free one; -1 (default): no gRPC
  * @param checkActionResults whether an action result (gRPC, and HTTP {@code /ac/}) is served only when every
  *     blob it names is stored (a result that is not is a miss); default true
+ * @param accessLogJson whether the access log is JSON lines (one object per request) instead of text
  */
 public record ServerOptions(String bind, int port, long maxBlobSize, Duration idleTimeout, Duration headerTimeout,
     PrintStream accessLog,
-    Credentials credentials, Tls tls, int grpcPort, boolean checkActionResults) {
+    Credentials credentials, Tls tls, int grpcPort, boolean checkActionResults, boolean accessLogJson) {
 
   public ServerOptions {
     Objects.requireNonNull(bind, "bind");
@@ -43,46 +44,51 @@ public record ServerOptions(String bind, int port, long maxBlobSize, Duration id
 
   public static ServerOptions defaults() {
     return new ServerOptions("127.0.0.1", 8080, 4L << 30, Duration.ofSeconds(60), Duration.ofSeconds(30), System.err,
-        Credentials.OPEN, null, -1, true);
+        Credentials.OPEN, null, -1, true, false);
   }
 
   public ServerOptions bind(String address) {
-    return new ServerOptions(address, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults);
+    return new ServerOptions(address, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults, accessLogJson);
   }
 
   public ServerOptions port(int p) {
-    return new ServerOptions(bind, p, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults);
+    return new ServerOptions(bind, p, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults, accessLogJson);
   }
 
   public ServerOptions maxBlobSize(long bytes) {
-    return new ServerOptions(bind, port, bytes, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults);
+    return new ServerOptions(bind, port, bytes, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults, accessLogJson);
   }
 
   public ServerOptions idleTimeout(Duration d) {
-    return new ServerOptions(bind, port, maxBlobSize, d, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults);
+    return new ServerOptions(bind, port, maxBlobSize, d, headerTimeout, accessLog, credentials, tls, grpcPort, checkActionResults, accessLogJson);
   }
 
   public ServerOptions accessLog(PrintStream log) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, log, credentials, tls, grpcPort, checkActionResults);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, log, credentials, tls, grpcPort, checkActionResults, accessLogJson);
   }
 
   public ServerOptions credentials(Credentials c) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, c, tls, grpcPort, checkActionResults);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, c, tls, grpcPort, checkActionResults, accessLogJson);
   }
 
   public ServerOptions tls(Tls t) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, t, grpcPort, checkActionResults);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, t, grpcPort, checkActionResults, accessLogJson);
   }
 
   public ServerOptions headerTimeout(Duration d) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, d, accessLog, credentials, tls, grpcPort, checkActionResults);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, d, accessLog, credentials, tls, grpcPort, checkActionResults, accessLogJson);
   }
 
   public ServerOptions grpcPort(int p) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, p, checkActionResults);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, p, checkActionResults, accessLogJson);
   }
 
   public ServerOptions checkActionResults(boolean check) {
-    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, check);
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort, check, accessLogJson);
+  }
+
+  public ServerOptions accessLogJson(boolean json) {
+    return new ServerOptions(bind, port, maxBlobSize, idleTimeout, headerTimeout, accessLog, credentials, tls, grpcPort,
+        checkActionResults, json);
   }
 }

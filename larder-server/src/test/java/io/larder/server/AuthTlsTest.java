@@ -87,9 +87,42 @@ class AuthTlsTest {
     assertThat(status(http, "DELETE", u, basic("viewer:secret"))).isEqualTo(403);
     assertThat(status(http, "GET", server.url() + "/healthz", null)).as("health needs no credentials").isEqualTo(200);
     assertThat(log.text()).as("secrets never reach the log").doesNotContain("ci-token-123", "horse", "secret");
+    assertThat(log.text()).as("who: address, principal (the n-th token, or the Basic user), user agent")
+        .containsPattern("PUT kv http:/cache/k - 200 0 [0-9.]+ms 127\\.0\\.0\\.1 token#1 \"Java-http-client/[^\"]*\"\n")
+        .containsPattern("PUT kv http:/cache/k - 200 0 [0-9.]+ms 127\\.0\\.0\\.1 basic:builder \"")
+        .containsPattern("GET kv http:/cache/k hit 200 \\d+ [0-9.]+ms 127\\.0\\.0\\.1 token#2 \"")
+        .containsPattern("PUT kv http:/cache/k - 401 \\d+ [0-9.]+ms 127\\.0\\.0\\.1 - \"");
     // a 401 tells the client how to authenticate
     HttpResponse<Void> r = http.send(HttpRequest.newBuilder(URI.create(u)).build(), HttpResponse.BodyHandlers.discarding());
     assertThat(r.headers().firstValue("www-authenticate")).hasValue("Basic realm=\"larder\"");
+  }
+
+  @Test
+  void theAccessLogCanBeJsonLines() throws Exception {
+    Path auth = dir.resolve("auth");
+    Files.writeString(auth, "basic ann:pw rw\n");
+    ByteArrayLog log = new ByteArrayLog();
+    server = LarderServer.start(store, ServerOptions.defaults().port(0).accessLog(log.stream()).accessLogJson(true)
+        .credentials(Credentials.load(auth)), GcOptions.defaults());
+    HttpClient http = HttpClient.newHttpClient();
+    assertThat(status(http, "PUT", server.url() + "/cache/j%22quoted", basic("ann:pw"))).isEqualTo(200);
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!log.text().endsWith("\n")) { // recorded once the response is out, which the client may see first
+      assertThat(System.nanoTime()).as("the request is logged").isLessThan(deadline);
+      Thread.sleep(5);
+    }
+    String[] lines = log.text().split("\n");
+    assertThat(lines).hasSize(1);
+    var json = io.larder.config.JsonShapes.MAPPER.readTree(lines[0]);
+    assertThat(json.path("method").asText()).isEqualTo("PUT");
+    assertThat(json.path("protocol").asText()).isEqualTo("kv");
+    assertThat(json.path("subject").asText()).isEqualTo("http:/cache/j\"quoted");
+    assertThat(json.path("status").asInt()).isEqualTo(200);
+    assertThat(json.path("client").asText()).isEqualTo("127.0.0.1");
+    assertThat(json.path("principal").asText()).isEqualTo("basic:ann");
+    assertThat(json.path("userAgent").asText()).startsWith("Java-http-client/");
+    assertThat(json.path("ms").isNumber()).isTrue();
+    assertThat(log.text()).doesNotContain("pw");
   }
 
   @Test

@@ -37,6 +37,8 @@ final class Exchange {
   private final Runnable next;
   private final Runnable finished;
   String protocol = "unknown";
+  /** Who the credentials say the client is ("-": anonymous, or authentication off). */
+  String principal = "-";
   String subject = "-";
   Boolean hit;
   long bytes;
@@ -147,6 +149,10 @@ final class Exchange {
     text(s, e.getMessage());
   }
 
+  private String address() {
+    return channel.remoteAddress() instanceof java.net.InetSocketAddress a ? a.getAddress().getHostAddress() : null;
+  }
+
   /** Work that answers the exchange. */
   @FunctionalInterface
   interface Work {
@@ -176,7 +182,8 @@ final class Exchange {
    */
   void finish(HttpResponse r, int status, ChannelFuture last) {
     last.addListener(f -> {
-      context.record(protocol, request.method().name(), subject, hit, status, bytes, System.nanoTime() - start);
+      context.record(protocol, request.method().name(), subject, hit, status, bytes, System.nanoTime() - start,
+          new ServerContext.Client(address(), principal, request.headers().get(HttpHeaderNames.USER_AGENT)));
       finished.run();
     });
     if (close || !keepAlive) {

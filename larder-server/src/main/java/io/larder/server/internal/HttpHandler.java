@@ -196,7 +196,9 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   private boolean authorized(Exchange x, HttpRequest req, HttpMethod m) {
     boolean writes = m.equals(HttpMethod.PUT) || m.equals(HttpMethod.POST) || m.equals(HttpMethod.DELETE)
         || m.equals(WebDav.MKCOL);
-    Credentials.Access a = context.options().credentials().check(req.headers().get(HttpHeaderNames.AUTHORIZATION));
+    Credentials.Principal who = context.options().credentials().identify(req.headers().get(HttpHeaderNames.AUTHORIZATION));
+    x.principal = who.name();
+    Credentials.Access a = who.access();
     if (a.allows(writes ? Credentials.Access.WRITE : Credentials.Access.READ)) {
       return true;
     }

@@ -23,16 +23,39 @@ public record ServerContext(Larder store, ServerOptions options, Metrics metrics
    * must not stall every connection of the loop). Read once: it does not change while the server runs.
    */
 
+  /** Who made a request, for the access log: address, principal (never a secret), user agent; null fields: "-". */
+  public record Client(String address, String principal, String userAgent) {
+    public static final Client UNKNOWN = new Client(null, null, null);
+  }
+
   /**
    * Records one finished request in the metrics and the access log: its protocol, method, what it named,
-   * hit or miss ({@code null}: neither), status, bytes sent and duration.
+   * hit or miss ({@code null}: neither), status, bytes sent, duration, and who made it. A text line:
+   * {@code time method protocol subject hit|miss|- status bytes duration address principal "user agent"};
+   * or, with {@code accessLogJson}, one JSON object with the same fields.
    */
-  public void record(String protocol, String method, String subject, Boolean hit, int status, long bytes, long nanos) {
+  public void record(String protocol, String method, String subject, Boolean hit, int status, long bytes, long nanos,
+      Client who) {
     metrics.request(protocol, method, status, hit, nanos);
-    if (options.accessLog() != null) {
-      options.accessLog().printf("%s %s %s %s %s %d %d %.1fms%n", java.time.Instant.now(), logged(method),
-          logged(protocol), logged(subject), hit == null ? "-" : hit ? "hit" : "miss", status, bytes, nanos / 1e6);
+    if (options.accessLog() == null) {
+      return;
     }
+    String outcome = hit == null ? "-" : hit ? "hit" : "miss";
+    String address = who.address() == null ? "-" : who.address();
+    String principal = who.principal() == null ? "-" : who.principal();
+    String agent = who.userAgent() == null ? "-" : who.userAgent();
+    if (options.accessLogJson()) {
+      com.fasterxml.jackson.databind.node.ObjectNode line = io.larder.config.JsonShapes.MAPPER.createObjectNode()
+          .put("time", java.time.Instant.now().toString()).put("method", method).put("protocol", protocol)
+          .put("subject", subject).put("outcome", outcome).put("status", status).put("bytes", bytes)
+          .put("ms", Math.round(nanos / 1e4) / 100.0).put("client", address).put("principal", principal)
+          .put("userAgent", agent);
+      options.accessLog().println(line.toString()); // JSON escapes every control character: one line each
+      return;
+    }
+    options.accessLog().printf("%s %s %s %s %s %d %d %.1fms %s %s \"%s\"%n", java.time.Instant.now(), logged(method),
+        logged(protocol), logged(subject), outcome, status, bytes, nanos / 1e6, logged(address), logged(principal),
+        logged(agent).replace("\"", "\\x22"));
   }
 
   /**

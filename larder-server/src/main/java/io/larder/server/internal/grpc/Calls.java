@@ -12,6 +12,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.stub.StreamObserver;
 import io.larder.LarderException;
+import io.larder.server.Credentials;
 import io.larder.server.Credentials.Access;
 import io.larder.server.internal.ServerContext;
 import java.util.Map;
@@ -33,6 +34,7 @@ final class Calls implements ServerInterceptor {
 
   private static final Context.Key<Record> RECORD = Context.key("larder-call");
   private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> USER_AGENT = Metadata.Key.of("user-agent", Metadata.ASCII_STRING_MARSHALLER);
   private static final Map<String, String> LABELS = Map.of(
       "build.bazel.remote.execution.v2.ActionCache", "reapi-ac",
       "build.bazel.remote.execution.v2.ContentAddressableStorage", "reapi-cas",
@@ -63,16 +65,20 @@ final class Calls implements ServerInterceptor {
     String label = LABELS.getOrDefault(service, "grpc");
     long start = System.nanoTime();
     Record rec = new Record();
+    Credentials.Principal who = context.options().credentials().identify(headers.get(AUTHORIZATION));
+    java.net.SocketAddress remote = call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    ServerContext.Client client = new ServerContext.Client(remote instanceof java.net.InetSocketAddress a
+        ? a.getAddress().getHostAddress() : null, who.name(), headers.get(USER_AGENT));
     ServerCall<Q, R> recorded = new SimpleForwardingServerCall<>(call) {
       @Override
       public void close(Status status, Metadata trailers) {
         context.record(label, method == null ? "?" : method, rec.subject, rec.hit, status.getCode().value(), rec.bytes,
-            System.nanoTime() - start);
+            System.nanoTime() - start, client);
         super.close(status, trailers);
       }
     };
     if (!HealthGrpc.SERVICE_NAME.equals(service)) {
-      Status refused = refusal(headers.get(AUTHORIZATION), call.getMethodDescriptor().getFullMethodName(), method);
+      Status refused = refusal(who.access(), headers.get(AUTHORIZATION), call.getMethodDescriptor().getFullMethodName(), method);
       if (refused != null) {
         recorded.close(refused, new Metadata());
         return new ServerCall.Listener<>() {};
@@ -82,9 +88,8 @@ final class Calls implements ServerInterceptor {
   }
 
   /** Why the credentials do not allow the call, or null if they do. */
-  private Status refusal(String authorization, String fullMethod, String method) {
+  private Status refusal(Access given, String authorization, String fullMethod, String method) {
     Access needed = WRITES.contains(fullMethod) ? Access.WRITE : Access.READ;
-    Access given = context.options().credentials().check(authorization);
     if (given.allows(needed)) {
       return null;
     }
