@@ -83,6 +83,32 @@ final class ServeCommand extends Base {
       description = "text (default): one line per request; json: one JSON object per line.")
   String accessLogFormat = "text";
 
+  /**
+   * What to give each client, one line each; with credentials required, with placeholders where the
+   * credentials go ({@code <token>}, {@code <user>:<password>}: never a secret from the auth file).
+   */
+  static List<String> clientLines(String u, String grpc, boolean auth) {
+    String bearer = auth ? " --remote_header=authorization=\"Bearer <token>\"" : "";
+    String userInfo = auth ? u.replaceFirst("^(https?://)", "$1<user>:<password>@") : u;
+    List<String> lines = new java.util.ArrayList<>();
+    lines.add("  Bazel:     --remote_cache=" + u + bearer);
+    if (grpc != null) {
+      lines.add("  REAPI:     --remote_cache=" + grpc + bearer + "   (Bazel, Buck2, Pants: gRPC)");
+    }
+    lines.add("  moon:      .moon/workspace.yml  remote: { host: '" + u + "'"
+        + (auth ? ", auth: { token: 'LARDER_TOKEN' } }   (LARDER_TOKEN=<token>)" : " }"));
+    lines.add("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/gradle/\")"
+        + (auth ? "; credentials { username = \"<user>\"; password = \"<password>\" }" : "") + " } }");
+    lines.add("  ccache:    CCACHE_REMOTE_STORAGE=\"" + userInfo + "/ccache|layout=subdirs\"");
+    lines.add("  Maven:     maven-build-cache-config.xml <remote enabled=\"true\" saveToRemote=\"true\"><url>" + u
+        + "/maven</url></remote>" + (auth ? "   (credentials: a <server> with the remote's id in settings.xml)" : ""));
+    lines.add("  Turborepo: TURBO_API=" + u + " TURBO_TOKEN=" + (auth ? "<token>" : "any") + " TURBO_TEAM=team");
+    lines.add("  Nx:        NX_SELF_HOSTED_REMOTE_CACHE_SERVER=" + u
+        + (auth ? " NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN=<token>" : ""));
+    lines.add("  sccache:   SCCACHE_WEBDAV_ENDPOINT=" + u + "/sccache" + (auth ? " SCCACHE_WEBDAV_TOKEN=<token>" : ""));
+    return lines;
+  }
+
   @Override
   Map<LarderConfig.Key, String> commandFlags() {
     Map<LarderConfig.Key, String> f = new EnumMap<>(LarderConfig.Key.class);
@@ -159,14 +185,7 @@ final class ServeCommand extends Base {
             : "no max-size (set one: --max-size 50G)") + "; uploads up to " + humanSize(c.maxBlobSize())
             + "; credentials: " + (auth != null ? "required (" + auth + ")" : "none (anyone who can reach " + c.bind()
             + " may read and write)"));
-        out.println("  Bazel:     --remote_cache=" + u);
-        server.grpcUrl().ifPresent(g -> out.println("  REAPI:     --remote_cache=" + g + "   (Bazel, Buck2, Pants, moon: gRPC)"));
-        out.println("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/gradle/\") } }");
-        out.println("  ccache:    CCACHE_REMOTE_STORAGE=\"" + u + "/ccache|layout=subdirs\"");
-        out.println("  Maven:     maven-build-cache-config.xml <remote enabled=\"true\" saveToRemote=\"true\"><url>" + u + "/maven</url></remote>");
-        out.println("  Turborepo: TURBO_API=" + u + " TURBO_TOKEN=any TURBO_TEAM=team");
-        out.println("  Nx:        NX_SELF_HOSTED_REMOTE_CACHE_SERVER=" + u);
-        out.println("  sccache:   SCCACHE_WEBDAV_ENDPOINT=" + u + "/sccache");
+        clientLines(u, server.grpcUrl().orElse(null), auth != null).forEach(out::println);
         out.println("  REST:      " + u + "/v1/entries   status: " + u + "/status   metrics: " + u + "/metrics");
         out.flush();
         server.awaitClose();
