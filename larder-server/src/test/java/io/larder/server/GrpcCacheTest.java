@@ -452,6 +452,21 @@ class GrpcCacheTest {
         .build(), HttpResponse.BodyHandlers.discarding()).statusCode()).as("checked like a gRPC update").isEqualTo(400);
   }
 
+  /** An action with no outputs and exit code 0 is an empty protobuf message: zero bytes, still a result. */
+  @Test
+  void anEmptyActionResultIsAHitNotAnError() throws Exception {
+    Digest action = digest("does nothing".getBytes(StandardCharsets.UTF_8));
+    HttpClient http = HttpClient.newHttpClient();
+    URI ac = URI.create(server.url() + "/ac/" + action.getHash());
+    assertThat(http.send(HttpRequest.newBuilder(ac).PUT(HttpRequest.BodyPublishers.noBody()).build(),
+        HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(200);
+    HttpResponse<byte[]> got = http.send(HttpRequest.newBuilder(ac).build(), HttpResponse.BodyHandlers.ofByteArray());
+    assertThat(got.statusCode()).isEqualTo(200);
+    assertThat(got.body()).isEmpty();
+    assertThat(ac().getActionResult(GetActionResultRequest.newBuilder().setActionDigest(action).build()))
+        .isEqualTo(ActionResult.getDefaultInstance());
+  }
+
   @Test
   void updatesAreValidated() throws Exception {
     Digest action = digest("a".getBytes(StandardCharsets.UTF_8));

@@ -41,21 +41,21 @@ final class ActionCacheHttp implements Protocol.Handler {
       asStored.handle(x, r);
       return;
     }
-    Optional<byte[]> stored = context.store().getBytes(r.key());
-    Optional<ActionResult> result = stored.flatMap(ActionResults::parse);
-    if (stored.isEmpty() || result.isEmpty()) {
+    Optional<ActionResults.Stored> stored = ActionResults.load(context.store(), r.key());
+    if (stored.isEmpty()) {
       asStored.handle(x, r); // a miss, or not an action result: answered as any stored content
       return;
     }
-    if (!results.complete(result.get())) {
+    ActionResult result = stored.get().result();
+    if (!results.complete(result)) {
       x.hit = false;
       x.text(HttpResponseStatus.NOT_FOUND, "the action result names blobs that are no longer stored: a miss");
       return;
     }
     x.hit = true;
     boolean json = accepts(x.request.headers().get(HttpHeaderNames.ACCEPT));
-    byte[] body = json ? ActionResults.toJson(result.get()).getBytes(StandardCharsets.UTF_8)
-        : stored.get()[0] == '{' ? result.get().toByteArray() : stored.get();
+    byte[] body = json ? ActionResults.toJson(result).getBytes(StandardCharsets.UTF_8)
+        : stored.get().json() ? result.toByteArray() : stored.get().bytes();
     HttpHeaders h = new DefaultHttpHeaders();
     h.set(HttpHeaderNames.CONTENT_LENGTH, body.length);
     x.send(HttpResponseStatus.OK, Unpooled.wrappedBuffer(body), json ? JSON : "application/octet-stream", h);

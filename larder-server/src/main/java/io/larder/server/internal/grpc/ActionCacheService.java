@@ -33,7 +33,8 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
       String key = Namespaces.actionKey(Reapi.instance(req.getInstanceName()), Reapi.hex(req.getActionDigest()));
       Calls.Record rec = Calls.record();
       rec.subject = key;
-      Optional<ActionResult> found = store.getBytes(key).flatMap(ActionResults::parse).filter(results::complete);
+      Optional<ActionResult> found = ActionResults.load(store, key).map(ActionResults.Stored::result)
+          .filter(results::complete);
       rec.hit = found.isPresent();
       if (found.isEmpty()) {
         throw Status.NOT_FOUND.withDescription("no complete action result for " + req.getActionDigest().getHash())

@@ -45,11 +45,7 @@ public final class ActionResults {
    * neither (other tools store their own formats under {@code /ac/}, ccache among them).
    */
   public static Optional<ActionResult> parse(byte[] bytes) {
-    int i = 0;
-    while (i < bytes.length && Character.isWhitespace(bytes[i])) {
-      i++;
-    }
-    if (i < bytes.length && bytes[i] == '{') {
+    if (isJson(bytes)) {
       return fromJson(new String(bytes, StandardCharsets.UTF_8));
     }
     try {
@@ -59,6 +55,41 @@ public final class ActionResults {
     } catch (InvalidProtocolBufferException e) {
       return Optional.empty();
     }
+  }
+
+  /** Whether stored bytes are JSON (they start with '{', after white space), not protobuf. */
+  private static boolean isJson(byte[] bytes) {
+    int i = 0;
+    while (i < bytes.length && Character.isWhitespace(bytes[i])) {
+      i++;
+    }
+    return i < bytes.length && bytes[i] == '{';
+  }
+
+  /** An action result as stored under a key: its bytes, what they say, and whether they are JSON. */
+  public record Stored(byte[] bytes, ActionResult result, boolean json) {}
+
+  /** The largest entry read as a possible action result (they are a few KiB; anything bigger is not one). */
+  static final long MAX_STORED = 16 << 20;
+
+  /**
+   * The action result stored under {@code key}, read (and its access recorded) once; empty on a miss, or if
+   * the entry is not an action result — other tools keep their own content under {@code /ac/}, which is
+   * never read whole into memory here when it is large.
+   */
+  public static Optional<Stored> load(io.larder.Larder store, String key) {
+    Optional<io.larder.Content> found = store.get(key);
+    if (found.isEmpty()) {
+      return Optional.empty();
+    }
+    byte[] bytes;
+    try (io.larder.Content c = found.get()) {
+      if (c.size() > MAX_STORED) {
+        return Optional.empty();
+      }
+      bytes = c.readAllBytes();
+    }
+    return parse(bytes).map(r -> new Stored(bytes, r, isJson(bytes)));
   }
 
   /** The action result in {@code json} (protobuf's JSON mapping: camelCase or the proto's names). */

@@ -58,30 +58,25 @@ public final class Cas {
    */
   public Optional<Content> open(Digest d) {
     String hex = Reapi.hex(d);
-    String key = Namespaces.casKey(hex);
-    Optional<Entry> e = store.info(key);
-    Optional<Content> c = e.isPresent() && names(e.get().integrity(), hex) ? store.get(key)
-        : store.getByDigest(integrity(hex)); // stored under another key (the REST API), or replaced meanwhile
-    if (c.isPresent() && c.get().size() != d.getSizeBytes()) {
-      c.get().close();
-      return Optional.empty();
-    }
-    return c;
+    // one lookup when the blob is under its own key (the usual case); by digest otherwise (stored through
+    // the REST API, or that key replaced meanwhile)
+    return ofThisBlob(store.get(Namespaces.casKey(hex)), d).or(() -> ofThisBlob(store.getByDigest(integrity(hex)), d));
   }
 
   /** A range of the blob {@code d} names (verified as {@link Larder#getRange} says), empty if it is not stored. */
   public Optional<Content> openRange(Digest d, long offset, long length) {
     String hex = Reapi.hex(d);
-    String key = Namespaces.casKey(hex);
-    Optional<Entry> e = store.info(key);
-    if (e.isPresent() && names(e.get().integrity(), hex) && e.get().size() == d.getSizeBytes()) {
-      return store.getRange(key, offset, length);
+    return ofThisBlob(store.getRange(Namespaces.casKey(hex), offset, length), d)
+        .or(() -> ofThisBlob(store.getRangeByDigest(integrity(hex), offset, length), d));
+  }
+
+  /** {@code c} if it is the blob {@code d} names (its SHA-256 and size); closed and empty otherwise. */
+  private static Optional<Content> ofThisBlob(Optional<Content> c, Digest d) {
+    if (c.isPresent() && (!names(c.get().integrity(), d.getHash()) || c.get().size() != d.getSizeBytes())) {
+      c.get().close();
+      return Optional.empty();
     }
-    return store.getByDigest(integrity(hex)).flatMap(c -> {
-      long size = c.size();
-      c.close();
-      return size == d.getSizeBytes() ? store.getRangeByDigest(integrity(hex), offset, length) : Optional.<Content>empty();
-    });
+    return c;
   }
 
   /** The whole blob, verified; empty if it is not stored. For blobs small enough for one message. */

@@ -72,14 +72,8 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
     calls.unary(out, () -> {
       Reapi.checkFunction(req.getDigestFunction());
       Reapi.instance(req.getInstanceName());
-      long total = 0;
-      for (BatchUpdateBlobsRequest.Request r : req.getRequestsList()) {
-        total += Math.max(0, r.getDigest().getSizeBytes());
-      }
-      if (total > MAX_BATCH) {
-        throw Status.INVALID_ARGUMENT.withDescription("a batch holds at most " + MAX_BATCH + " bytes (this one "
-            + total + "); send larger blobs with ByteStream.Write").asRuntimeException();
-      }
+      checkBatch(req.getRequestsList().stream().map(BatchUpdateBlobsRequest.Request::getDigest).toList(),
+          "send larger blobs with ByteStream.Write");
       BatchUpdateBlobsResponse.Builder b = BatchUpdateBlobsResponse.newBuilder();
       for (BatchUpdateBlobsRequest.Request r : req.getRequestsList()) {
         b.addResponsesBuilder().setDigest(r.getDigest()).setStatus(status(() -> update(r)));
@@ -87,6 +81,17 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
       Calls.record().subject = req.getRequestsCount() + " blobs";
       return b.build();
     });
+  }
+
+  /** Refuses a batch whose blobs add up to more than {@link #MAX_BATCH} bytes. */
+  private static void checkBatch(java.util.List<Digest> digests, String instead) {
+    long total = 0;
+    for (Digest d : digests) {
+      total += Math.max(0, d.getSizeBytes());
+    }
+    if (total > MAX_BATCH) {
+      throw Reapi.invalid("a batch holds at most " + MAX_BATCH + " bytes (this one " + total + "); " + instead);
+    }
   }
 
   private void update(BatchUpdateBlobsRequest.Request r) {
@@ -114,14 +119,7 @@ final class CasService extends ContentAddressableStorageGrpc.ContentAddressableS
     calls.unary(out, () -> {
       Reapi.checkFunction(req.getDigestFunction());
       Reapi.instance(req.getInstanceName());
-      long total = 0;
-      for (Digest d : req.getDigestsList()) {
-        total += Math.max(0, d.getSizeBytes());
-      }
-      if (total > MAX_BATCH) {
-        throw Status.INVALID_ARGUMENT.withDescription("a batch holds at most " + MAX_BATCH + " bytes (this one asks for "
-            + total + "); read larger blobs with ByteStream.Read").asRuntimeException();
-      }
+      checkBatch(req.getDigestsList(), "read larger blobs with ByteStream.Read");
       boolean zstd = req.getAcceptableCompressorsList().contains(Compressor.Value.ZSTD);
       BatchReadBlobsResponse.Builder b = BatchReadBlobsResponse.newBuilder();
       int found = 0;
