@@ -7,9 +7,13 @@ import java.util.Optional;
 
 /** A digest algorithm that Larder can verify. Stronger algorithms have a higher {@link #strength()}. */
 public enum Algorithm {
+  /** SHA-1: read and verified (older caches hold it), never chosen for new content. */
   SHA1("sha1", "SHA-1", 20, 1),
+  /** SHA-256: the default. */
   SHA256("sha256", "SHA-256", 32, 2),
+  /** SHA-384. */
   SHA384("sha384", "SHA-384", 48, 3),
+  /** SHA-512: the strongest; npm's cacache default. */
   SHA512("sha512", "SHA-512", 64, 4);
 
   private final String sriName;

@@ -23,6 +23,11 @@ public record Compression(int zstdLevel) {
   /** zstd at its default level, 3. */
   public static final Compression ZSTD = new Compression(3);
 
+  /**
+   * Checks the level.
+   *
+   * @throws LarderException.InvalidInput when it is not between 0 (none) and 19
+   */
   public Compression {
     if (zstdLevel < 0 || zstdLevel > 19) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_ARGUMENT,

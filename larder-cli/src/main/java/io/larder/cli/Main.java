@@ -175,7 +175,7 @@ public final class Main {
       }
       String commit = git.getProperty("git.commit.id.abbrev", "unknown")
           + ("true".equals(git.getProperty("git.dirty")) ? " (with uncommitted changes)" : "");
-      return new String[] {"larder " + (v == null ? "0.1.0-SNAPSHOT" : v), "commit " + commit,
+      return new String[] {"larder " + (v == null ? "(version unknown: not run from its jar)" : v), "commit " + commit,
           "JDK " + Runtime.version() + " (" + System.getProperty("java.vendor") + ", " + System.getProperty("java.home") + ")"};
     }
   }

@@ -23,6 +23,11 @@ public record Chunks(int size, byte[] digests) {
    */
   public static final int DEFAULT_SIZE = 256 * 1024;
 
+  /**
+   * Checks the shape: a positive chunk size and whole SHA-256 digests.
+   *
+   * @throws IllegalArgumentException when either is wrong
+   */
   public Chunks {
     if (size <= 0 || digests.length % 32 != 0) {
       throw new IllegalArgumentException("chunks of " + size + " bytes with " + digests.length + " bytes of digests");
@@ -88,7 +93,12 @@ public record Chunks(int size, byte[] digests) {
       throw new IOException("a hashing stream is read, not skipped");
     }
 
-    /** Reads what is left (nothing is skipped) and returns the chunks of everything read. */
+    /**
+     * Reads what is left (nothing is skipped) and returns the chunks of everything read.
+     *
+     * @return the chunk size and digests of everything this stream delivered
+     * @throws IOException when the underlying stream fails
+     */
     public Chunks finish() throws IOException {
       transferTo(java.io.OutputStream.nullOutputStream());
       byte[] all = out.toByteArray();
