@@ -9,7 +9,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "completion", mixinStandardHelpOptions = true,
     description = "Print a shell-completion script for bash or zsh.",
     footerHeading = "%nExamples:%n",
-    footer = {"  source <(larder completion bash)", "  larder completion zsh > \"${fpath[1]}/_larder\""})
+    footer = {"  source <(larder completion bash)", "  larder completion zsh > \"$${fpath[1]}/_larder\""})
 final class CompletionCommand implements java.util.concurrent.Callable<Integer> {
   @Parameters(paramLabel = "SHELL", description = "bash or zsh")
   String shell;

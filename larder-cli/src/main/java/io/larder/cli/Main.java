@@ -52,6 +52,7 @@ public final class Main {
     COMMANDS.put("key", KeyCommand::new);
     COMMANDS.put("exec", ExecCommand::new);
     COMMANDS.put("completion", CompletionCommand::new);
+    COMMANDS.put("man-page", ManPageCommand::new);
     COMMANDS.put("help", CommandLine.HelpCommand::new);
   }
 
@@ -75,7 +76,8 @@ public final class Main {
         break;
       }
     }
-    if (sub != null && COMMANDS.containsKey(sub) && !sub.equals("help") && !sub.equals("completion")) {
+    if (sub != null && COMMANDS.containsKey(sub) && !sub.equals("help") && !sub.equals("completion")
+        && !sub.equals("man-page")) {
       cl.addSubcommand(sub, COMMANDS.get(sub).get());
     } else {
       COMMANDS.forEach((name, make) -> cl.addSubcommand(name, make.get()));

@@ -341,6 +341,21 @@ class LauncherTest {
     assertThat(larder(null, "--help").out()).contains("Exit codes:");
     String version = larder(null, "--version").out();
     assertThat(version).startsWith("larder ").containsPattern("commit [0-9a-f]{7}").contains("JDK " + Runtime.version().feature());
+    // the jar's own version, not a fixed string
+    assertThat(version).startsWith("larder " + System.getProperty("larder.version") + "\n");
+    assertThat(larder(null, "completion", "--help").out()).as("no interpolated ${...}").contains("\"${fpath[1]}/_larder\"");
+  }
+
+  @Test
+  void theManualPageNamesEveryCommandAndOption() throws Exception {
+    Result man = larder(null, "man-page");
+    assertThat(man.code()).isZero();
+    assertThat(man.out()).startsWith(".TH LARDER 1 ").contains(".SH EXIT STATUS");
+    for (String c : List.of("put", "get", "info", "ls", "rm", "verify", "stats", "gc", "serve", "key", "exec", "completion")) {
+      assertThat(man.out()).as(c).contains(".SS \"larder " + c);
+    }
+    assertThat(man.out()).contains("\\-\\-max\\-size").contains("\\-\\-digest").doesNotContain("man\\-page");
+    assertThat(larder(null, "--help").out()).as("hidden from help").doesNotContain("man-page");
   }
 
   @Test
