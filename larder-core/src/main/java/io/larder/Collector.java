@@ -116,7 +116,10 @@ final class Collector {
     while (true) {
       List<BlobRecord> page = index.unreferencedFiles(after, 256);
       for (BlobRecord rec : page) {
-        boolean gone = dry || blobs.deleteIfUnchangedSince(rec.digest(), writtenBefore,
+        // Content that entries referenced (a record) goes at once, whatever its age: a put of the same
+        // content meanwhile either committed first (then the record is not forgotten and the file is put
+        // back) or finds the file gone inside its own transaction and records nothing (putIfStored).
+        boolean gone = dry || blobs.deleteIfUnchangedSince(rec.digest(), Instant.MAX,
             () -> index.forgetIfUnreferenced(rec.digest()));
         if (gone) {
           local.trust().forget(rec.digest());
@@ -130,7 +133,8 @@ final class Collector {
       }
       after = page.get(page.size() - 1).digest().strongest().sri();
     }
-    // Blob files with no record at all: a put killed between publishing its file and committing its entry.
+    // Blob files with no record at all: a put killed between publishing its file and committing its entry,
+    // or one still between the two (hence the grace).
     long[] orphans = new long[1];
     blobs.forEach(d -> {
       if (index.blob(d, false).isEmpty() && (dry

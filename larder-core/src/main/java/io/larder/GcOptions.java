@@ -15,10 +15,11 @@ import java.time.Duration;
  * @param groupSegments what a group is: 0 (default) for the key up to its last {@code :}
  *     ({@code build:mylib:1.0.1} is in {@code build:mylib}); N for its first N {@code :}-separated segments
  *     ({@code build:mylib:1.0.1:linux} with 2 is in {@code build:mylib})
- * @param grace content files written more recently than this are not collected: a put publishes its file
- *     before it commits its entry, so a younger file may be about to be referenced. It must exceed the
- *     longest such gap, which the index's busy timeout bounds (about 10 s, plus retries); default 10 minutes.
- *     Shorter values risk collecting content a slow put is about to reference
+ * @param grace content files that no entry has ever referenced (no record: a put publishes its file before
+ *     it commits its entry) are not collected until they are this old, so a put between the two keeps its
+ *     file; default 10 minutes. Content that entries referenced and no longer do (removed, expired or
+ *     evicted entries) is collected at once, whatever its age: a put of the same content at that moment
+ *     finds out inside its own commit and records nothing rather than an entry without content
  * @param dryRun report what would go, change nothing
  * @param deletesPerSecond the most content files deleted per second, or 0 for no limit; default 2,000.
  *     Deleting in a burst slows everyone's file creation for a while afterwards (ext4), so collection is paced

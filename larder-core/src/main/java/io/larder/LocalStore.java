@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -108,8 +109,33 @@ final class LocalStore implements Store {
       trust.trustFileNow(record.digest()); // its bytes were hashed as they were written (or matched the upload)
     }
     Entry entry = newEntry(key, record.digest(), record.size(), put);
-    index.put(entry, record);
-    return entry;
+    if (record.inline() != null) {
+      index.put(entry, record);
+      return entry;
+    }
+    // A collector (in any process) may take the file between its publication and this commit: it removes
+    // content that no entry references at once. So the put holds the file's bytes (a second link), the index
+    // asks inside its transaction whether the file is still there, and if it is gone the held bytes are
+    // published again and the commit tried again.
+    Optional<BlobStore.Hold> hold = blobs.hold(record.digest());
+    try {
+      for (int attempt = 1; ; attempt++) {
+        if (index.putIfStored(entry, record, () -> blobs.exists(record.digest()))) {
+          return entry;
+        }
+        boolean restored = hold.map(BlobStore.Hold::restore).orElse(false);
+        if (attempt == 5) {
+          trust.forget(record.digest());
+          throw new LarderException.StorageFailure(Kind.BUSY, "the content of '" + key
+              + "' was collected while it was being stored (a collection removed the same content at that moment); try again", null);
+        }
+        if (!restored) {
+          LockSupport.parkNanos(20_000_000L); // set aside for an instant by a collector that will put it back
+        }
+      }
+    } finally {
+      hold.ifPresent(BlobStore.Hold::close);
+    }
   }
 
   /** The entry a put of {@code key} makes now: its digest, size, metadata and expiry (its TTL or the default). */
@@ -176,7 +202,31 @@ final class LocalStore implements Store {
 
   @Override
   public Optional<Content> get(String key) {
-    return hit(key).map(this::read);
+    return unlessVanished(() -> hit(key).map(this::read));
+  }
+
+  /**
+   * Thrown by a read whose content file is gone because its entry was removed or replaced meanwhile (by
+   * another thread or process, and the content collected at once): a miss, or a new entry to read, not
+   * damage.
+   */
+  static final class Vanished extends RuntimeException {
+    Vanished() {
+      super(null, null, false, false);
+    }
+  }
+
+  /** Runs a read again (a few times) when its entry changed under it; then reports a miss. */
+  static <T> Optional<T> unlessVanished(Supplier<Optional<T>> read) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return read.get();
+      } catch (Vanished v) {
+        if (attempt == 3) {
+          return Optional.empty();
+        }
+      }
+    }
   }
 
   /** Reads a hit whole, recording the access. */
@@ -193,7 +243,7 @@ final class LocalStore implements Store {
 
   @Override
   public Optional<Content> getRange(String key, long offset, long length) {
-    return hit(key).map(h -> readRange(h, offset, length));
+    return unlessVanished(() -> hit(key).map(h -> readRange(h, offset, length)));
   }
 
   /** Reads a range of a hit, recording the access. */
@@ -205,12 +255,12 @@ final class LocalStore implements Store {
 
   @Override
   public Optional<Content> getByDigest(Integrity d) {
-    return index.blob(d, true).map(r -> open(null, r.digest(), r.size(), r.inline(), 0, r.size(), true));
+    return unlessVanished(() -> index.blob(d, true).map(r -> open(null, r.digest(), r.size(), r.inline(), 0, r.size(), true)));
   }
 
   @Override
   public Optional<Content> getRangeByDigest(Integrity d, long offset, long length) {
-    return index.blob(d, true).map(r -> openRange(null, r.digest(), r.size(), r.inline(), offset, length));
+    return unlessVanished(() -> index.blob(d, true).map(r -> openRange(null, r.digest(), r.size(), r.inline(), offset, length)));
   }
 
   private void recordAccess(Entry e) {
@@ -284,6 +334,12 @@ final class LocalStore implements Store {
       raw = blobs.open(d, offset, whole ? Long.MAX_VALUE : length);
     }
     if (raw.isEmpty()) {
+      // Gone because its entry went (removed or replaced, and the content collected at once), or damage?
+      boolean wanted = e == null ? index.blob(d, false).isPresent()
+          : index.get(e.key(), false).filter(h -> h.entry().integrity().equals(e.integrity())).isPresent();
+      if (!wanted) {
+        throw new Vanished();
+      }
       quarantine(d);
       throw new LarderException.IntegrityFailure(Kind.CORRUPT,
           what.get() + " is missing from " + root + "/content-v2: the entry has been removed (put it again)");

@@ -211,8 +211,10 @@ final class TieredStore implements Store {
 
   @Override
   public Optional<Content> get(String key) {
-    Optional<Index.Hit> hit = localHit(key);
-    return hit.isPresent() ? hit.map(local::read) : getFromTier(key);
+    return LocalStore.unlessVanished(() -> {
+      Optional<Index.Hit> hit = localHit(key);
+      return hit.isPresent() ? hit.map(local::read) : getFromTier(key);
+    });
   }
 
   /**
@@ -294,8 +296,10 @@ final class TieredStore implements Store {
 
   @Override
   public Optional<Content> getRange(String key, long offset, long length) {
-    Optional<Index.Hit> hit = localHit(key);
-    return hit.isPresent() ? hit.map(h -> local.readRange(h, offset, length)) : rangeFromTier(key, offset, length);
+    return LocalStore.unlessVanished(() -> {
+      Optional<Index.Hit> hit = localHit(key);
+      return hit.isPresent() ? hit.map(h -> local.readRange(h, offset, length)) : rangeFromTier(key, offset, length);
+    });
   }
 
   /**

@@ -28,7 +28,7 @@ final class GcCommand extends Base {
   @Option(names = "--group-segments", paramLabel = "N", description = "A group is a key's first N ':'-segments (default 0: up to its last ':').")
   Integer groupSegments;
 
-  @Option(names = "--grace", paramLabel = "DURATION", description = "Do not collect content written more recently (default 10m).")
+  @Option(names = "--grace", paramLabel = "DURATION", description = "Do not collect files no entry ever referenced that are younger (a put in progress; default 10m).")
   String grace;
 
   @Option(names = "--bucket", description = {"Collect the shared S3 tier instead of the local store: expired entries,",

@@ -15,6 +15,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.List;
@@ -102,6 +103,8 @@ public final class FileBlobStore implements BlobStore {
   public StoredBlob put(InputStream in, Integrity expected, long expectedSize) {
     Path tmpFile = tmp.resolve(UUID.randomUUID() + ".tmp");
     boolean published = false;
+    FdHold handedOver = null; // given to the caller (see hold) once the put succeeded
+    boolean succeeded = false;
     try {
       Hasher hasher = new Hasher(algorithm, expected, expectedSize);
       try (FileChannel ch = ops.create(tmpFile)) {
@@ -153,16 +156,29 @@ public final class FileBlobStore implements BlobStore {
           ops.createDirectories(dir);
           knownDirs.add(dir);
         }
+        // The caller's hold on these bytes (see hold) is taken before they are published, so that no
+        // collection can come between the two.
+        FdHold hold = fdHold(target, tmpFile);
         // Replacing an existing blob is safe (same digest, same bytes), heals a corrupted copy, and
         // refreshes its time so that a collector cannot race the new reference.
-        ops.move(tmpFile, target);
+        try {
+          ops.move(tmpFile, target);
+        } catch (IOException | RuntimeException e) {
+          if (hold != null) {
+            hold.close();
+          }
+          throw e;
+        }
         published = true;
+        handedOver = hold;
         seen(target);
         // The same content in the other form (stored before the setting changed) is now redundant.
         Files.deleteIfExists(other);
         if (fsync) {
           ops.forceDirectory(dir);
         }
+        succeeded = true;
+        pending(handedOver);
         return new StoredBlob(digest, hasher.count());
       }
     } catch (IOException e) {
@@ -170,6 +186,9 @@ public final class FileBlobStore implements BlobStore {
     } finally {
       if (!published) {
         deleteQuietly(tmpFile);
+      }
+      if (!succeeded && handedOver != null) {
+        handedOver.close();
       }
     }
   }
@@ -353,7 +372,16 @@ public final class FileBlobStore implements BlobStore {
     java.nio.file.attribute.FileTime now = java.nio.file.attribute.FileTime.from(Instant.now());
     for (Path p : variants(digest)) {
       try {
-        Files.setLastModifiedTime(p, now);
+        FdHold hold = fdHold(p, p); // held before it is touched (see hold)
+        try {
+          Files.setLastModifiedTime(p, now);
+        } catch (IOException e) {
+          if (hold != null) {
+            hold.close();
+          }
+          throw e;
+        }
+        pending(hold);
         return true;
       } catch (NoSuchFileException e) {
         // the other form, or gone
@@ -362,6 +390,107 @@ public final class FileBlobStore implements BlobStore {
       }
     }
     return false;
+  }
+
+  /**
+   * The hold a put or touch of this thread took on the bytes it published (before publishing them), else a
+   * new one: the blob file kept open for reading. An open file keeps its bytes after it is deleted, and
+   * holding it changes nothing a stamp sees (a second hard link would change the file's ctime).
+   */
+  @Override
+  public Optional<Hold> hold(Integrity digest) {
+    FdHold mine = PENDING.get();
+    if (mine != null) {
+      PENDING.remove();
+      if (java.util.Arrays.asList(variants(digest)).contains(mine.blob)) {
+        return Optional.of(mine);
+      }
+      mine.close();
+    }
+    for (Path p : variants(digest)) {
+      FdHold h = fdHold(p, p);
+      if (h != null) {
+        return Optional.of(h);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** Holds taken by the last put or touch of each thread, until its caller asks for them (see hold). */
+  private static final ThreadLocal<FdHold> PENDING = new ThreadLocal<>();
+
+  private static void pending(FdHold hold) {
+    FdHold unclaimed = PENDING.get();
+    if (unclaimed != null) {
+      unclaimed.close();
+    }
+    if (hold == null) {
+      PENDING.remove();
+    } else {
+      PENDING.set(hold);
+    }
+  }
+
+  /** A hold on {@code source}'s bytes, for the blob at {@code blob}; null if it cannot be opened. */
+  private FdHold fdHold(Path blob, Path source) {
+    try {
+      return new FdHold(blob, FileChannel.open(source, StandardOpenOption.READ));
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private final class FdHold implements Hold {
+    private final Path blob;
+    private final FileChannel bytes;
+
+    FdHold(Path blob, FileChannel bytes) {
+      this.blob = blob;
+      this.bytes = bytes;
+    }
+
+    /** Writes the held bytes to a new file and publishes it, unless the blob is there (rare: a collector's race). */
+    @Override
+    public boolean restore() {
+      if (Files.exists(blob)) {
+        return true;
+      }
+      Path copy = tmp.resolve("restore-" + UUID.randomUUID() + ".tmp");
+      try {
+        try (FileChannel out = ops.create(copy)) {
+          long size = bytes.size();
+          for (long pos = 0; pos < size; ) {
+            pos += bytes.transferTo(pos, size - pos, out);
+          }
+          if (fsync) {
+            ops.force(out);
+          }
+        }
+        ops.createDirectories(blob.getParent());
+        try {
+          Files.createLink(blob, copy); // never replaces a copy published meanwhile
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+          // published again meanwhile: that copy stays
+        }
+        if (fsync) {
+          ops.forceDirectory(blob.getParent());
+        }
+        return true;
+      } catch (IOException | UnsupportedOperationException e) {
+        return false;
+      } finally {
+        deleteQuietly(copy);
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        bytes.close();
+      } catch (IOException ignored) {
+        // nothing held any more either way
+      }
+    }
   }
 
   @Override

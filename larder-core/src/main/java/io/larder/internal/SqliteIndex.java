@@ -93,8 +93,16 @@ public final class SqliteIndex implements Index {
 
   @Override
   public void put(Entry entry, BlobRecord blob) {
+    putIfStored(entry, blob, () -> true);
+  }
+
+  @Override
+  public boolean putIfStored(Entry entry, BlobRecord blob, java.util.function.BooleanSupplier stillStored) {
     String digest = entry.integrity().strongest().sri();
-    db.write("recording entry '" + entry.key() + "'", w -> {
+    boolean recorded = db.write("recording entry '" + entry.key() + "'", w -> {
+      if (!stillStored.getAsBoolean()) {
+        return false; // asked holding the write lock: a collector's forget is wholly before or after this
+      }
       PreparedStatement insertBlob = w.get("INSERT OR IGNORE INTO blobs(digest, size, data) VALUES (?, ?, ?)");
       insertBlob.setString(1, digest);
       insertBlob.setLong(2, blob.size());
@@ -120,9 +128,12 @@ public final class SqliteIndex implements Index {
       }
       upsert.setString(7, entry.metadata());
       upsert.executeUpdate();
-      return null;
+      return true;
     });
-    db.wrote();
+    if (recorded) {
+      db.wrote();
+    }
+    return recorded;
   }
 
   @Override

@@ -68,6 +68,42 @@ public interface BlobStore extends Closeable {
   boolean exists(Integrity digest);
 
   /**
+   * Keeps the bytes the blob has now reachable until the hold is closed, even if the blob is deleted
+   * meanwhile (by a collector, in any process), so that a put which finds its content gone before it could
+   * commit its entry publishes the same bytes again ({@link Hold#restore}) instead of failing. Empty if there
+   * is no such blob. This default holds nothing: for stores whose blobs a collector does not delete while
+   * puts run, or that cannot keep bytes apart from their name.
+   */
+  default Optional<Hold> hold(Integrity digest) {
+    return exists(digest) ? Optional.of(Hold.NONE) : Optional.empty();
+  }
+
+  /** What {@link #hold} returns: a second reference to a blob's bytes, released by {@link #close}. */
+  interface Hold extends AutoCloseable {
+    /** A hold that keeps nothing and restores nothing. */
+    Hold NONE = new Hold() {
+      @Override
+      public boolean restore() {
+        return false;
+      }
+
+      @Override
+      public void close() {}
+    };
+
+    /**
+     * Publishes the held bytes under the blob's address again if the blob is gone (a blob there now is
+     * left as it is).
+     *
+     * @return whether the blob is there afterwards
+     */
+    boolean restore();
+
+    @Override
+    void close();
+  }
+
+  /**
    * Removes a blob. Readers that already opened it may finish reading it (POSIX semantics).
    *
    * @return whether it existed

@@ -54,6 +54,23 @@ public interface Index extends Closeable {
    */
   void put(Entry entry, BlobRecord blob);
 
+  /**
+   * {@link #put}, only if {@code stillStored} says the blob file is still in place, asked inside the
+   * transaction once it holds the index's write lock. A collector forgets a record in a transaction of its
+   * own with the file set aside, so a put whose file it took between publication and this commit is told
+   * so here, instead of recording an entry whose content is gone. This default asks first and puts second:
+   * an index used with a collector must answer both in one transaction.
+   *
+   * @return whether the entry was recorded
+   */
+  default boolean putIfStored(Entry entry, BlobRecord blob, java.util.function.BooleanSupplier stillStored) {
+    if (!stillStored.getAsBoolean()) {
+      return false;
+    }
+    put(entry, blob);
+    return true;
+  }
+
   /** The entry for {@code key}, with its inline bytes if {@code withInline}. */
   Optional<Hit> get(String key, boolean withInline);
 

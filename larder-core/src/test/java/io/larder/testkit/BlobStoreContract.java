@@ -103,6 +103,24 @@ public abstract class BlobStoreContract {
   }
 
   @Test
+  void aHoldOfAMissingBlobIsEmptyAndAHeldBlobDeletedMeanwhileIsEitherRestoredWholeOrReportedGone() throws Exception {
+    BlobStore s = store();
+    byte[] data = Payloads.random(300_000, 4);
+    Integrity d = Integrity.compute(io.larder.Algorithm.SHA256, data);
+    assertThat(s.hold(d)).isEmpty();
+    s.put(new ByteArrayInputStream(data), d, data.length);
+    try (BlobStore.Hold hold = s.hold(d).orElseThrow()) {
+      assertThat(hold.restore()).as("nothing to restore while it is there").isTrue();
+      s.delete(d);
+      if (hold.restore()) {
+        assertThat(read(s, d, 0, data.length)).isEqualTo(data);
+      } else {
+        assertThat(s.exists(d)).isFalse(); // a store that holds nothing says so
+      }
+    }
+  }
+
+  @Test
   void forEachListsEveryBlobOnce() {
     BlobStore s = store();
     Set<Integrity> put = new HashSet<>();

@@ -23,14 +23,32 @@ public final class FaultyIndex implements Index {
     failAt = n;
   }
 
+  /** Runs {@code hook} once, in the next put, after its blob was published and before its entry is recorded. */
+  public synchronized void beforeNextCommit(Runnable hook) {
+    beforeCommit = hook;
+  }
+
+  private Runnable beforeCommit;
+
   @Override
   public void put(Entry entry, BlobRecord blob) {
+    putIfStored(entry, blob, () -> true);
+  }
+
+  @Override
+  public boolean putIfStored(Entry entry, BlobRecord blob, java.util.function.BooleanSupplier stillStored) {
+    Runnable hook;
     synchronized (this) {
       if (++puts == failAt) {
         throw new LarderException.StorageFailure(LarderException.Kind.IO, "injected index failure", null);
       }
+      hook = beforeCommit;
+      beforeCommit = null;
     }
-    delegate.put(entry, blob);
+    if (hook != null) {
+      hook.run();
+    }
+    return delegate.putIfStored(entry, blob, stillStored);
   }
 
   @Override
