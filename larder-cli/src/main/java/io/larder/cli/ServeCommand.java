@@ -43,7 +43,7 @@ final class ServeCommand extends Base {
   @Option(names = "--max-blob-size", paramLabel = "SIZE", description = "Refuse larger uploads with 413 (default 4G).")
   String maxBlobSize;
 
-  @Option(names = "--max-size", paramLabel = "SIZE", description = "Keep at most this much content (collected every gc-interval).")
+  @Option(names = "--max-size", paramLabel = "SIZE", description = "Keep the store at most this big on disk: least recently used entries are evicted as content arrives.")
   String maxSize;
 
   @Option(names = "--auth-file", paramLabel = "FILE",
@@ -151,6 +151,7 @@ final class ServeCommand extends Base {
       LarderServer server = LarderServer.start(store, so, c.gcOptions());
       String[] version = new Main.Version().getVersion();
       server.buildInfo(version[0].replaceFirst("^larder ", ""), version[1].replaceFirst("^commit ", ""));
+      server.collectionLog(r -> System.err.println(collectedLine(r).replace("larder: collection:", "larder: collection (max-size):")));
       // SIGTERM and Ctrl-C: drain requests in flight, close the store, exit 0. The JDK's signal API is
       // jdk.unsupported (reached by reflection so that the build needs no internal API); without it a
       // shutdown hook still drains, and the JVM exits with 143.
@@ -181,7 +182,7 @@ final class ServeCommand extends Base {
               : "through (acknowledged once in S3)"));
         }
         long max = c.gcOptions().maxSize();
-        out.println("  Store:     " + (max > 0 ? "max-size " + humanSize(max) + ", collected every " + c.gcInterval().toString().substring(2).toLowerCase(java.util.Locale.ROOT)
+        out.println("  Store:     " + (max > 0 ? "max-size " + humanSize(max) + " on disk (evicting as content arrives), collected every " + c.gcInterval().toString().substring(2).toLowerCase(java.util.Locale.ROOT)
             : "no max-size (set one: --max-size 50G)") + "; uploads up to " + humanSize(c.maxBlobSize())
             + "; credentials: " + (auth != null ? "required (" + auth + ")" : "none (anyone who can reach " + c.bind()
             + " may read and write)"));

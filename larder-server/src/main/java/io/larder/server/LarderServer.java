@@ -29,6 +29,7 @@ import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -68,7 +69,14 @@ public final class LarderServer implements AutoCloseable {
     workers = new MultiThreadIoEventLoopGroup(0, ioFactory);
     requests = Executors.newVirtualThreadPerTaskExecutor();
     metrics = new Metrics(store);
-    ServerContext context = new ServerContext(store, options, metrics, new Readiness(store), requests, gcOptions);
+    bound = new io.larder.server.internal.SizeBound(store, gcOptions, r -> {
+      collected(r);
+      Consumer<GcReport> log = collectionLog;
+      if (log != null) {
+        log.accept(r);
+      }
+    });
+    ServerContext context = new ServerContext(store, options, metrics, new Readiness(store), requests, gcOptions, bound);
     // the gRPC services: in process for gRPC on the HTTP port (h2c), and on --grpc-port if given
     grpc = io.larder.server.internal.grpc.GrpcServer.start(context, options.grpcPort(), options.checkActionResults());
     io.grpc.Channel grpcBridge = grpc.bridge();
@@ -141,6 +149,17 @@ public final class LarderServer implements AutoCloseable {
     metrics.evicted(report.evicted() + report.expired());
   }
 
+  /**
+   * Where the collections this server starts itself (to keep max-size as content arrives) report, besides
+   * {@code larder_evictions_total}: e.g. a log line.
+   */
+  public void collectionLog(Consumer<GcReport> log) {
+    collectionLog = log;
+  }
+
+  private volatile Consumer<GcReport> collectionLog;
+  private final io.larder.server.internal.SizeBound bound;
+
   /** Names this server's build in {@code larder_build_info} and {@code /status} (once). */
   public void buildInfo(String version, String commit) {
     metrics.buildInfo(version, commit);
@@ -189,6 +208,7 @@ public final class LarderServer implements AutoCloseable {
       return;
     }
     closed = true;
+    bound.close();
     Thread grpcDrain = Thread.ofPlatform().start(() -> grpc.close(DRAIN)); // drained alongside the HTTP port
     serverChannel.close().syncUninterruptibly();
     long deadline = System.nanoTime() + DRAIN.toNanos();

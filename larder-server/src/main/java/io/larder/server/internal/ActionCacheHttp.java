@@ -31,7 +31,7 @@ final class ActionCacheHttp implements Protocol.Handler {
   ActionCacheHttp(ServerContext context, KeyedContent asStored) {
     this.context = context;
     this.asStored = asStored;
-    this.results = new ActionResults(new Cas(context.store()), context.options().checkActionResults());
+    this.results = new ActionResults(new Cas(context.store(), context.bound()), context.options().checkActionResults());
   }
 
   @Override
@@ -89,7 +89,8 @@ final class ActionCacheHttp implements Protocol.Handler {
       x.text(HttpResponseStatus.BAD_REQUEST, e.getStatus().getDescription());
       return;
     }
-    context.store().put(r.key(), result.get().toByteArray());
+    byte[] stored = result.get().toByteArray();
+    context.putWithin(stored.length, () -> context.store().put(r.key(), stored));
     context.metrics().received(json.length);
     context.readiness().wrote();
     x.empty(HttpResponseStatus.OK, null);

@@ -217,7 +217,7 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
   /** An upload: it needs a length within the limit; its body then streams to the protocol's put on a worker. */
   private void admitUpload(Exchange x, HttpRequest req, Route route) {
     long length = HttpUtil.getContentLength(req, -1L);
-    long limit = context.options().maxBlobSize();
+    long limit = context.bound().uploadLimit(context.options().maxBlobSize());
     if (length < 0) {
       refuseBody(x, req);
       x.text(HttpResponseStatus.LENGTH_REQUIRED, "an upload needs a Content-Length");
@@ -226,7 +226,8 @@ public final class HttpHandler extends ChannelInboundHandlerAdapter {
     if (length > limit) {
       refuseBody(x, req);
       x.text(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-          "the upload of " + length + " bytes is over this server's limit of " + limit + " bytes");
+          "the upload of " + length + " bytes is over this server's limit of " + limit + " bytes"
+              + (limit < context.options().maxBlobSize() ? " (its max-size)" : " (max-blob-size)"));
       return;
     }
     Upload u = new Upload(x.channel);

@@ -11,11 +11,22 @@ import java.util.concurrent.ExecutorService;
  * and what collections started by a request collect.
  */
 public record ServerContext(Larder store, ServerOptions options, Metrics metrics, Readiness readiness,
-    ExecutorService workers, GcOptions gcOptions, boolean tiered) {
+    ExecutorService workers, GcOptions gcOptions, SizeBound bound, boolean tiered) {
 
   public ServerContext(Larder store, ServerOptions options, Metrics metrics, Readiness readiness,
-      ExecutorService workers, GcOptions gcOptions) {
-    this(store, options, metrics, readiness, workers, gcOptions, store.remoteTier().isPresent());
+      ExecutorService workers, GcOptions gcOptions, SizeBound bound) {
+    this(store, options, metrics, readiness, workers, gcOptions, bound, store.remoteTier().isPresent());
+  }
+
+  /**
+   * Stores an upload of {@code length} bytes (-1: not known before) through {@code put}, within max-size:
+   * it waits for room, or is refused with INSUFFICIENT_STORAGE (507), and counts toward the bound.
+   */
+  public <T extends io.larder.Entry> T putWithin(long length, java.util.function.Supplier<T> put) {
+    bound.admit(length);
+    T e = put.get();
+    bound.stored(e.size());
+    return e;
   }
 
   /*

@@ -8,6 +8,7 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.larder.Larder;
 import io.larder.server.Namespaces;
+import io.larder.server.internal.ServerContext;
 import java.util.Optional;
 
 /**
@@ -16,12 +17,14 @@ import java.util.Optional;
  * in the CAS.
  */
 final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
+  private final ServerContext context;
   private final Larder store;
   private final ActionResults results;
   private final Calls calls;
 
-  ActionCacheService(Larder store, ActionResults results, Calls calls) {
-    this.store = store;
+  ActionCacheService(ServerContext context, ActionResults results, Calls calls) {
+    this.context = context;
+    this.store = context.store();
     this.results = results;
     this.calls = calls;
   }
@@ -56,7 +59,8 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
       ActionResult r = req.getActionResult();
       ActionResults.validate(r);
       ActionResult stored = results.storeInlined(r);
-      store.put(key, stored.toByteArray());
+      byte[] bytes = stored.toByteArray();
+      context.putWithin(bytes.length, () -> store.put(key, bytes));
       return r;
     });
   }

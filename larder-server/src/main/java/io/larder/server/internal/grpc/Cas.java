@@ -23,9 +23,11 @@ import java.util.Set;
  */
 public final class Cas {
   private final Larder store;
+  private final io.larder.server.internal.SizeBound bound;
 
-  public Cas(Larder store) {
+  public Cas(Larder store, io.larder.server.internal.SizeBound bound) {
     this.store = store;
+    this.bound = bound;
   }
 
   static Integrity integrity(String hex) {
@@ -94,7 +96,10 @@ public final class Cas {
   /** Stores {@code in} as the blob {@code d} names; refused (nothing stored) unless it hashes to it, size included. */
   public Entry put(Digest d, InputStream in) {
     String hex = Reapi.hex(d);
-    return store.put(Namespaces.casKey(hex), in, PutOptions.defaults().integrity(integrity(hex)).size(d.getSizeBytes()));
+    bound.admit(d.getSizeBytes());
+    Entry e = store.put(Namespaces.casKey(hex), in, PutOptions.defaults().integrity(integrity(hex)).size(d.getSizeBytes()));
+    bound.stored(e.size());
+    return e;
   }
 
   /** Stores {@code data} under its own digest, the one returned. */

@@ -53,13 +53,13 @@ public final class GrpcServer implements AutoCloseable {
    */
   public static GrpcServer start(ServerContext context, int port, boolean checkCompleteness) {
     Calls calls = new Calls(context);
-    Cas cas = new Cas(context.store());
-    long maxBlob = context.options().maxBlobSize();
+    Cas cas = new Cas(context.store(), context.bound());
+    long maxBlob = context.bound().uploadLimit(context.options().maxBlobSize());
     ActionResults results = new ActionResults(cas, checkCompleteness);
     HealthStatusManager health = new HealthStatusManager();
     List<ServerServiceDefinition> services = List.of(
         ServerInterceptors.intercept(new CapabilitiesService(maxBlob, calls), calls),
-        ServerInterceptors.intercept(new ActionCacheService(context.store(), results, calls), calls),
+        ServerInterceptors.intercept(new ActionCacheService(context, results, calls), calls),
         ServerInterceptors.intercept(new CasService(cas, calls), calls),
         ServerInterceptors.intercept(new ByteStreamService(cas, calls, context.workers(), maxBlob), calls),
         ServerInterceptors.intercept(health.getHealthService(), calls));
