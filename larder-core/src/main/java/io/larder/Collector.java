@@ -145,7 +145,8 @@ final class Collector {
     });
     blobsRemoved += orphans[0];
     long tmp = dry ? 0 : blobs.removeTmpOlderThan(now.minus(local.options().tmpGrace()));
-    return new GcReport(expired, ev.evicted(), blobsRemoved, bytesFreed, tmp, ev.bytesBefore(), dry);
+    return new GcReport(expired, ev.evicted(), blobsRemoved, bytesFreed, tmp, ev.bytesBefore(),
+        ev.bytesBefore() - ev.bytesFreed(), dry);
   }
 
   /** Spaces out deletions to at most {@code perSecond} (in real time: this is about the disk, not the clock). */

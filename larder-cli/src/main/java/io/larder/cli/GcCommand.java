@@ -67,14 +67,28 @@ final class GcCommand extends Base {
     try (Larder cache = open()) {
       r = cache.gc(o);
     }
+    long over = r.overBy(o.maxSize());
+    String why = "the newest " + o.keepPerGroup() + " of each group (keep-per-group) and keys waiting for their"
+        + " upload to S3 are not evicted";
     if (options.json) {
-      printJson(JsonShapes.gcReport(r));
+      com.fasterxml.jackson.databind.node.ObjectNode n = JsonShapes.gcReport(r);
+      if (o.maxSize() >= 0) {
+        n.put("maxSize", o.maxSize()).put("overMaxSize", over);
+        if (over > 0) {
+          n.put("why", why);
+        }
+      }
+      printJson(n);
     } else {
       String verb = r.dryRun() ? "would remove" : "removed";
       out.printf("expired    %d entries%n", r.expired());
       out.printf("evicted    %d entries%n", r.evicted());
-      out.printf("content    %s %d blobs, %s%n", verb, r.blobsRemoved(), humanSize(r.bytesFreed()));
+      out.printf("content    %s %d blobs, %s; %s referenced %s%n", verb, r.blobsRemoved(), humanSize(r.bytesFreed()),
+          humanSize(r.bytesAfter()), r.dryRun() ? "would stay" : "left");
       out.printf("tmp        %d stale files%n", r.tmpRemoved());
+      if (over > 0) {
+        out.printf("max-size   not reached: %s over %s (%s)%n", humanSize(over), humanSize(o.maxSize()), why);
+      }
     }
     return Main.OK;
   }

@@ -192,6 +192,34 @@ class LauncherTest {
   }
 
   @Test
+  void gcMaxSizeLeavesTheDiskUnderItOrSaysByHowMuchAndWhy() throws Exception {
+    byte[] data = new byte[1_000_000];
+    Random r = new Random(4);
+    for (int i = 0; i < 6; i++) {
+      r.nextBytes(data);
+      assertThat(larder(data, "put", "build:lib:" + i, "-").code()).isZero(); // one group
+      r.nextBytes(data);
+      assertThat(larder(data, "put", "g" + i + ":solo", "-").code()).isZero(); // six groups of one
+    }
+    // Fresh content (within the 10-minute grace) of evicted entries leaves the disk at once.
+    Result gc = larder(null, "gc", "--max-size", "8M");
+    assertThat(gc.code()).as(gc.stderr()).isZero();
+    assertThat(gc.out()).contains("evicted    5 entries").doesNotContain("not reached");
+    long onDisk;
+    try (var files = Files.walk(dir.resolve("store/content-v2"))) {
+      onDisk = files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+    }
+    assertThat(onDisk).isLessThanOrEqualTo(8L << 20);
+    // Under 3M only what keep-per-group protects is left: it says so, in text and in JSON.
+    Result short3 = larder(null, "gc", "--max-size", "3M");
+    assertThat(short3.out()).contains("max-size   not reached: ").contains("keep-per-group");
+    JsonNode j = new ObjectMapper().readTree(larder(null, "--json", "gc", "--max-size", "3M").stdout());
+    assertThat(j.get("overMaxSize").asLong()).isEqualTo(7_000_000 - (3L << 20));
+    assertThat(j.get("bytesAfter").asLong()).isEqualTo(7_000_000);
+    assertThat(j.get("why").asText()).contains("keep-per-group");
+  }
+
+  @Test
   void configurationFromTheFileIsAppliedAndStatsShowsWhereEachValueCameFrom() throws Exception {
     Path store = dir.resolve("store");
     Files.createDirectories(store);

@@ -66,6 +66,7 @@ public final class JsonShapes {
     n.put("bytesFreed", r.bytesFreed());
     n.put("tmpRemoved", r.tmpRemoved());
     n.put("bytesBefore", r.bytesBefore());
+    n.put("bytesAfter", r.bytesAfter());
     n.put("dryRun", r.dryRun());
     return n;
   }

@@ -150,7 +150,7 @@ public final class InMemoryTier implements RemoteTier {
         }
       }
     }
-    return new GcReport(expired, 0, removed, freed, 0, before, dryRun);
+    return new GcReport(expired, 0, removed, freed, 0, before, before - freed, dryRun);
   }
 
   /** Flips the byte at {@code at} of the stored content of {@code digest} (a damaged object), for tests of reads. */

@@ -497,7 +497,7 @@ public final class S3Tier implements RemoteTier {
       throw failure("collecting " + describe() + "blobs/", e);
     }
     long aborted = dryRun ? 0 : blobs.removeTmpOlderThan(cutoff);
-    return new GcReport(expired.sum(), 0, blobsRemoved, bytesFreed, aborted, bytesBefore, dryRun);
+    return new GcReport(expired.sum(), 0, blobsRemoved, bytesFreed, aborted, bytesBefore, bytesBefore - bytesFreed, dryRun);
   }
 
   /** Deletes objects a thousand per request where the server can (DeleteObjects), else one by one. */
