@@ -71,25 +71,27 @@ public interface BlobStore extends Closeable {
    * Keeps the bytes the blob has now reachable until the hold is closed, even if the blob is deleted
    * meanwhile (by a collector, in any process), so that a put which finds its content gone before it could
    * commit its entry publishes the same bytes again ({@link Hold#restore}) instead of failing. Empty if there
-   * is no such blob. This default holds nothing: for stores whose blobs a collector does not delete while
-   * puts run, or that cannot keep bytes apart from their name.
+   * is no such blob. This default holds nothing (its restore only says whether the blob is there): for
+   * stores whose blobs a collector does not delete while puts run, or that cannot keep bytes apart from
+   * their name.
    */
   default Optional<Hold> hold(Integrity digest) {
-    return exists(digest) ? Optional.of(Hold.NONE) : Optional.empty();
-  }
-
-  /** What {@link #hold} returns: a second reference to a blob's bytes, released by {@link #close}. */
-  interface Hold extends AutoCloseable {
-    /** A hold that keeps nothing and restores nothing. */
-    Hold NONE = new Hold() {
+    if (!exists(digest)) {
+      return Optional.empty();
+    }
+    return Optional.of(new Hold() {
       @Override
       public boolean restore() {
-        return false;
+        return exists(digest);
       }
 
       @Override
       public void close() {}
-    };
+    });
+  }
+
+  /** What {@link #hold} returns: a second reference to a blob's bytes, released by {@link #close}. */
+  interface Hold extends AutoCloseable {
 
     /**
      * Publishes the held bytes under the blob's address again if the blob is gone (a blob there now is
