@@ -76,7 +76,9 @@ public final class LarderServer implements AutoCloseable {
         log.accept(r);
       }
     });
-    ServerContext context = new ServerContext(store, options, metrics, new Readiness(store), requests, gcOptions, bound);
+    history = new io.larder.server.internal.History(metrics, store);
+    ServerContext context = new ServerContext(store, options, metrics, new Readiness(store), requests, gcOptions, bound,
+        history);
     // the gRPC services: in process for gRPC on the HTTP port (h2c), and on --grpc-port if given
     grpc = io.larder.server.internal.grpc.GrpcServer.start(context, options.grpcPort(), options.checkActionResults());
     io.grpc.Channel grpcBridge = grpc.bridge();
@@ -159,6 +161,7 @@ public final class LarderServer implements AutoCloseable {
 
   private volatile Consumer<GcReport> collectionLog;
   private final io.larder.server.internal.SizeBound bound;
+  private final io.larder.server.internal.History history;
 
   /** Names this server's build in {@code larder_build_info} and {@code /status} (once). */
   public void buildInfo(String version, String commit) {
@@ -209,6 +212,7 @@ public final class LarderServer implements AutoCloseable {
     }
     closed = true;
     bound.close();
+    history.close();
     Thread grpcDrain = Thread.ofPlatform().start(() -> grpc.close(DRAIN)); // drained alongside the HTTP port
     serverChannel.close().syncUninterruptibly();
     long deadline = System.nanoTime() + DRAIN.toNanos();

@@ -143,6 +143,21 @@ public final class Metrics {
     return m;
   }
 
+  /** Running totals since the server started, for its own history (see {@link History}). */
+  public record Totals(long requests, long bytesIn, long bytesOut, long integrityFailures, long evictions,
+      java.util.SortedMap<String, long[]> hitsAndMisses) {}
+
+  public Totals totals() {
+    long requests = 0;
+    for (ProtocolMeters p : protocols.values()) {
+      for (Counter c : p.requests.values()) {
+        requests += (long) c.count();
+      }
+    }
+    return new Totals(requests, (long) bytesIn.totalAmount(), (long) bytesOut.totalAmount(),
+        (long) integrityFailures.count(), (long) evictions.count(), hitsAndMisses());
+  }
+
   /** The Prometheus text exposition. */
   public String scrape() {
     return registry.scrape();

@@ -56,6 +56,8 @@ final class Protocols {
         new Protocol("metrics", exactly("/metrics"), READS, NO_UPLOADS, false, Protocol.Reads.WORKER,
             (x, r) -> x.send(HttpResponseStatus.OK, Unpooled.copiedBuffer(context.metrics().scrape(), StandardCharsets.UTF_8),
                 "text/plain; version=0.0.4; charset=utf-8", null)),
+        // the web page: / and its two files under /ui/, behind the same credentials as the rest
+        new Protocol("ui", Protocols::ui, READS, NO_UPLOADS, false, Protocol.Reads.EVENT_LOOP, new WebUi()),
         // Nx's self-hosted cache (NX_SELF_HOSTED_REMOTE_CACHE_SERVER): before the REST API, which owns /v1/
         new Protocol("nx", Protocols::nx, READS_AND_DELETE, Set.of(HttpMethod.PUT), false,
             Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
@@ -133,6 +135,13 @@ final class Protocols {
 
   private static Route health(Protocol self, RequestPath p) {
     return p.path.equals("/healthz") || p.path.equals("/readyz") ? new Route(self, null, p.path.substring(1), p) : null;
+  }
+
+  private static Route ui(Protocol self, RequestPath p) {
+    if (p.path.equals("/")) {
+      return new Route(self, null, "", p);
+    }
+    return p.path.startsWith("/ui/") ? new Route(self, null, p.path.substring("/ui/".length()), p) : null;
   }
 
   private static Route rest(Protocol self, RequestPath p) {

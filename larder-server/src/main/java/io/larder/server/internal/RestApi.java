@@ -55,6 +55,14 @@ final class RestApi implements Protocol.Handler {
       GcReport r = store.gc(o);
       context.metrics().evicted(r.evicted() + r.expired());
       x.json(HttpResponseStatus.OK, JsonShapes.gcReport(r), null);
+    } else if (path.equals("history") && m.equals(HttpMethod.GET)) {
+      x.json(HttpResponseStatus.OK, context.history().json(), null);
+    } else if (path.equals("verify") && m.equals(HttpMethod.POST)) {
+      io.larder.VerifyReport v = store.verify();
+      x.json(HttpResponseStatus.OK, JsonShapes.MAPPER.createObjectNode().put("clean", v.clean())
+          .put("blobsChecked", v.blobsChecked()).put("bytesChecked", v.bytesChecked())
+          .put("corruptRemoved", v.corruptRemoved()).put("missingRemoved", v.missingRemoved())
+          .put("entriesRemoved", v.entriesRemoved()), null);
     } else if (path.equals("entries")) {
       String prefix = Optional.ofNullable(route.path().param("prefix")).orElse("");
       if (m.equals(HttpMethod.GET)) {
@@ -84,7 +92,7 @@ final class RestApi implements Protocol.Handler {
       replies.serveDigest(x, Integrity.parse(path.substring("blobs/".length())));
     } else {
       x.text(HttpResponseStatus.NOT_FOUND, "no such REST resource: /v1/" + path
-          + " (see /v1/entries, /v1/entries/KEY, /v1/blobs/DIGEST, /v1/stats, POST /v1/gc)");
+          + " (see /v1/entries, /v1/entries/KEY, /v1/blobs/DIGEST, /v1/stats, /v1/history, POST /v1/gc, POST /v1/verify)");
     }
   }
 

@@ -11,11 +11,11 @@ import java.util.concurrent.ExecutorService;
  * and what collections started by a request collect.
  */
 public record ServerContext(Larder store, ServerOptions options, Metrics metrics, Readiness readiness,
-    ExecutorService workers, GcOptions gcOptions, SizeBound bound, boolean tiered) {
+    ExecutorService workers, GcOptions gcOptions, SizeBound bound, History history, boolean tiered) {
 
   public ServerContext(Larder store, ServerOptions options, Metrics metrics, Readiness readiness,
-      ExecutorService workers, GcOptions gcOptions, SizeBound bound) {
-    this(store, options, metrics, readiness, workers, gcOptions, bound, store.remoteTier().isPresent());
+      ExecutorService workers, GcOptions gcOptions, SizeBound bound, History history) {
+    this(store, options, metrics, readiness, workers, gcOptions, bound, history, store.remoteTier().isPresent());
   }
 
   /**
