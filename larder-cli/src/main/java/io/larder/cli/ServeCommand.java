@@ -97,7 +97,9 @@ final class ServeCommand extends Base {
     }
     lines.add("  moon:      .moon/workspace.yml  remote: { host: '" + u + "'"
         + (auth ? ", auth: { token: 'LARDER_TOKEN' } }   (LARDER_TOKEN=<token>)" : " }"));
-    lines.add("  Gradle:    buildCache { remote(HttpBuildCache) { url = uri(\"" + u + "/gradle/\")"
+    // Kotlin DSL (settings.gradle.kts) of current Gradle: http:// needs isAllowInsecureProtocol (6.0+)
+    lines.add("  Gradle:    settings.gradle.kts  buildCache { remote<HttpBuildCache> { url = uri(\"" + u + "/gradle/\")"
+        + (u.startsWith("http:") ? "; isAllowInsecureProtocol = true" : "") + "; isPush = true"
         + (auth ? "; credentials { username = \"<user>\"; password = \"<password>\" }" : "") + " } }");
     lines.add("  ccache:    CCACHE_REMOTE_STORAGE=\"" + userInfo + "/ccache|layout=subdirs\"");
     lines.add("  Maven:     maven-build-cache-config.xml <remote enabled=\"true\" saveToRemote=\"true\"><url>" + u
