@@ -379,6 +379,37 @@ public final class Larder implements AutoCloseable {
     return scrubber.verify(progress);
   }
 
+  /**
+   * Verifies the store continuously at a steady pace instead of all at once: each pass re-hashes every blob
+   * (as {@link #verify()} does, removing what is corrupt or missing with its entries) spread evenly over about
+   * {@code pass} (at least 64 KiB a second, so a small store's pass ends sooner), then the next pass begins.
+   * Damage that changes no file attribute (bit rot below the file system, which reads that trust unchanged
+   * files do not see) is found within one pass, without a daily burst of reads. Each pass's report goes to
+   * {@code onPass}; a failure to {@code onError}, and the next pass begins after {@code pass}. For long-running
+   * processes (the server runs it with {@code scrub-interval}).
+   */
+  public Schedule scrubEvery(Duration pass, Consumer<VerifyReport> onPass, Consumer<LarderException> onError) {
+    Objects.requireNonNull(pass);
+    java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread t = Thread.ofPlatform().daemon().name("larder-scrub").start(() -> {
+      while (!stop.get()) {
+        try {
+          scrubber.pacedPass(pass, stop::get).ifPresent(onPass);
+        } catch (LarderException e) {
+          if (e.kind() == LarderException.Kind.CLOSED) {
+            return;
+          }
+          onError.accept(e);
+          java.util.concurrent.locks.LockSupport.parkNanos(Math.min(pass.toNanos(), 60_000_000_000L));
+        }
+      }
+    });
+    return () -> {
+      stop.set(true);
+      t.interrupt();
+    };
+  }
+
   /** Counts of entries, blobs and bytes. */
   public Stats stats() {
     Index.Counts c = local.index().counts();

@@ -40,12 +40,57 @@ final class Scrubber {
 
   /** See {@link Larder#verify(LongConsumer)}. */
   VerifyReport verify(LongConsumer progress) {
+    return pass(progress, () -> false);
+  }
+
+  /** Raised inside a paced pass when its schedule was closed. */
+  private static final class Stopped extends RuntimeException {
+    Stopped() {
+      super(null, null, false, false);
+    }
+  }
+
+  /**
+   * One pass over every blob, paced so that it takes about {@code duration}: the content's bytes (counted at
+   * the start of the pass) are re-hashed at an even rate (at least {@link #MIN_RATE} bytes a second), with a
+   * pause before each blob that comes early. Returns empty if {@code stopped} said so between two blobs.
+   */
+  Optional<VerifyReport> pacedPass(java.time.Duration duration, java.util.function.BooleanSupplier stopped) {
+    long total = Math.max(1, local.index().counts().blobBytes());
+    double rate = Math.max(MIN_RATE, total / Math.max(0.001, duration.toMillis() / 1000.0)); // bytes a second
+    long start = System.nanoTime();
+    long[] done = {0};
+    try {
+      return Optional.of(pass(n -> {
+        done[0] += n;
+        long due = start + (long) (done[0] / rate * 1e9);
+        while (!stopped.getAsBoolean()) {
+          long wait = due - System.nanoTime();
+          if (wait <= 0) {
+            return;
+          }
+          java.util.concurrent.locks.LockSupport.parkNanos(Math.min(wait, 200_000_000L));
+        }
+        throw new Stopped();
+      }, stopped));
+    } catch (Stopped s) {
+      return Optional.empty();
+    }
+  }
+
+  /** The slowest a paced pass re-hashes (a small store's pass then ends sooner than asked). */
+  static final double MIN_RATE = 64 * 1024;
+
+  private VerifyReport pass(LongConsumer progress, java.util.function.BooleanSupplier stopped) {
     Index index = local.index();
     Tally t = new Tally();
     String after = null;
     while (true) {
       List<BlobRecord> page = index.blobs(after, PAGE, true);
       for (BlobRecord rec : page) {
+        if (stopped.getAsBoolean()) {
+          throw new Stopped();
+        }
         check(rec.digest(), rec.size(), rec.inline(), t);
         progress.accept(rec.size());
       }

@@ -172,7 +172,7 @@ final class ServeCommand extends Base {
         server.collected(r);
         System.err.println(collectedLine(r));
       }, e -> System.err.println("larder: collection failed: " + e.getMessage()));
-      java.util.concurrent.ScheduledExecutorService scrub = scrub(store, c.scrubInterval());
+      Larder.Schedule scrub = scrub(store, c.scrubInterval());
       try {
         String u = server.url();
         out.println(new Main.Version().getVersion()[0] + " serving " + store.root()
@@ -194,9 +194,7 @@ final class ServeCommand extends Base {
         server.awaitClose();
       } finally {
         gc.close();
-        if (scrub != null) {
-          scrub.shutdownNow();
-        }
+        scrub.close();
       }
     } finally {
       stopped.countDown();
@@ -205,28 +203,20 @@ final class ServeCommand extends Base {
   }
 
   /**
-   * Re-verifies every blob every {@code interval} (null: never): with verify-reads = when-changed, reads
-   * trust files that have not changed, and this is what catches damage that changes no file attribute.
+   * Re-verifies every blob continuously, one paced pass per {@code interval} (null: never): with verify-reads
+   * = when-changed, reads trust files that have not changed, and this is what catches damage that changes no
+   * file attribute, without a daily burst of reads.
    */
-  private static java.util.concurrent.ScheduledExecutorService scrub(Larder store, java.time.Duration interval) {
+  private static Larder.Schedule scrub(Larder store, java.time.Duration interval) {
     if (interval == null) {
-      return null;
+      return () -> { };
     }
-    var executor = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
-        r -> Thread.ofPlatform().daemon().name("larder-scrub").unstarted(r));
-    long ms = Math.max(1, interval.toMillis());
-    executor.scheduleWithFixedDelay(() -> {
-      try {
-        VerifyReport r = store.verify();
-        if (!r.clean()) {
-          System.err.println("larder: scrub removed " + r.corruptRemoved() + " corrupt and " + r.missingRemoved()
-              + " missing blobs (" + r.entriesRemoved() + " entries)");
-        }
-      } catch (LarderException e) {
-        System.err.println("larder: scrub failed: " + e.getMessage());
+    return store.scrubEvery(interval, r -> {
+      if (!r.clean()) {
+        System.err.println("larder: scrub removed " + r.corruptRemoved() + " corrupt and " + r.missingRemoved()
+            + " missing blobs (" + r.entriesRemoved() + " entries)");
       }
-    }, ms, ms, java.util.concurrent.TimeUnit.MILLISECONDS);
-    return executor;
+    }, e -> System.err.println("larder: scrub failed: " + e.getMessage()));
   }
 
   private static boolean isLoopback(String bind) {

@@ -62,7 +62,7 @@ public final class LarderConfig {
     MAX_BLOB_SIZE("max-blob-size", "a size: bytes or a number with K, M, G or T (e.g. 4G)"),
     VERIFY_READS("verify-reads", "always (re-hash every read) or when-changed (trust a file verified since it last"
         + " changed, and small content verified in memory while the index is unchanged)"),
-    SCRUB_INTERVAL("scrub-interval", "a duration (e.g. 24h) or off: how often larder serve re-verifies every blob"),
+    SCRUB_INTERVAL("scrub-interval", "a duration (e.g. 24h) or off: how long one pass of larder serve's continuous, paced re-verification of every blob takes"),
     AUTH_FILE("auth-file", "the path of an auth file (lines: token SECRET rw|ro, basic USER:PASSWORD rw|ro, anonymous ro)"),
     TLS_CERT("tls-cert", "the path of a PEM certificate chain, or of a PKCS#12 file (.p12, .pfx)"),
     TLS_KEY("tls-key", "the path of the PEM private key (PKCS#8) that goes with tls-cert"),
