@@ -45,6 +45,15 @@ class WebPageTest {
           .header("Authorization", basic).header("X-Larder-Metadata", "{\"from\":\"the web page test\"}")
           .PUT(HttpRequest.BodyPublishers.ofString("hello, page")).build(), HttpResponse.BodyHandlers.ofString());
       assertThat(put.statusCode()).isEqualTo(201);
+      // the page shows the store's counts, taken in the background every 5 s: wait until they include it
+      for (int i = 0; i < 100; i++) {
+        String status = http.send(HttpRequest.newBuilder(URI.create(server.url + "/status")).header("Authorization", basic)
+            .build(), HttpResponse.BodyHandlers.ofString()).body();
+        if (new ObjectMapper().readTree(status).path("store").path("entries").asLong() == 1) {
+          break;
+        }
+        Thread.sleep(100);
+      }
       // without credentials the page is not served either
       assertThat(http.send(HttpRequest.newBuilder(URI.create(server.url + "/")).build(),
           HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(401);

@@ -68,7 +68,8 @@ public final class LarderServer implements AutoCloseable {
     boss = new MultiThreadIoEventLoopGroup(1, ioFactory);
     workers = new MultiThreadIoEventLoopGroup(0, ioFactory);
     requests = Executors.newVirtualThreadPerTaskExecutor();
-    metrics = new Metrics(store);
+    counts = new io.larder.server.internal.StoreCounts(store);
+    metrics = new Metrics(store, counts);
     bound = new io.larder.server.internal.SizeBound(store, gcOptions, r -> {
       collected(r);
       Consumer<GcReport> log = collectionLog;
@@ -76,9 +77,9 @@ public final class LarderServer implements AutoCloseable {
         log.accept(r);
       }
     });
-    history = new io.larder.server.internal.History(metrics, store);
-    ServerContext context = new ServerContext(store, options, metrics, new Readiness(store), requests, gcOptions, bound,
-        history);
+    history = new io.larder.server.internal.History(metrics, counts);
+    ServerContext context = new ServerContext(store, options, metrics, new Readiness(store, counts), requests, gcOptions,
+        bound, history, counts);
     // the gRPC services: in process for gRPC on the HTTP port (h2c), and on --grpc-port if given
     grpc = io.larder.server.internal.grpc.GrpcServer.start(context, options.grpcPort(), options.checkActionResults());
     io.grpc.Channel grpcBridge = grpc.bridge();
@@ -162,6 +163,7 @@ public final class LarderServer implements AutoCloseable {
   private volatile Consumer<GcReport> collectionLog;
   private final io.larder.server.internal.SizeBound bound;
   private final io.larder.server.internal.History history;
+  private final io.larder.server.internal.StoreCounts counts;
 
   /** Names this server's build in {@code larder_build_info} and {@code /status} (once). */
   public void buildInfo(String version, String commit) {
@@ -213,6 +215,7 @@ public final class LarderServer implements AutoCloseable {
     closed = true;
     bound.close();
     history.close();
+    counts.close();
     Thread grpcDrain = Thread.ofPlatform().start(() -> grpc.close(DRAIN)); // drained alongside the HTTP port
     serverChannel.close().syncUninterruptibly();
     long deadline = System.nanoTime() + DRAIN.toNanos();

@@ -2,7 +2,6 @@ package io.larder.server.internal;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.larder.Larder;
 import io.larder.config.JsonShapes;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -21,15 +20,15 @@ public final class History {
   static final int SAMPLES = 360;
 
   private final Metrics metrics;
-  private final Larder store;
+  private final StoreCounts counts;
   private final Deque<ObjectNode> samples = new ArrayDeque<>();
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
       r -> Thread.ofPlatform().daemon().name("larder-history").unstarted(r));
   private Metrics.Totals last;
 
-  public History(Metrics metrics, Larder store) {
+  public History(Metrics metrics, StoreCounts counts) {
     this.metrics = metrics;
-    this.store = store;
+    this.counts = counts;
     last = metrics.totals();
     timer.scheduleAtFixedRate(this::sample, INTERVAL_SECONDS, INTERVAL_SECONDS, TimeUnit.SECONDS);
   }
@@ -53,7 +52,7 @@ public final class History {
           tools.putObject(tool).put("hits", hits).put("misses", misses);
         }
       });
-      io.larder.Stats st = store.stats();
+      io.larder.Stats st = counts.get();
       s.put("storeBytes", st.bytes() + st.indexBytes());
       s.put("entries", st.entries());
       last = now;

@@ -23,7 +23,7 @@ public final class Metrics {
   private volatile String version = "unknown";
   private volatile String commit = "unknown";
 
-  public Metrics(Larder store) {
+  public Metrics(Larder store, StoreCounts counts) {
     bytesIn = DistributionSummary.builder("larder_received_bytes").baseUnit("bytes")
         .description("request bodies stored").register(registry);
     bytesOut = DistributionSummary.builder("larder_sent_bytes").baseUnit("bytes")
@@ -33,9 +33,12 @@ public final class Metrics {
         .register(registry);
     evictions = Counter.builder("larder_evictions").description("entries evicted or expired by collections")
         .register(registry);
-    Gauge.builder("larder_store_bytes", store, s -> s.stats().bytes()).description("bytes of unique content")
+    // from counts kept up to date in the background: a scrape never counts the index
+    Gauge.builder("larder_store_bytes", counts, c -> c.get().bytes()).description("bytes of unique content")
         .baseUnit("bytes").register(registry);
-    Gauge.builder("larder_store_entries", store, s -> s.stats().entries()).description("entries").register(registry);
+    Gauge.builder("larder_store_index_bytes", counts, c -> c.get().indexBytes()).description("bytes of the index on disk")
+        .baseUnit("bytes").register(registry);
+    Gauge.builder("larder_store_entries", counts, c -> c.get().entries()).description("entries").register(registry);
     if (store.remoteTier().isPresent()) {
       tierCounter("larder_tier_local_hits", "reads by key answered locally", store, s -> s.tierStats().localHits());
       tierCounter("larder_tier_remote_hits", "local misses answered by the remote tier", store, s -> s.tierStats().remoteHits());
@@ -50,6 +53,10 @@ public final class Metrics {
     }
     new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
     new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.UptimeMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.FileDescriptorMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics().bindTo(registry);
   }
 
   private void tierCounter(String name, String description, Larder store, java.util.function.ToDoubleFunction<Larder> f) {
@@ -60,7 +67,7 @@ public final class Metrics {
   public void request(String protocol, String method, int status, Boolean hit, long nanos) {
     ProtocolMeters p = protocols.computeIfAbsent(protocol, ProtocolMeters::new);
     p.requests.computeIfAbsent(new RequestKind(method, status), k -> Counter.builder("larder_requests")
-        .tag("protocol", protocol).tag("method", method).tag("status", Integer.toString(status)).register(registry))
+        .description("requests answered, by protocol (tool), method and status").tag("protocol", protocol).tag("method", method).tag("status", Integer.toString(status)).register(registry))
         .increment();
     if (hit != null) {
       (hit ? p.hits : p.misses).increment();
@@ -78,9 +85,13 @@ public final class Metrics {
     final Timer duration;
 
     ProtocolMeters(String protocol) {
-      hits = Counter.builder("larder_hits").tag("protocol", protocol).register(registry);
-      misses = Counter.builder("larder_misses").tag("protocol", protocol).register(registry);
-      duration = Timer.builder("larder_request_duration").tag("protocol", protocol).publishPercentileHistogram()
+      hits = Counter.builder("larder_hits").description("reads answered with content, by protocol (tool)")
+          .tag("protocol", protocol).register(registry);
+      misses = Counter.builder("larder_misses").description("reads of content the store does not have, by protocol (tool)")
+          .tag("protocol", protocol).register(registry);
+      duration = Timer.builder("larder_request_duration")
+          .description("from a request's arrival until its last byte was handed to the kernel, by protocol (tool)")
+          .tag("protocol", protocol).publishPercentileHistogram()
           .minimumExpectedValue(Duration.ofNanos(50_000)).maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
     }
   }

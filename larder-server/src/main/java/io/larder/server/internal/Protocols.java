@@ -111,7 +111,7 @@ final class Protocols {
     com.fasterxml.jackson.databind.node.ObjectNode s = JsonShapes.MAPPER.createObjectNode();
     Metrics m = context.metrics();
     s.put("version", m.version()).put("commit", m.commit()).put("uptimeSeconds", m.uptimeSeconds());
-    io.larder.Stats st = context.store().stats();
+    io.larder.Stats st = context.counts().get(); // counted in the background, at most 5 s ago
     com.fasterxml.jackson.databind.node.ObjectNode store = s.putObject("store");
     store.put("root", st.root().toString()).put("entries", st.entries()).put("bytes", st.bytes())
         .put("indexBytes", st.indexBytes());

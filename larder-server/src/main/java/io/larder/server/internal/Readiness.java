@@ -6,8 +6,8 @@ import java.nio.file.Files;
 import java.util.Optional;
 
 /**
- * Whether the server is ready for traffic ({@code /readyz}): not while writes fail because the store's disk
- * is full. A write refused for a full disk marks it; a write that succeeds, or free space on the store's
+ * Whether the server is ready for traffic ({@code /readyz}): not while the store's directory is gone or not
+ * writable, its index cannot be read (the background count failed), or writes fail because its disk is full. A write refused for a full disk marks it; a write that succeeds, or free space on the store's
  * file system again (looked at when asked), clears it.
  */
 public final class Readiness {
@@ -15,10 +15,12 @@ public final class Readiness {
   private static final long ROOM = 8L << 20;
 
   private final Larder store;
+  private final StoreCounts counts;
   private volatile long fullSince; // 0 while writes succeed
 
-  public Readiness(Larder store) {
+  public Readiness(Larder store, StoreCounts counts) {
     this.store = store;
+    this.counts = counts;
   }
 
   /** A write failed because the disk is full. */
@@ -42,6 +44,13 @@ public final class Readiness {
   public Optional<String> notReady() {
     if (!Files.isDirectory(store.root())) {
       return Optional.of("the store directory " + store.root() + " is gone; restore it or restart the server");
+    }
+    if (!Files.isWritable(store.root())) {
+      return Optional.of("the store directory " + store.root() + " is not writable by this server");
+    }
+    Optional<String> unreadable = counts.failure();
+    if (unreadable.isPresent()) {
+      return Optional.of("the store's index cannot be read: " + unreadable.get());
     }
     long since = fullSince;
     if (since == 0) {

@@ -11,11 +11,12 @@ import java.util.concurrent.ExecutorService;
  * and what collections started by a request collect.
  */
 public record ServerContext(Larder store, ServerOptions options, Metrics metrics, Readiness readiness,
-    ExecutorService workers, GcOptions gcOptions, SizeBound bound, History history, boolean tiered) {
+    ExecutorService workers, GcOptions gcOptions, SizeBound bound, History history, StoreCounts counts,
+    boolean tiered) {
 
   public ServerContext(Larder store, ServerOptions options, Metrics metrics, Readiness readiness,
-      ExecutorService workers, GcOptions gcOptions, SizeBound bound, History history) {
-    this(store, options, metrics, readiness, workers, gcOptions, bound, history, store.remoteTier().isPresent());
+      ExecutorService workers, GcOptions gcOptions, SizeBound bound, History history, StoreCounts counts) {
+    this(store, options, metrics, readiness, workers, gcOptions, bound, history, counts, store.remoteTier().isPresent());
   }
 
   /**
