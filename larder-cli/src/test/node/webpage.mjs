@@ -35,7 +35,7 @@ try {
   const row = page.locator('#entry-rows tr', { hasText: key });
   await row.first().waitFor({ timeout: 10000 });
   result.found = (await row.count()) === 1;
-  await row.first().click();
+  await row.first().locator('td.key').click(); // the row's middle is a border between two cells
   await page.locator('#detail').waitFor({ state: 'visible' });
   result.detail = await page.locator('#detail-fields').textContent();
   await page.screenshot({ path: screenshot, fullPage: true });
