@@ -38,6 +38,11 @@ try {
   await row.first().locator('td.key').click(); // the row's middle is a border between two cells
   await page.locator('#detail').waitFor({ state: 'visible' });
   result.detail = await page.locator('#detail-fields').textContent();
+  await page.click('#verify');
+  await page.waitForFunction(() => document.getElementById('action-output').textContent.includes('verify done'),
+    null, { timeout: 30000 });
+  result.verifyOutput = await page.locator('#action-output').textContent();
+  result.progressFull = await page.evaluate(() => { const p = document.getElementById('job-progress'); return !p.hidden && p.value === p.max; });
   await page.screenshot({ path: screenshot, fullPage: true });
   await page.click('#delete');
   await row.first().waitFor({ state: 'detached', timeout: 10000 });

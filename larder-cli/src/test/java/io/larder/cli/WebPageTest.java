@@ -76,6 +76,9 @@ class WebPageTest {
       assertThat(r.get("found").asBoolean()).isTrue();
       assertThat(r.get("detail").asText()).contains("sha256-").contains("the web page test").contains("11 bytes");
       assertThat(r.get("deleted").asBoolean()).isTrue();
+      assertThat(r.get("verifyOutput").asText()).contains("verify done").contains("\"clean\":true")
+          .contains("\"blobsChecked\":1");
+      assertThat(r.get("progressFull").asBoolean()).isTrue();
       assertThat(http.send(HttpRequest.newBuilder(URI.create(server.url + "/v1/entries/web:hello.txt"))
           .header("Authorization", basic).build(), HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(404);
 

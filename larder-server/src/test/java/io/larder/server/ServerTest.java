@@ -169,6 +169,34 @@ class ServerTest {
   }
 
   @Test
+  void aVerificationStartedAsAJobReportsItsProgressAndItsReport() throws Exception {
+    byte[] big = new byte[3_000_000];
+    new java.util.Random(5).nextBytes(big);
+    assertThat(send("PUT", "/cache/big", big).statusCode()).isEqualTo(200);
+    assertThat(send("GET", "/v1/jobs", null).statusCode()).isEqualTo(200);
+    // the store's counts (the job's total) are taken in the background: wait until they include the upload
+    for (int i = 0; i < 100 && io.larder.config.JsonShapes.MAPPER.readTree(send("GET", "/status", null).body())
+        .path("store").path("bytes").asLong() < big.length; i++) {
+      Thread.sleep(100);
+    }
+    HttpResponse<byte[]> started = send("POST", "/v1/jobs/verify", new byte[0]);
+    assertThat(started.statusCode()).isEqualTo(202);
+    var job = io.larder.config.JsonShapes.MAPPER.readTree(started.body()).path("job");
+    assertThat(job.path("kind").asText()).isEqualTo("verify");
+    assertThat(job.path("bytesTotal").asLong()).isEqualTo(big.length);
+    for (int i = 0; i < 300 && !job.path("done").asBoolean(); i++) {
+      Thread.sleep(50);
+      job = io.larder.config.JsonShapes.MAPPER.readTree(send("GET", "/v1/jobs", null).body()).path("job");
+    }
+    assertThat(job.path("done").asBoolean()).isTrue();
+    assertThat(job.path("bytesDone").asLong()).isEqualTo(big.length);
+    assertThat(job.path("report").path("clean").asBoolean()).isTrue();
+    assertThat(job.path("report").path("blobsChecked").asLong()).isEqualTo(1);
+    assertThat(send("POST", "/v1/jobs/gc", new byte[0]).statusCode()).isEqualTo(202);
+    assertThat(send("POST", "/v1/jobs/nothing", new byte[0]).statusCode()).isEqualTo(404);
+  }
+
+  @Test
   void statusAndBuildInfoSayWhatTheServerIsAndHowItDoes() throws Exception {
     server.buildInfo("9.9.9", "abc1234");
     server.buildInfo("0.0.0", "other"); // once

@@ -38,7 +38,10 @@ final class RestApi implements Protocol.Handler {
     this.context = context;
     this.store = context.store();
     this.replies = replies;
+    this.jobs = new Jobs(context);
   }
+
+  private final Jobs jobs;
 
   @Override
   public void handle(Exchange x, Route route) throws Exception {
@@ -55,6 +58,18 @@ final class RestApi implements Protocol.Handler {
       GcReport r = store.gc(o);
       context.metrics().evicted(r.evicted() + r.expired());
       x.json(HttpResponseStatus.OK, JsonShapes.gcReport(r), null);
+    } else if (path.equals("jobs") && read) {
+      ObjectNode j = jobs.current();
+      x.json(HttpResponseStatus.OK, j == null ? JsonShapes.MAPPER.createObjectNode().putNull("job")
+          : JsonShapes.MAPPER.createObjectNode().set("job", j), null);
+    } else if ((path.equals("jobs/gc") || path.equals("jobs/verify")) && m.equals(HttpMethod.POST)) {
+      Optional<ObjectNode> started = jobs.start(path.substring("jobs/".length()));
+      if (started.isPresent()) {
+        x.json(HttpResponseStatus.ACCEPTED, JsonShapes.MAPPER.createObjectNode().set("job", started.get()), null);
+      } else {
+        x.json(HttpResponseStatus.CONFLICT, JsonShapes.MAPPER.createObjectNode().put("error",
+            "a collection or verification is running: see GET /v1/jobs").set("job", jobs.current()), null);
+      }
     } else if (path.equals("history") && m.equals(HttpMethod.GET)) {
       x.json(HttpResponseStatus.OK, context.history().json(), null);
     } else if (path.equals("verify") && m.equals(HttpMethod.POST)) {
@@ -92,7 +107,8 @@ final class RestApi implements Protocol.Handler {
       replies.serveDigest(x, Integrity.parse(path.substring("blobs/".length())));
     } else {
       x.text(HttpResponseStatus.NOT_FOUND, "no such REST resource: /v1/" + path
-          + " (see /v1/entries, /v1/entries/KEY, /v1/blobs/DIGEST, /v1/stats, /v1/history, POST /v1/gc, POST /v1/verify)");
+          + " (see /v1/entries, /v1/entries/KEY, /v1/blobs/DIGEST, /v1/stats, /v1/history, /v1/jobs, POST /v1/gc,"
+          + " POST /v1/verify, POST /v1/jobs/gc, POST /v1/jobs/verify)");
     }
   }
 

@@ -188,12 +188,41 @@ async function removeEntry(key) {
 
 // ------------------------------------------------------------------ maintenance
 
-async function action(path, label) {
+// A collection or verification runs on the server as a job; the page watches it until it is done.
+async function action(kind, label) {
   const out = $('action-output');
-  out.textContent = label + '…';
+  const bar = $('job-progress');
+  out.textContent = label + ' starting…';
   try {
-    const report = await getJson(path, { method: 'POST' });
-    out.textContent = label + ' done: ' + JSON.stringify(report);
+    const r = await fetch('/v1/jobs/' + kind, { method: 'POST', credentials: 'same-origin' });
+    if (r.status === 409) {
+      out.textContent = 'a collection or verification is already running';
+    } else if (r.status === 403) {
+      out.textContent = 'these credentials may read, not run maintenance';
+      return;
+    } else if (r.status !== 202) {
+      out.textContent = label + ' failed: ' + r.status + ' ' + (await r.text());
+      return;
+    }
+    bar.hidden = false;
+    for (;;) {
+      const { job } = await getJson('/v1/jobs');
+      if (job.bytesTotal > 0) {
+        bar.max = job.bytesTotal;
+        bar.value = Math.min(job.bytesDone, job.bytesTotal);
+        out.textContent = job.kind + ' running: ' + size(job.bytesDone) + ' of ' + size(job.bytesTotal) + ' re-hashed';
+      } else {
+        bar.removeAttribute('value');
+        out.textContent = job.kind + ' running…';
+      }
+      if (job.done) {
+        bar.max = 1;
+        bar.value = 1;
+        out.textContent = job.error ? job.kind + ' failed: ' + job.error : job.kind + ' done: ' + JSON.stringify(job.report);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
     refresh();
   } catch (e) {
     out.textContent = label + ' failed: ' + e.message;
@@ -208,8 +237,8 @@ document.addEventListener('DOMContentLoaded', () => {
     search(false);
   });
   $('more').addEventListener('click', () => search(true));
-  $('gc').addEventListener('click', () => action('/v1/gc', 'collection'));
-  $('verify').addEventListener('click', () => action('/v1/verify', 'verification'));
+  $('gc').addEventListener('click', () => action('gc', 'collection'));
+  $('verify').addEventListener('click', () => action('verify', 'verification'));
   refresh();
   search(false);
   setInterval(refresh, 10000);
