@@ -126,6 +126,39 @@ class SizeBoundTest {
     }
   }
 
+  @Test
+  void anUploadThatCannotFitAfterEvictionIs507AndTheDiskStaysWithinTheBound() throws Exception {
+    Path root = dir.resolve("protected");
+    try (Larder store = Larder.open(root)) {
+      // keep-per-group 1 and every key its own group: nothing may be evicted
+      LarderServer server = LarderServer.start(store, ServerOptions.defaults().port(0),
+          GcOptions.defaults().maxSize(4L << 20).keepPerGroup(1));
+      try {
+        HttpClient http = HttpClient.newHttpClient();
+        List<Integer> statuses = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/cache/g" + i + ":blob"))
+              .PUT(HttpRequest.BodyPublishers.ofByteArray(content(i))).build(), HttpResponse.BodyHandlers.ofString());
+          statuses.add(r.statusCode());
+          if (r.statusCode() == 507) {
+            assertThat(r.body()).contains("max-size").contains("keep-per-group");
+          }
+        }
+        assertThat(statuses.subList(0, 2)).containsOnly(200);
+        assertThat(statuses).contains(507);
+        assertThat(statuses.subList(statuses.indexOf(507), statuses.size())).containsOnly(507);
+        assertThat(du(root)).isLessThanOrEqualTo((4L << 20) + SIZE);
+        for (int i = 0; i < statuses.indexOf(507); i++) {
+          HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/cache/g" + i + ":blob")).build(),
+              HttpResponse.BodyHandlers.ofByteArray());
+          assertThat(Arrays.equals(r.body(), content(i))).as("stored before the bound was reached").isTrue();
+        }
+      } finally {
+        server.close();
+      }
+    }
+  }
+
   /** The store's size on disk as du counts it (allocated blocks, every file: content, index, temporary files). */
   static long du(Path root) {
     try {
