@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -119,6 +120,69 @@ public final class Larder implements AutoCloseable {
     Index index = wrapper.apply(new SqliteIndex(r.resolve("index.db"), options.durability()));
     blobs.removeTmpOlderThan(options.clock().instant().minus(options.tmpGrace()));
     return new LocalStore(r, options, blobs, index);
+  }
+
+  /** What {@link #repair} did. */
+  public record RepairReport(long recovered, long contentMissing, long contentCorrupt, boolean wholeIndexRead,
+      Path damagedIndex) {}
+
+  /**
+   * Rebuilds the index of a store whose index is damaged (what {@code verify} reports as a damaged index):
+   * the index files are set aside in {@code index.damaged-<time>/} (kept, for sqlite3's {@code .recover}),
+   * a new index is made, and every entry that can still be read from the old one is put again — its content
+   * from the old index (inline) or from its blob file, verified against its digest; expired entries are
+   * dropped, creation and access times restart. Content files no recovered entry references are left for
+   * garbage collection. The store must not be in use by any other process.
+   */
+  public static RepairReport repair(Path root) {
+    Path r = root.toAbsolutePath();
+    Path aside = r.resolve("index.damaged-" + System.currentTimeMillis());
+    try {
+      Files.createDirectories(aside);
+      for (String name : List.of("index.db", "index.db-wal", "index.db-shm")) {
+        if (Files.exists(r.resolve(name))) {
+          Files.move(r.resolve(name), aside.resolve(name));
+        }
+      }
+      Files.deleteIfExists(r.resolve("index.reserve"));
+    } catch (IOException e) {
+      throw Errors.io("setting the damaged index of " + r + " aside", e);
+    }
+    long[] n = new long[3];
+    boolean whole;
+    try (Larder fresh = Larder.open(r)) {
+      Instant now = fresh.local.now();
+      whole = SqliteIndex.salvage(aside.resolve("index.db"), s -> {
+        Entry e = s.entry();
+        if (e.isExpired(now)) {
+          return;
+        }
+        PutOptions po = PutOptions.defaults().integrity(e.integrity()).size(e.size()).metadata(e.metadata());
+        if (e.expires() != null) {
+          po = po.ttl(Duration.between(now, e.expires()));
+        }
+        try {
+          if (s.inline() != null) {
+            fresh.put(e.key(), s.inline(), po);
+          } else {
+            Optional<InputStream> in = fresh.local.blobs().open(e.integrity(), 0, Long.MAX_VALUE);
+            if (in.isEmpty()) {
+              n[1]++;
+              return;
+            }
+            try (InputStream content = in.get()) {
+              fresh.put(e.key(), content, po);
+            }
+          }
+          n[0]++;
+        } catch (LarderException.IntegrityFailure bad) {
+          n[2]++;
+        } catch (IOException io) {
+          n[1]++;
+        }
+      });
+    }
+    return new RepairReport(n[0], n[1], n[2], whole, aside);
   }
 
   /** The store's directory. */

@@ -7,8 +7,13 @@ import picocli.CommandLine.Command;
 @Command(name = "verify", mixinStandardHelpOptions = true,
     description = {"Re-hash every blob; remove corrupt ones and the entries pointing at them.",
         "Exits 3 if anything was corrupt or missing, 0 if the store was healthy."},
-    footerHeading = "%nExample:%n", footer = "  larder verify --json")
+    footerHeading = "%nExamples:%n", footer = {"  larder verify --json",
+        "  larder verify --repair      (a damaged index: stop every user of the store first)"})
 final class VerifyCommand extends Base {
+  @picocli.CommandLine.Option(names = "--repair", description = "The index is damaged: set it aside (index.damaged-TIME/),"
+      + " make a new one from every entry that can still be read and verified. Stop every user of the store first.")
+  boolean repair;
+
   @Override
   boolean readsStore() {
     return true;
@@ -16,6 +21,9 @@ final class VerifyCommand extends Base {
 
   @Override
   int run() throws Exception {
+    if (repair) {
+      return repair();
+    }
     VerifyReport r;
     try (Larder cache = open(); Progress progress = new Progress("verify", cache.stats().bytes(), options)) {
       r = cache.verify(progress::advance);
@@ -36,5 +44,28 @@ final class VerifyCommand extends Base {
       out.printf("entries    %d removed%n", r.entriesRemoved());
     }
     return r.clean() ? Main.OK : Main.INTEGRITY;
+  }
+
+  private int repair() throws Exception {
+    java.nio.file.Path dir = options.storeDir();
+    if (!java.nio.file.Files.exists(dir.resolve("index.db"))) {
+      throw new Main.UsageException("there is no store at " + dir + " (no index.db) to repair");
+    }
+    Larder.RepairReport r = Larder.repair(dir);
+    if (options.json) {
+      var n = Jsons.MAPPER.createObjectNode();
+      n.put("recovered", r.recovered());
+      n.put("contentMissing", r.contentMissing());
+      n.put("contentCorrupt", r.contentCorrupt());
+      n.put("wholeIndexRead", r.wholeIndexRead());
+      n.put("damagedIndex", r.damagedIndex().toString());
+      printJson(n);
+    } else {
+      out.printf("recovered  %d entries (content verified)%n", r.recovered());
+      out.printf("lost       %d entries whose content is gone, %d whose content was corrupt%s%n", r.contentMissing(),
+          r.contentCorrupt(), r.wholeIndexRead() ? "" : "; entries on damaged pages of the index could not be read");
+      out.printf("old index  %s (kept; sqlite3's .recover may save more)%n", r.damagedIndex());
+    }
+    return Main.OK;
   }
 }

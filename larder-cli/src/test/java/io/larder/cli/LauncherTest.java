@@ -192,6 +192,31 @@ class LauncherTest {
   }
 
   @Test
+  void aDamagedIndexIsReportedThenRepaired() throws Exception {
+    for (int i = 0; i < 5; i++) {
+      assertThat(larder(("value " + i).getBytes(), "put", "k" + i, "-").code()).isZero();
+    }
+    Path db = dir.resolve("store/index.db");
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(db.toFile(), "rw")) {
+      f.seek(100); // the header's page count and more: the file no longer reads as this index
+      f.write(new byte[200]);
+      f.seek(f.length() - 4096); // and the last page
+      byte[] junk = new byte[4096];
+      new Random(9).nextBytes(junk);
+      f.write(junk);
+    }
+    Result verify = larder(null, "verify");
+    assertThat(verify.code()).as(verify.stderr()).isIn(3, 4);
+    Result repair = larder(null, "verify", "--repair");
+    assertThat(repair.code()).as(repair.stderr()).isZero();
+    assertThat(repair.out()).contains("recovered").contains("old index");
+    assertThat(larder(null, "verify").code()).as("the new index verifies").isZero();
+    try (var s = Files.list(dir.resolve("store"))) {
+      assertThat(s.map(p -> p.getFileName().toString())).anyMatch(n -> n.startsWith("index.damaged-"));
+    }
+  }
+
+  @Test
   void gcMaxSizeLeavesTheDiskUnderItOrSaysByHowMuchAndWhy() throws Exception {
     byte[] data = new byte[1_000_000];
     Random r = new Random(4);

@@ -323,9 +323,10 @@ final class SqliteDb implements AutoCloseable {
     if (isDamaged(e)) {
       return new LarderException.IntegrityFailure(Kind.CORRUPT, what + " failed: the index " + file
           + " is damaged (" + e.getMessage() + "); its entries cannot be trusted. Stop the processes using"
-          + " this store, set it aside (mv " + file + " " + file + ".damaged, and its -wal and -shm files) and"
-          + " start again: content files stay and are verified or collected; the sqlite3 shell's .recover may"
-          + " save entries from the damaged copy");
+          + " this store, then run `larder --cache " + file.getParent() + " verify --repair`: it sets the index"
+          + " aside and makes a new one from every entry that can still be read and verified (by hand: move "
+          + file.getFileName() + " and its -wal and -shm files aside and start again; the sqlite3 shell's"
+          + " .recover may save entries from the damaged copy)");
     }
     if (Errors.isDiskFull(e)) {
       return new LarderException.StorageFailure(Kind.INSUFFICIENT_STORAGE,
