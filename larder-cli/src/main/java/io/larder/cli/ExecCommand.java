@@ -140,9 +140,11 @@ final class ExecCommand extends Base {
     }
     Path outFile = Files.createTempFile("larder-exec-stdout", ".log");
     Path errFile = Files.createTempFile("larder-exec-stderr", ".log");
+    Path bothFile = Files.createTempFile("larder-exec-output", ".log");
+    Interleaved both = new Interleaved(bothFile);
     try {
-      Thread o = tee(p.getInputStream(), System.out, outFile);
-      Thread e = tee(p.getErrorStream(), System.err, errFile);
+      Thread o = tee(p.getInputStream(), System.out, outFile, both, 1);
+      Thread e = tee(p.getErrorStream(), System.err, errFile, both, 2);
       int code = p.waitFor();
       o.join();
       e.join();
@@ -165,6 +167,8 @@ final class ExecCommand extends Base {
       }
       m.set("stdout", OutputTree.storeFile(store, outFile));
       m.set("stderr", OutputTree.storeFile(store, errFile));
+      both.close();
+      m.set("interleaved", OutputTree.storeFile(store, bothFile)); // stdout and stderr in the order they came
       m.set("outputs", OutputTree.capture(store, work, outputs));
       byte[] json = Jsons.MAPPER.writeValueAsBytes(m);
       String meta = Jsons.MAPPER.writeValueAsString(Jsons.MAPPER.createObjectNode().put("command", String.join(" ", command))
@@ -173,13 +177,43 @@ final class ExecCommand extends Base {
       store.put("exec-last:" + name, json, meta);
       return code;
     } finally {
+      both.close();
       Files.deleteIfExists(outFile);
       Files.deleteIfExists(errFile);
+      Files.deleteIfExists(bothFile);
     }
   }
 
-  /** Copies a child's output to ours as it comes, and to a file for the record. */
-  private static Thread tee(InputStream from, OutputStream to, Path file) {
+  /**
+   * Both of a command's outputs in one file, in the order they were read: records of a stream number (1
+   * stdout, 2 stderr), a length (4 bytes) and that many bytes.
+   */
+  private static final class Interleaved {
+    private final java.io.DataOutputStream out;
+    private boolean closed;
+
+    Interleaved(Path file) throws IOException {
+      out = new java.io.DataOutputStream(new java.io.BufferedOutputStream(Files.newOutputStream(file)));
+    }
+
+    synchronized void write(int stream, byte[] b, int len) throws IOException {
+      if (!closed) {
+        out.writeByte(stream);
+        out.writeInt(len);
+        out.write(b, 0, len);
+      }
+    }
+
+    synchronized void close() throws IOException {
+      if (!closed) {
+        closed = true;
+        out.close();
+      }
+    }
+  }
+
+  /** Copies a child's output to ours as it comes, and to a file and the interleaved record. */
+  private static Thread tee(InputStream from, OutputStream to, Path file, Interleaved both, int stream) {
     return Thread.ofPlatform().start(() -> {
       try (InputStream in = from; OutputStream f = Files.newOutputStream(file)) {
         byte[] buf = new byte[8192];
@@ -187,6 +221,7 @@ final class ExecCommand extends Base {
           to.write(buf, 0, n);
           to.flush();
           f.write(buf, 0, n);
+          both.write(stream, buf, n);
         }
       } catch (IOException ignored) {
         // the child closed its end
@@ -194,7 +229,31 @@ final class ExecCommand extends Base {
     });
   }
 
+  /** Writes a run's stdout and stderr again, interleaved as they came when the record has that order. */
   private static void replay(ExecCache store, JsonNode m) throws IOException {
+    if (m.has("interleaved")) {
+      Path record = Files.createTempFile("larder-exec-output", ".log");
+      try {
+        boolean stored;
+        try (OutputStream f = Files.newOutputStream(record)) {
+          stored = OutputTree.copyBlob(store, m.get("interleaved"), f);
+        }
+        if (stored) {
+          try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(record)))) {
+            for (int stream; (stream = in.read()) >= 0; ) {
+              byte[] chunk = new byte[in.readInt()];
+              in.readFully(chunk);
+              java.io.PrintStream to = stream == 2 ? System.err : System.out;
+              to.write(chunk);
+              to.flush();
+            }
+          }
+          return;
+        }
+      } finally {
+        Files.deleteIfExists(record);
+      }
+    }
     OutputTree.copyBlob(store, m.get("stdout"), System.out);
     System.out.flush();
     OutputTree.copyBlob(store, m.get("stderr"), System.err);

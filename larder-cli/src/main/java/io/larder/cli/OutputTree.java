@@ -167,8 +167,14 @@ final class OutputTree {
     return out;
   }
 
-  /** Restores a manifest into {@code work}. Checks every path and blob before writing anything. */
+  /**
+   * Restores a manifest into {@code work}. Checks every path and blob before writing anything. Every file and
+   * directory restored gets one time, the moment the restore began: newer than the inputs it was built from,
+   * and no output newer than another, so that make (or any tool that compares times) rebuilds nothing that
+   * was restored.
+   */
   static void restore(ExecCache store, Path work, JsonNode outputs) throws Incomplete, IOException {
+    java.nio.file.attribute.FileTime restoredAt = java.nio.file.attribute.FileTime.from(java.time.Instant.now());
     Path real = work.toRealPath();
     for (JsonNode o : outputs) {
       String path = o.get("path").asText();
@@ -213,11 +219,18 @@ final class OutputTree {
               throw new Incomplete("the content of " + o.get("path").asText() + " is gone or damaged");
             }
             setMode(tmp, o);
+            Files.setLastModifiedTime(tmp, restoredAt);
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
           } finally {
             Files.deleteIfExists(tmp);
           }
         }
+      }
+    }
+    // Directories last: restoring what they hold changed their times.
+    for (JsonNode o : outputs) {
+      if (o.get("type").asText().equals("dir")) {
+        Files.setLastModifiedTime(work.resolve(o.get("path").asText()), restoredAt);
       }
     }
   }

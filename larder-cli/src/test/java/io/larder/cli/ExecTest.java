@@ -114,6 +114,59 @@ class ExecTest {
     assertThat(hit.code()).isZero();
   }
 
+  /** Runs {@code larder exec … -- COMMAND} in {@code work} through a shell, stdout and stderr into one pipe. */
+  String execMerged(String inputs, String outputs, String command) throws Exception {
+    String larder = System.getProperty("larder.launcher");
+    ProcessBuilder pb = new ProcessBuilder("sh", "-c", "'" + larder + "' --cache '" + store + "' exec " + inputs
+        + " --outputs " + outputs + " -- " + command + " 2>&1").directory(work.toFile());
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isZero();
+    return out;
+  }
+
+  @Test
+  void aReplayKeepsTheOrderOfStdoutAndStderr() throws Exception {
+    Files.writeString(work.resolve("talk.sh"), """
+        #!/bin/sh
+        mkdir -p said
+        echo one; sleep 0.3
+        echo two >&2; sleep 0.3
+        echo three; sleep 0.3
+        echo four >&2
+        echo done > said/it
+        """);
+    Files.setPosixFilePermissions(work.resolve("talk.sh"), PosixFilePermissions.fromString("rwxr-xr-x"));
+    String first = execMerged("--files talk.sh", "said", "./talk.sh");
+    assertThat(first.lines().filter(l -> !l.startsWith("larder:"))).containsExactly("one", "two", "three", "four");
+    deleteTree(work.resolve("said"));
+    String replay = execMerged("--files talk.sh", "said", "./talk.sh");
+    assertThat(replay).contains("larder:"); // a hit says so
+    assertThat(replay.lines().filter(l -> !l.startsWith("larder:"))).as("replayed as it came")
+        .containsExactly("one", "two", "three", "four");
+  }
+
+  @Test
+  void restoredOutputsShareOneTimeSoMakeRebuildsNothing() throws Exception {
+    Files.writeString(work.resolve("Makefile"), """
+        out/bin: out/obj
+        	cp out/obj out/bin
+        out/obj: src/main.c
+        	mkdir -p out && cp src/main.c out/obj
+        """);
+    execMerged("--files src --files Makefile", "out", "make out/bin");
+    deleteTree(work.resolve("out"));
+    execMerged("--files src --files Makefile", "out", "make out/bin"); // a hit: restored, make not run
+    java.nio.file.attribute.FileTime bin = Files.getLastModifiedTime(work.resolve("out/bin"));
+    assertThat(Files.getLastModifiedTime(work.resolve("out/obj"))).isEqualTo(bin);
+    assertThat(Files.getLastModifiedTime(work.resolve("out"))).isEqualTo(bin);
+    assertThat(bin.compareTo(Files.getLastModifiedTime(work.resolve("src/main.c")))).isPositive();
+    Process q = new ProcessBuilder("make", "-q", "out/bin").directory(work.toFile()).start();
+    assertThat(q.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(q.exitValue()).as("make -q: everything restored is up to date").isZero();
+  }
+
   @Test
   void outputsThatMatchNothingAreAnErrorAndNothingIsRecorded() throws Exception {
     List<String> cmd = List.of(System.getProperty("larder.launcher"), "--cache", store.toString(), "exec",
