@@ -391,6 +391,31 @@ public final class Larder implements AutoCloseable {
     return store.removePrefix(Keys.checkPrefix(prefix));
   }
 
+  /**
+   * Empties the store while other processes may use it: every entry is removed in one transaction, then a
+   * collection removes the content they referenced (at once) and abandoned temporary files. What another
+   * process puts afterwards stays. Refused when a remote tier is attached: it would empty the shared tier
+   * for every node (remove prefixes there, or collect the bucket, instead).
+   *
+   * @return the entries removed
+   */
+  public long clear() {
+    if (remoteTier().isPresent()) {
+      throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT, "clearing a store with a shared tier ("
+          + remoteTier().get() + ") would empty the tier for every node; remove prefixes instead");
+    }
+    long removed = local.removePrefix("");
+    try {
+      collector.gc(GcOptions.defaults());
+    } catch (LarderException e) {
+      if (e.kind() != Kind.BUSY) {
+        throw e;
+      }
+      // another process is collecting: it, or the next collection, takes the content
+    }
+    return removed;
+  }
+
   /** Removes content and every entry pointing at it; returns whether there was any. */
   public boolean removeContent(Integrity integrity) {
     return ownDigest(integrity).map(store::removeContent).orElse(false);

@@ -36,6 +36,23 @@ class LarderTest {
     cache.close();
   }
 
+  @Test
+  void clearEmptiesTheStoreAndIsRefusedWithASharedTier() throws Exception {
+    cache.put("a:1", new byte[100_000]);
+    cache.put("b:2", "small".getBytes());
+    assertThat(cache.clear()).isEqualTo(2);
+    assertThat(cache.stats().entries()).isZero();
+    assertThat(cache.stats().blobs()).as("content referenced by the cleared entries went with them").isZero();
+    assertThat(io.larder.testkit.StoreFiles.blobFiles(dir)).isEmpty();
+    cache.put("c:3", "after".getBytes());
+    assertThat(cache.getBytes("c:3")).hasValue("after".getBytes());
+    try (Larder tiered = Larder.open(dir.resolve("tiered"), LarderOptions.defaults(), new io.larder.testkit.InMemoryTier("t"))) {
+      tiered.put("k", "v".getBytes());
+      assertThatThrownBy(tiered::clear).isInstanceOf(LarderException.InvalidInput.class).hasMessageContaining("tier");
+      assertThat(tiered.contains("k")).isTrue();
+    }
+  }
+
 
   @Test
   void hotEntriesAreNeverServedAfterAnotherProcessChangedThem() {

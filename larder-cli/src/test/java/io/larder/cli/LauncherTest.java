@@ -192,6 +192,24 @@ class LauncherTest {
   }
 
   @Test
+  void rmAllEmptiesTheStoreAndItsContentFiles() throws Exception {
+    byte[] big = new byte[300_000];
+    new Random(11).nextBytes(big);
+    assertThat(larder(big, "put", "big", "-").code()).isZero();
+    assertThat(larder("small".getBytes(), "put", "a:small", "-").code()).isZero();
+    assertThat(larder("x".getBytes(), "put", "b:x", "-").code()).isZero();
+    assertThat(larder(null, "rm", "--all", "k").code()).as("--all with keys").isEqualTo(2);
+    Result r = larder(null, "rm", "--all", "--yes");
+    assertThat(r.code()).as(r.stderr()).isZero();
+    assertThat(r.stderr()).contains("removed 3 entries");
+    assertThat(larder(null, "ls").out()).isEmpty();
+    try (var files = Files.walk(dir.resolve("store/content-v2"))) {
+      assertThat(files.filter(Files::isRegularFile)).as("content files removed too").isEmpty();
+    }
+    assertThat(larder("again".getBytes(), "put", "after", "-").code()).as("the store still works").isZero();
+  }
+
+  @Test
   void aDamagedIndexIsReportedThenRepaired() throws Exception {
     for (int i = 0; i < 5; i++) {
       assertThat(larder(("value " + i).getBytes(), "put", "k" + i, "-").code()).isZero();
