@@ -91,15 +91,33 @@ public final class Main {
     cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
       Object root = commandLine.getCommandSpec().root().userObject();
       boolean verbose = root instanceof Main m && m.options.verbose;
-      return report(ex, commandLine.getErr(), verbose);
+      int code = report(ex, commandLine.getErr(), verbose);
+      if (root instanceof Main m && m.options.json && code != BROKEN_PIPE) {
+        jsonError(describe(ex), code);
+      }
+      return code;
     });
     cl.setParameterExceptionHandler((ex, args1) -> {
       PrintWriter err = ex.getCommandLine().getErr();
       err.println("larder: " + ex.getMessage());
       err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help' for usage.");
+      if (java.util.Arrays.asList(args1).contains("--json")) {
+        jsonError(ex.getMessage(), USAGE);
+      }
       return USAGE;
     });
     return cl.execute(args);
+  }
+
+  /**
+   * With {@code --json}, an error is also one JSON object on standard output (besides its line on stderr):
+   * {@code {"error": {"message": "...", "exitCode": 3}}}, newline-terminated.
+   */
+  static void jsonError(String message, int code) {
+    com.fasterxml.jackson.databind.node.ObjectNode n = Base.Jsons.MAPPER.createObjectNode();
+    n.putObject("error").put("message", message).put("exitCode", code);
+    System.out.println(n);
+    System.out.flush();
   }
 
   /** The exit code of a command whose output went to a closed pipe (`larder get … | head`): 128 + SIGPIPE, as a shell shows it. */

@@ -192,6 +192,20 @@ class LauncherTest {
   }
 
   @Test
+  void withJsonAnErrorIsAlsoAJsonObjectOnStdoutWithItsExitCode() throws Exception {
+    Result bad = larder(null, "--json", "put", "k", dir.resolve("no-such-file").toString());
+    assertThat(bad.code()).isEqualTo(2);
+    JsonNode e = new ObjectMapper().readTree(bad.out()).get("error");
+    assertThat(e.get("exitCode").asInt()).isEqualTo(2);
+    assertThat(e.get("message").asText()).isNotEmpty();
+    assertThat(bad.stderr()).startsWith("larder: ");
+    Result usage = larder(null, "--json", "gc", "--max-size", "lots");
+    assertThat(usage.code()).isEqualTo(2);
+    assertThat(new ObjectMapper().readTree(usage.out()).get("error").get("exitCode").asInt()).isEqualTo(2);
+    assertThat(larder(null, "put", "k", dir.resolve("no-such-file").toString()).out()).as("only with --json").isEmpty();
+  }
+
+  @Test
   void rmAllEmptiesTheStoreAndItsContentFiles() throws Exception {
     byte[] big = new byte[300_000];
     new Random(11).nextBytes(big);
