@@ -29,14 +29,7 @@ final class VerifyCommand extends Base {
       r = cache.verify(progress::advance);
     }
     if (options.json) {
-      var n = Jsons.MAPPER.createObjectNode();
-      n.put("blobsChecked", r.blobsChecked());
-      n.put("bytesChecked", r.bytesChecked());
-      n.put("corruptRemoved", r.corruptRemoved());
-      n.put("missingRemoved", r.missingRemoved());
-      n.put("entriesRemoved", r.entriesRemoved());
-      n.put("clean", r.clean());
-      printJson(n);
+      printJson(io.larder.config.JsonShapes.verifyReport(r));
     } else {
       out.printf("checked    %d blobs, %s%n", r.blobsChecked(), humanSize(r.bytesChecked()));
       out.printf("corrupt    %d removed%n", r.corruptRemoved());

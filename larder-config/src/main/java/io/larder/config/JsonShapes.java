@@ -58,6 +58,17 @@ public final class JsonShapes {
     return n;
   }
 
+  public static ObjectNode verifyReport(io.larder.VerifyReport r) {
+    ObjectNode n = MAPPER.createObjectNode();
+    n.put("blobsChecked", r.blobsChecked());
+    n.put("bytesChecked", r.bytesChecked());
+    n.put("corruptRemoved", r.corruptRemoved());
+    n.put("missingRemoved", r.missingRemoved());
+    n.put("entriesRemoved", r.entriesRemoved());
+    n.put("clean", r.clean());
+    return n;
+  }
+
   public static ObjectNode gcReport(GcReport r) {
     ObjectNode n = MAPPER.createObjectNode();
     n.put("expired", r.expired());

@@ -90,7 +90,7 @@ final class ActionCacheHttp implements Protocol.Handler {
       return;
     }
     byte[] stored = result.get().toByteArray();
-    context.putWithin(stored.length, () -> context.store().put(r.key(), stored));
+    context.bound().putWithin(stored.length, () -> context.store().put(r.key(), stored));
     context.metrics().received(json.length);
     context.readiness().wrote();
     x.empty(HttpResponseStatus.OK, null);

@@ -3,7 +3,6 @@ package io.larder.server.internal;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.larder.GcReport;
 import io.larder.LarderException;
-import io.larder.VerifyReport;
 import io.larder.config.JsonShapes;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicLong;
@@ -69,10 +68,7 @@ final class Jobs {
     Thread.ofVirtual().name("larder-job-" + kind).start(() -> {
       try {
         if (kind.equals("verify")) {
-          VerifyReport v = context.store().verify(job.bytesDone::addAndGet);
-          job.report = JsonShapes.MAPPER.createObjectNode().put("clean", v.clean()).put("blobsChecked", v.blobsChecked())
-              .put("bytesChecked", v.bytesChecked()).put("corruptRemoved", v.corruptRemoved())
-              .put("missingRemoved", v.missingRemoved()).put("entriesRemoved", v.entriesRemoved());
+          job.report = JsonShapes.verifyReport(context.store().verify(job.bytesDone::addAndGet));
         } else {
           GcReport r = context.store().gc(context.gcOptions());
           context.metrics().evicted(r.evicted() + r.expired());

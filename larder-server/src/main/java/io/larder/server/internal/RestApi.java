@@ -73,11 +73,7 @@ final class RestApi implements Protocol.Handler {
     } else if (path.equals("history") && m.equals(HttpMethod.GET)) {
       x.json(HttpResponseStatus.OK, context.history().json(), null);
     } else if (path.equals("verify") && m.equals(HttpMethod.POST)) {
-      io.larder.VerifyReport v = store.verify();
-      x.json(HttpResponseStatus.OK, JsonShapes.MAPPER.createObjectNode().put("clean", v.clean())
-          .put("blobsChecked", v.blobsChecked()).put("bytesChecked", v.bytesChecked())
-          .put("corruptRemoved", v.corruptRemoved()).put("missingRemoved", v.missingRemoved())
-          .put("entriesRemoved", v.entriesRemoved()), null);
+      x.json(HttpResponseStatus.OK, JsonShapes.verifyReport(store.verify()), null);
     } else if (path.equals("entries")) {
       String prefix = Optional.ofNullable(route.path().param("prefix")).orElse("");
       if (m.equals(HttpMethod.GET)) {

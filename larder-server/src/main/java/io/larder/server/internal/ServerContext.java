@@ -19,16 +19,6 @@ public record ServerContext(Larder store, ServerOptions options, Metrics metrics
     this(store, options, metrics, readiness, workers, gcOptions, bound, history, counts, store.remoteTier().isPresent());
   }
 
-  /**
-   * Stores an upload of {@code length} bytes (-1: not known before) through {@code put}, within max-size:
-   * it waits for room, or is refused with INSUFFICIENT_STORAGE (507), and counts toward the bound.
-   */
-  public <T extends io.larder.Entry> T putWithin(long length, java.util.function.Supplier<T> put) {
-    bound.admit(length);
-    T e = put.get();
-    bound.stored(e.size());
-    return e;
-  }
 
   /*
    * tiered: whether a local miss may ask a remote tier (then no lookup may run on an event loop: a slow S3

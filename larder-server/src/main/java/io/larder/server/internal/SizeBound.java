@@ -98,6 +98,17 @@ public final class SizeBound {
     }
   }
 
+  /**
+   * Stores an upload of {@code length} bytes (-1: not known before) through {@code put}, within max-size:
+   * it waits for room, or is refused with INSUFFICIENT_STORAGE (507), and counts toward the bound.
+   */
+  public <T extends io.larder.Entry> T putWithin(long length, java.util.function.Supplier<T> put) {
+    admit(length);
+    T e = put.get();
+    stored(e.size());
+    return e;
+  }
+
   /** Called after an upload of {@code length} bytes was stored. */
   public void stored(long length) {
     if (max < 0) {

@@ -23,7 +23,7 @@ final class Uploads {
   static Optional<Entry> put(Exchange x, String key, PutOptions options, long length, Upload body) {
     Entry e;
     try {
-      e = x.context().putWithin(length, () -> x.context().store().put(key, body, options));
+      e = x.context().bound().putWithin(length, () -> x.context().store().put(key, body, options));
     } catch (LarderException ex) {
       if (ex.kind() == LarderException.Kind.IO && body.received() < length && !x.channel.isActive()) {
         x.protocol = x.protocol + "(aborted)";

@@ -60,7 +60,7 @@ final class ActionCacheService extends ActionCacheGrpc.ActionCacheImplBase {
       ActionResults.validate(r);
       ActionResult stored = results.storeInlined(r);
       byte[] bytes = stored.toByteArray();
-      context.putWithin(bytes.length, () -> store.put(key, bytes));
+      context.bound().putWithin(bytes.length, () -> store.put(key, bytes));
       return r;
     });
   }

@@ -96,10 +96,8 @@ public final class Cas {
   /** Stores {@code in} as the blob {@code d} names; refused (nothing stored) unless it hashes to it, size included. */
   public Entry put(Digest d, InputStream in) {
     String hex = Reapi.hex(d);
-    bound.admit(d.getSizeBytes());
-    Entry e = store.put(Namespaces.casKey(hex), in, PutOptions.defaults().integrity(integrity(hex)).size(d.getSizeBytes()));
-    bound.stored(e.size());
-    return e;
+    return bound.putWithin(d.getSizeBytes(),
+        () -> store.put(Namespaces.casKey(hex), in, PutOptions.defaults().integrity(integrity(hex)).size(d.getSizeBytes())));
   }
 
   /** Stores {@code data} under its own digest, the one returned. */
