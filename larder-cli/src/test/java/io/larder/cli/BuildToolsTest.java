@@ -145,6 +145,17 @@ class BuildToolsTest {
   }
 
   /** An npm client that .ci/run installs under LARDER_CI_NPM, or null. */
+  static final String RW_TOKEN = "ci-token-that-may-write";
+  static final String RO_TOKEN = "ci-token-that-may-only-read";
+
+  /** Restarts the server with an auth file of two tokens: the first read-write, the second read-only. */
+  void withTokens() throws Exception {
+    server.close();
+    Path auth = dir.resolve("tokens");
+    Files.writeString(auth, "token " + RW_TOKEN + " rw\ntoken " + RO_TOKEN + " ro\n");
+    server = ServeProcess.start(dir.resolve("store"), Map.of(), "--auth-file", auth.toString());
+  }
+
   static Path npmClient(String name) {
     String prefix = System.getenv("LARDER_CI_NPM");
     Path bin = prefix == null ? null : Path.of(prefix, "node_modules", ".bin", name);
@@ -216,8 +227,10 @@ class BuildToolsTest {
     Files.writeString(ws.resolve("app/in.txt"), "hello nx\n");
     // Nx loads itself from the workspace's node_modules
     Files.createSymbolicLink(ws.resolve("node_modules"), nx.getParent().getParent());
-    Map<String, String> env = Map.of("NX_SELF_HOSTED_REMOTE_CACHE_SERVER", server.url, "NX_DAEMON", "false",
-        "NX_NO_CLOUD", "true", "NX_TUI", "false", "HOME", dir.toString());
+    withTokens();
+    Map<String, String> env = new HashMap<>(Map.of("NX_SELF_HOSTED_REMOTE_CACHE_SERVER", server.url, "NX_DAEMON",
+        "false", "NX_NO_CLOUD", "true", "NX_TUI", "false", "HOME", dir.toString(),
+        "NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN", RW_TOKEN));
     assertThat(run(ws, env, List.of("git", "init", "-q")).code()).isZero();
     Run first = run(ws, env, List.of(nx.toString(), "run", "app:build"));
     assertThat(first.code()).as(first.output()).isZero();
@@ -229,6 +242,19 @@ class BuildToolsTest {
     assertThat(second.output()).as(second.output()).contains("1/1 hit");
     assertThat(Files.readString(ws.resolve("app/out/upper.txt"))).isEqualTo("HELLO NX\n");
     assertThat(server.stderr()).contains("PUT nx nx:", "GET nx nx:", " hit 200 ");
+
+    // a read-only token: the remote still hits; a changed input builds, its upload is refused quietly
+    env.put("NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN", RO_TOKEN);
+    deleteTree(ws.resolve(".nx"));
+    deleteTree(ws.resolve("app/out"));
+    Run readOnlyHit = run(ws, env, List.of(nx.toString(), "run", "app:build"));
+    assertThat(readOnlyHit.code()).as(readOnlyHit.output()).isZero();
+    assertThat(readOnlyHit.output()).as(readOnlyHit.output()).contains("1/1 hit");
+    Files.writeString(ws.resolve("app/in.txt"), "changed\n");
+    Run readOnlyMiss = run(ws, env, List.of(nx.toString(), "run", "app:build"));
+    assertThat(readOnlyMiss.code()).as("a refused upload does not fail the build: " + readOnlyMiss.output()).isZero();
+    assertThat(Files.readString(ws.resolve("app/out/upper.txt"))).isEqualTo("CHANGED\n");
+    assertThat(server.stderr()).containsPattern("PUT nx nx:\\S+ - 403 .* token#2 ");
   }
 
   /**
@@ -256,7 +282,8 @@ class BuildToolsTest {
         {"name": "app", "version": "0.0.0", "scripts": {"build": "mkdir -p out && tr a-z A-Z < in.txt > out/upper.txt"}}
         """);
     Files.writeString(ws.resolve("packages/app/in.txt"), "hello turbo\n");
-    Map<String, String> env = new HashMap<>(Map.of("TURBO_API", server.url, "TURBO_TOKEN", "any", "TURBO_TEAM", "team_a",
+    withTokens();
+    Map<String, String> env = new HashMap<>(Map.of("TURBO_API", server.url, "TURBO_TOKEN", RW_TOKEN, "TURBO_TEAM", "team_a",
         "TURBO_TELEMETRY_DISABLED", "1", "DO_NOT_TRACK", "1", "HOME", dir.toString(),
         "TURBO_REMOTE_CACHE_SIGNATURE_KEY", "a-signing-key-of-at-least-32-bytes-long"));
     assertThat(run(ws, env, List.of("git", "init", "-q")).code()).isZero();
@@ -277,6 +304,106 @@ class BuildToolsTest {
     Run otherTeam = run(ws, env, build);
     assertThat(otherTeam.code()).as(otherTeam.output()).isZero();
     assertThat(otherTeam.output()).as("another team's cache is its own").contains("0 cached, 1 total");
+
+    // a read-only token: the remote still hits; a changed input builds, its upload is refused, the run succeeds
+    env.put("TURBO_TEAM", "team_a");
+    env.put("TURBO_TOKEN", RO_TOKEN);
+    deleteTree(ws.resolve(".turbo"));
+    deleteTree(ws.resolve("packages/app/out"));
+    Run readOnlyHit = run(ws, env, build);
+    assertThat(readOnlyHit.code()).as(readOnlyHit.output()).isZero();
+    assertThat(readOnlyHit.output()).as(readOnlyHit.output()).contains("1 cached, 1 total");
+    Files.writeString(ws.resolve("packages/app/in.txt"), "changed\n");
+    Run readOnlyMiss = run(ws, env, build);
+    assertThat(readOnlyMiss.code()).as("a refused upload does not fail the build: " + readOnlyMiss.output()).isZero();
+    assertThat(Files.readString(ws.resolve("packages/app/out/upper.txt"))).isEqualTo("CHANGED\n");
+    assertThat(server.stderr()).containsPattern("PUT turborepo turbo:team_a:\\S+ - 403 .* token#2 ");
+  }
+
+  /** The sccache with its WebDAV backend that .ci/install-sccache puts under LARDER_CI_SCCACHE, or null. */
+  static Path sccache() {
+    String prefix = System.getenv("LARDER_CI_SCCACHE");
+    Path bin = prefix == null ? null : Path.of(prefix, "bin", "sccache");
+    return bin != null && Files.isExecutable(bin) ? bin : null;
+  }
+
+  /** Runs {@code sccache gcc -c} on each file under a fresh sccache server; returns its --show-stats. */
+  Run compileWithSccache(Path sccache, Path work, Map<String, String> env, String... files) throws Exception {
+    List<String> sc = List.of(sccache.toString());
+    try {
+      Run started = run(work, env, List.of(sccache.toString(), "--start-server"));
+      assertThat(started.code()).as(started.output()).isZero();
+      for (String c : files) {
+        Run cc = run(work, env, List.of(sccache.toString(), "gcc", "-c", c, "-o", c.replace(".c", ".o")));
+        assertThat(cc.code()).as("the build succeeds whatever the cache says: " + cc.output()).isZero();
+      }
+      return run(work, env, List.of(sccache.toString(), "--show-stats"));
+    } finally {
+      run(work, env, List.of(sccache.toString(), "--stop-server"));
+    }
+  }
+
+  static long stat(Run stats, String name) {
+    var m = java.util.regex.Pattern.compile("(?m)^" + name + "\\s+(\\d+)$").matcher(stats.output());
+    assertThat(m.find()).as(name + " in " + stats.output()).isTrue();
+    return Long.parseLong(m.group(1));
+  }
+
+  /**
+   * sccache (Debian unstable's 0.17, WebDAV backend, installed by .ci/install-sccache) with
+   * {@code SCCACHE_WEBDAV_ENDPOINT} the server's {@code /sccache} and Basic credentials: a build stores its
+   * objects (through PROPFIND/MKCOL/PUT); with sccache's local cache and the objects gone, a second build
+   * hits the server for each and the objects are byte-identical. With read-only credentials sccache finds it
+   * may not write (its MKCOL probe is refused), reads still hit, a new file compiles and nothing is stored.
+   */
+  @Test
+  void sccacheCompilesFromTheWebdavCacheAndReadOnlyCredentialsStillBuild() throws Exception {
+    Path sccache = sccache();
+    Assumptions.assumeTrue(sccache != null, "sccache is installed by .ci/run (.ci/install-sccache, LARDER_CI_SCCACHE)");
+    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/gcc")), "gcc is installed by .ci/run");
+    server.close();
+    Path auth = dir.resolve("auth");
+    Files.writeString(auth, "basic builder:s3cret rw\nbasic reader:peek ro\n");
+    server = ServeProcess.start(dir.resolve("store"), Map.of(), "--auth-file", auth.toString());
+    Path work = Files.createDirectories(dir.resolve("sccache-work"));
+    Files.writeString(work.resolve("a.c"), "int twice(int x) { return 2 * x; }\n");
+    Files.writeString(work.resolve("b.c"), "int thrice(int x) { return 3 * x; }\n");
+    Files.writeString(work.resolve("c.c"), "int square(int x) { return x * x; }\n");
+    int port;
+    try (var s = new java.net.ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    Map<String, String> env = new HashMap<>(Map.of("SCCACHE_WEBDAV_ENDPOINT", server.url + "/sccache",
+        "SCCACHE_DIR", dir.resolve("sccache-local").toString(), "SCCACHE_SERVER_PORT", Integer.toString(port),
+        "SCCACHE_IDLE_TIMEOUT", "120", "SCCACHE_WEBDAV_USERNAME", "builder", "SCCACHE_WEBDAV_PASSWORD", "s3cret"));
+
+    Run first = compileWithSccache(sccache, work, env, "a.c", "b.c");
+    assertThat(stat(first, "Cache misses")).isEqualTo(2);
+    assertThat(stat(first, "Cache write errors")).isZero();
+    assertThat(first.output()).contains("webdav");
+    byte[] a = Files.readAllBytes(work.resolve("a.o"));
+    byte[] b = Files.readAllBytes(work.resolve("b.o"));
+
+    deleteTree(dir.resolve("sccache-local"));
+    Files.delete(work.resolve("a.o"));
+    Files.delete(work.resolve("b.o"));
+    Run second = compileWithSccache(sccache, work, env, "a.c", "b.c");
+    assertThat(stat(second, "Cache hits")).as(second.output()).isEqualTo(2);
+    assertThat(Files.readAllBytes(work.resolve("a.o"))).isEqualTo(a);
+    assertThat(Files.readAllBytes(work.resolve("b.o"))).isEqualTo(b);
+    assertThat(server.stderr()).contains("PROPFIND sccache ", "MKCOL sccache ", "PUT sccache sccache:/",
+        "GET sccache sccache:/", " hit 200 ", "basic:builder").doesNotContain("s3cret");
+
+    deleteTree(dir.resolve("sccache-local"));
+    Files.delete(work.resolve("a.o"));
+    env.put("SCCACHE_WEBDAV_USERNAME", "reader");
+    env.put("SCCACHE_WEBDAV_PASSWORD", "peek");
+    Run readOnly = compileWithSccache(sccache, work, env, "a.c", "c.c");
+    assertThat(stat(readOnly, "Cache hits")).as(readOnly.output()).isEqualTo(1);
+    assertThat(stat(readOnly, "Cache misses")).isEqualTo(1);
+    assertThat(Files.readAllBytes(work.resolve("a.o"))).isEqualTo(a);
+    assertThat(work.resolve("c.o")).isNotEmptyFile();
+    assertThat(server.stderr()).contains("MKCOL sccache / - 403 ").doesNotContainPattern("PUT sccache \\S+ - 200 .*basic:reader");
   }
 
   /** The Maven the wrapper of this build unpacked (3.9), or null. */
