@@ -53,10 +53,13 @@ public final class Larder implements AutoCloseable {
   private final Store store; // the local store, or the tiered store in front of it
   private final Collector collector;
   private final Scrubber scrubber;
+  private final KeyMemo memo; // null: no memo (see LarderOptions.memo)
 
   private Larder(LocalStore local, Store store) {
     this.local = local;
     this.store = store;
+    Memo m = local.options().memo();
+    this.memo = m == null ? null : new KeyMemo(m, local.options().clock());
     // keys queued for a write-behind upload (by any process of this store) stay until uploaded: evicting one
     // would mean it never reaches the tier
     Path queue = TieredStore.queueDirectory(local.root());
@@ -263,7 +266,21 @@ public final class Larder implements AutoCloseable {
    * @throws LarderException.StorageFailure {@code INSUFFICIENT_STORAGE}, {@code IO} or {@code BUSY}
    */
   public Entry put(String key, InputStream in, PutOptions options) {
-    return store.put(Keys.check(key), Objects.requireNonNull(in), Objects.requireNonNull(options));
+    Entry e = store.put(Keys.check(key), Objects.requireNonNull(in), Objects.requireNonNull(options));
+    forget(key);
+    return e;
+  }
+
+  private void forget(String key) {
+    if (memo != null) {
+      memo.forget(key);
+    }
+  }
+
+  private void forgetAll() {
+    if (memo != null) {
+      memo.forgetAll();
+    }
   }
 
   // ------------------------------------------------------------------ get
@@ -276,7 +293,8 @@ public final class Larder implements AutoCloseable {
    *     file has gone; the entry has then been removed
    */
   public Optional<Content> get(String key) {
-    return store.get(Keys.check(key));
+    String k = Keys.check(key);
+    return memo == null ? store.get(k) : memo.get(k, () -> store.get(k));
   }
 
   /** The verified bytes stored under {@code key}; empty on a miss. For content that fits in memory. */
@@ -379,7 +397,9 @@ public final class Larder implements AutoCloseable {
 
   /** Removes the entry for {@code key}. Its content stays until collected if other keys point at it. */
   public boolean remove(String key) {
-    return store.remove(Keys.check(key));
+    boolean removed = store.remove(Keys.check(key));
+    forget(key);
+    return removed;
   }
 
   /** Removes every entry whose key starts with {@code prefix}, in one transaction; returns how many. */
@@ -388,7 +408,9 @@ public final class Larder implements AutoCloseable {
       throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT,
           "removePrefix needs a non-empty prefix (to empty the store, remove its directory)");
     }
-    return store.removePrefix(Keys.checkPrefix(prefix));
+    long n = store.removePrefix(Keys.checkPrefix(prefix));
+    forgetAll();
+    return n;
   }
 
   /**
@@ -405,6 +427,7 @@ public final class Larder implements AutoCloseable {
           + remoteTier().get() + ") would empty the tier for every node; remove prefixes instead");
     }
     long removed = local.removePrefix("");
+    forgetAll();
     try {
       collector.gc(GcOptions.defaults());
     } catch (LarderException e) {
@@ -418,7 +441,9 @@ public final class Larder implements AutoCloseable {
 
   /** Removes content and every entry pointing at it; returns whether there was any. */
   public boolean removeContent(Integrity integrity) {
-    return ownDigest(integrity).map(store::removeContent).orElse(false);
+    boolean removed = ownDigest(integrity).map(store::removeContent).orElse(false);
+    forgetAll();
+    return removed;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -434,7 +459,9 @@ public final class Larder implements AutoCloseable {
    * @throws LarderException.StorageFailure {@code BUSY} if another process is collecting this store
    */
   public GcReport gc(GcOptions options) {
-    return collector.gc(Objects.requireNonNull(options));
+    GcReport r = collector.gc(Objects.requireNonNull(options));
+    forgetAll();
+    return r;
   }
 
   /**
@@ -444,7 +471,11 @@ public final class Larder implements AutoCloseable {
    */
   public Schedule collectEvery(Duration interval, GcOptions options, Consumer<GcReport> onReport,
       Consumer<LarderException> onError) {
-    return collector.every(interval, Objects.requireNonNull(options), onReport, onError);
+    Objects.requireNonNull(onReport);
+    return collector.every(interval, Objects.requireNonNull(options), r -> {
+      forgetAll();
+      onReport.accept(r);
+    }, onError);
   }
 
   /** A running schedule; closing it stops it (a collection under way finishes). */
@@ -465,7 +496,9 @@ public final class Larder implements AutoCloseable {
 
   /** {@link #verify()}, telling {@code progress} how many bytes each step re-hashed (for progress displays). */
   public VerifyReport verify(LongConsumer progress) {
-    return scrubber.verify(progress);
+    VerifyReport r = scrubber.verify(progress);
+    forgetAll();
+    return r;
   }
 
   /**
@@ -483,7 +516,10 @@ public final class Larder implements AutoCloseable {
     Thread t = Thread.ofPlatform().daemon().name("larder-scrub").start(() -> {
       while (!stop.get()) {
         try {
-          scrubber.pacedPass(pass, stop::get).ifPresent(onPass);
+          scrubber.pacedPass(pass, stop::get).ifPresent(r -> {
+            forgetAll();
+            onPass.accept(r);
+          });
         } catch (LarderException e) {
           if (e.kind() == LarderException.Kind.CLOSED) {
             return;

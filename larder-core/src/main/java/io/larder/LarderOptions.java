@@ -26,9 +26,12 @@ import java.util.Objects;
  *     index's hot hits (the same bytes handed out again, in memory, while nothing was committed anywhere)
  *     are not hashed again once verified. Trusted reads of uncompressed files can be sent
  *     without copying ({@link Content#channel()})
+ * @param memo an in-process memo of small contents read by key, or {@code null} (default) for none: see
+ *     {@link Memo} for exactly what it may serve stale, and for how long
  */
 public record LarderOptions(Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold,
-    Duration tmpGrace, boolean trackAccess, Duration defaultTtl, Compression compression, boolean verifyEveryRead) {
+    Duration tmpGrace, boolean trackAccess, Duration defaultTtl, Compression compression, boolean verifyEveryRead,
+    Memo memo) {
 
   /** The default inline threshold, 16 KiB. */
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;
@@ -58,42 +61,48 @@ public record LarderOptions(Durability durability, Algorithm algorithm, InstantS
 
   public static LarderOptions defaults() {
     return new LarderOptions(Durability.PROCESS_SAFE, Algorithm.SHA256, InstantSource.system(),
-        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null, Compression.NONE, true);
+        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null, Compression.NONE, true, null);
   }
 
   public LarderOptions durability(Durability d) {
-    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead);
+    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
   }
 
   public LarderOptions algorithm(Algorithm a) {
-    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead);
+    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
   }
 
   public LarderOptions clock(InstantSource c) {
-    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead);
+    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
   }
 
   public LarderOptions inlineThreshold(int bytes) {
-    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead);
+    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
   }
 
   public LarderOptions tmpGrace(Duration grace) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl, compression, verifyEveryRead);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
   }
 
   public LarderOptions trackAccess(boolean track) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl, compression, verifyEveryRead);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl, compression, verifyEveryRead, memo);
   }
 
   public LarderOptions defaultTtl(Duration ttl) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl, compression, verifyEveryRead);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl, compression, verifyEveryRead, memo);
   }
 
   public LarderOptions compression(Compression c) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, c, verifyEveryRead);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, c, verifyEveryRead, memo);
   }
 
   public LarderOptions verifyEveryRead(boolean v) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, v);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, v, memo);
+  }
+
+  /** Reads by key through an in-process memo (see {@link Memo}); {@code null} turns it off. */
+  public LarderOptions memo(Memo m) {
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression,
+        verifyEveryRead, m);
   }
 }

@@ -18,7 +18,6 @@ import java.io.SequenceInputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -289,6 +288,18 @@ final class LocalStore implements Store {
     return open(e, d, size, inline, offset, len, false);
   }
 
+  /** Whether {@code digest} is the digest written {@code hex} (lower-case), without decoding it first. */
+  static boolean sameDigest(byte[] digest, String hex) {
+    if (hex.length() != digest.length * 2) {
+      return false;
+    }
+    int diff = 0;
+    for (int i = 0; i < digest.length; i++) {
+      diff |= (digest[i] & 0xff) ^ (Character.digit(hex.charAt(2 * i), 16) << 4 | Character.digit(hex.charAt(2 * i + 1), 16));
+    }
+    return diff == 0;
+  }
+
   private Content open(Entry e, Integrity d, long size, byte[] inline, long offset, long length, boolean whole) {
     return open(e, d, size, inline, offset, length, whole, true);
   }
@@ -301,7 +312,7 @@ final class LocalStore implements Store {
     if (inline != null) {
       if (options.verifyEveryRead() || !trust.isInlineTrusted(d, inline)) {
         byte[] actual = algorithm.newDigest().digest(inline);
-        if (inline.length != size || !MessageDigest.isEqual(actual, d.hash(algorithm).orElseThrow().bytes())) {
+        if (inline.length != size || !sameDigest(actual, d.hash(algorithm).orElseThrow().hex())) {
           quarantine(d);
           throw new LarderException.IntegrityFailure(Kind.CORRUPT,
               what.get() + " does not match its digest in the index: it was corrupted and has been removed (put it again)");

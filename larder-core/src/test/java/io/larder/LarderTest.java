@@ -75,6 +75,38 @@ class LarderTest {
   }
 
   @Test
+  void readersKeepingTheirSnapshotStillSeeEveryCommitOfAnotherConnection() {
+    // readers keep their read transaction while the WAL-index header is unchanged: never past a commit
+    try (Larder other = Larder.open(dir, LarderOptions.defaults().clock(clock))) {
+      for (int i = 0; i < 100; i++) {
+        assertThat(cache.info("s/" + i)).isEmpty();
+        other.put("s/" + i, random(100, i));
+        assertThat(cache.info("s/" + i)).as("after the other's put %d", i).isPresent();
+        assertThat(cache.list("s/").count()).isEqualTo(i + 1);
+        other.remove("s/" + i);
+        assertThat(cache.contains("s/" + i)).as("after the other's removal %d", i).isFalse();
+        other.put("s/" + i, random(100, i));
+      }
+    }
+  }
+
+  @Test
+  void anIdleReaderSoonLetsACheckpointEmptyTheLog() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      cache.put("c/" + i, random(10_000, i));
+    }
+    assertThat(cache.info("c/1")).isPresent(); // a reader now holds a read transaction, kept for the next read
+    Thread.sleep(500); // the sweeper ends an idle reader's transaction within ~100 ms
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
+        java.sql.ResultSet rs = c.createStatement().executeQuery("PRAGMA wal_checkpoint(TRUNCATE)")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getInt(1)).as("the checkpoint was not blocked by a reader").isZero();
+    }
+    assertThat(Files.size(dir.resolve("index.db-wal"))).isZero();
+    assertThat(cache.getBytes("c/3")).hasValue(random(10_000, 3));
+  }
+
+  @Test
   void putThenGetRoundTripsSmallAndLargeContent() {
     for (int size : new int[] {0, 1, 16 * 1024, 16 * 1024 + 1, 3 * 1024 * 1024 + 7}) {
       byte[] data = random(size, size);

@@ -17,7 +17,9 @@ import org.sqlite.core.SafeStmtPtr;
  * Recent hits of lookups by key with their inline bytes, valid while the database is at the data version
  * they were read at (SQLite's {@code PRAGMA data_version} on one connection that never writes: it moves with
  * every commit by any connection of any process). A commit anywhere empties it; a hot key read again and
- * again meanwhile skips the lookup (a data-version check costs a fifth of one).
+ * again meanwhile skips the lookup. The data-version check itself (a read transaction: a lock and an unlock
+ * of the shared-memory file, each a system call) is skipped while the WAL-index header in that shared memory
+ * is unchanged since the last check (see {@link WalHeader}): then no connection has committed since.
  */
 final class HotHits implements AutoCloseable {
   /** At most this many keys and bytes of inline content are kept hot. */
@@ -29,29 +31,40 @@ final class HotHits implements AutoCloseable {
     final long version;
     final ConcurrentHashMap<String, Hit> hits = new ConcurrentHashMap<>();
     final AtomicLong bytes = new AtomicLong();
+    /** The WAL-index header read just before the data version was last found to be this one (null: none). */
+    volatile long[] walHeader;
 
-    Generation(long version) {
+    Generation(long version, long[] walHeader) {
       this.version = version;
+      this.walHeader = walHeader;
     }
   }
 
   private final SqliteDb db;
-  private volatile Generation current = new Generation(Long.MIN_VALUE);
+  private volatile Generation current = new Generation(Long.MIN_VALUE, null);
+  private final WalHeader walHeader;
   private final ReentrantLock versionLock = new ReentrantLock();
   private Connection versionConnection; // guarded by versionLock
   private PreparedStatement versionQuery; // guarded by versionLock
 
   HotHits(SqliteDb db) {
     this.db = db;
+    this.walHeader = db.walHeader();
   }
 
   /** The hit for {@code key}: kept if the database has not changed since, else from {@code lookup} (and kept). */
   Optional<Hit> get(String key, Function<String, Optional<Hit>> lookup) {
-    long version = dataVersion(); // before the lookup: what it finds is at least this recent
     Generation g = current;
-    if (g.version != version) {
-      g = new Generation(version);
-      current = g;
+    // Unchanged WAL-index header since the generation's check: no commit since, by any process.
+    if (!walHeader.unchangedSince(g.walHeader)) {
+      long[] header = walHeader.read(); // before the version: a commit after it changes the header again
+      long version = dataVersion(); // before the lookup: what it finds is at least this recent
+      if (g.version != version) {
+        g = new Generation(version, header);
+        current = g;
+      } else {
+        g.walHeader = header;
+      }
     }
     Hit known = g.hits.get(key);
     if (known != null) {

@@ -46,6 +46,10 @@ final class SqliteDb implements AutoCloseable {
     private final Map<String, PreparedStatement> prepared = new HashMap<>();
     private final Set<String> done = new HashSet<>();
 
+    /** The WAL-index header read just before this reader's open read transaction began (null: none open). */
+    private long[] snapshot;
+    private volatile long lastUsedNanos;
+
     Statements(Connection c) {
       this.c = c;
     }
@@ -77,6 +81,14 @@ final class SqliteDb implements AutoCloseable {
   /** Room for removals to commit on a full disk (see SpaceReserve). */
   private final SpaceReserve reserve;
   private volatile boolean closed;
+  private final WalHeader walHeader;
+  private final java.util.concurrent.ScheduledFuture<?> snapshotSweep;
+
+  /** Ends the read transactions of readers left idle (see {@link #read}); one daemon thread for every index. */
+  private static final java.util.concurrent.ScheduledExecutorService SWEEPER =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon()
+          .name("larder-index-readers").unstarted(r));
+  private static final long IDLE_SNAPSHOT_NANOS = 100_000_000L;
 
   /** {@code schema} runs in the first transaction of every writer connection (it makes or checks the tables). */
   SqliteDb(Path file, Durability durability, Work<Void> schema) {
@@ -85,6 +97,14 @@ final class SqliteDb implements AutoCloseable {
     this.durability = durability;
     this.schema = schema;
     this.reserve = new SpaceReserve(file.resolveSibling("index.reserve"), 1 << 20);
+    this.walHeader = new WalHeader(Path.of(file + "-shm"));
+    this.snapshotSweep = SWEEPER.scheduleWithFixedDelay(this::endIdleSnapshots, IDLE_SNAPSHOT_NANOS,
+        IDLE_SNAPSHOT_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  /** The WAL-index header of this database (to tell cheaply that nothing was committed since). */
+  WalHeader walHeader() {
+    return walHeader;
   }
 
   Path file() {
@@ -300,14 +320,70 @@ final class SqliteDb implements AutoCloseable {
         allReaders.add(r);
       }
       Statements reader = r;
-      return retrying(() -> work.run(reader));
+      return retrying(() -> {
+        current(reader);
+        try {
+          return work.run(reader);
+        } catch (SQLException | RuntimeException e) {
+          endSnapshot(reader);
+          throw e;
+        }
+      });
     } catch (SQLException e) {
       throw map(what, e);
     } finally {
       if (r != null) {
+        r.lastUsedNanos = System.nanoTime();
         idleReaders.add(r);
       }
       readerPermits.release();
+    }
+  }
+
+  /**
+   * Makes {@code r}'s read transaction current. A reader keeps its read transaction (its snapshot) from one
+   * read to the next while the WAL-index header is unchanged — then nothing was committed by any connection
+   * of any process, so the snapshot is the latest — and saves the shared-memory lock and unlock (two system
+   * calls) that beginning and ending a read transaction cost. When the header moved, or cannot be read, the
+   * transaction ends and a new one begins; a reader left idle ends its transaction within about
+   * {@value #IDLE_SNAPSHOT_NANOS} ns (the sweeper), so that it does not hold back checkpoints.
+   */
+  private void current(Statements r) throws SQLException {
+    if (r.snapshot != null && walHeader.unchangedSince(r.snapshot)) {
+      return;
+    }
+    endSnapshot(r);
+    long[] header = walHeader.read(); // before the transaction's first read: its snapshot is at least this recent
+    if (header != null) {
+      r.get("BEGIN").execute();
+      r.snapshot = header;
+    }
+  }
+
+  private static void endSnapshot(Statements r) {
+    if (r.snapshot != null) {
+      r.snapshot = null;
+      try {
+        r.get("COMMIT").execute();
+      } catch (SQLException e) {
+        // no transaction open (a failure ended it): nothing to end
+      }
+    }
+  }
+
+  /** Ends the read transactions of readers idle for a while (run by the sweeper). */
+  private void endIdleSnapshots() {
+    long now = System.nanoTime();
+    for (Statements r : allReaders) {
+      if (r.snapshot != null && now - r.lastUsedNanos > IDLE_SNAPSHOT_NANOS && idleReaders.remove(r)) {
+        try {
+          if (!closed) {
+            endSnapshot(r);
+          }
+        } finally {
+          idleReaders.add(r);
+        }
+      }
     }
   }
 
@@ -354,6 +430,7 @@ final class SqliteDb implements AutoCloseable {
       return;
     }
     closed = true;
+    snapshotSweep.cancel(false); // the WAL header is closed by the owner, after its other connections
     writeLock.lock();
     try {
       for (Statements r : allReaders) {

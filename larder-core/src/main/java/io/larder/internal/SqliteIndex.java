@@ -495,5 +495,6 @@ public final class SqliteIndex implements Index {
   public void close() {
     db.close(); // first: a lookup racing the close then finds it closed, and opens no version connection
     hot.close();
+    db.walHeader().close(); // last: closing its file drops this process's locks on the shared memory
   }
 }
