@@ -114,14 +114,23 @@ public final class Larder implements AutoCloseable {
 
   private static LocalStore openLocal(Path root, LarderOptions options, FileOps ops, UnaryOperator<Index> wrapper) {
     Path r = root.toAbsolutePath();
-    try {
-      Files.createDirectories(r);
-    } catch (IOException e) {
-      throw Errors.io("creating the store directory " + r, e);
+    if (options.readOnly()) {
+      if (!Files.isRegularFile(r.resolve("index.db"))) {
+        throw new LarderException.StorageFailure(Kind.IO, "there is no store at " + r
+            + " (no index.db) to open read-only", null);
+      }
+    } else {
+      try {
+        Files.createDirectories(r);
+      } catch (IOException e) {
+        throw Errors.io("creating the store directory " + r, e);
+      }
     }
     FileBlobStore blobs = new FileBlobStore(r, options.algorithm(), options.durability(), options.compression(), ops);
-    Index index = wrapper.apply(new SqliteIndex(r.resolve("index.db"), options.durability()));
-    blobs.removeTmpOlderThan(options.clock().instant().minus(options.tmpGrace()));
+    Index index = wrapper.apply(new SqliteIndex(r.resolve("index.db"), options.durability(), options.readOnly()));
+    if (!options.readOnly()) {
+      blobs.removeTmpOlderThan(options.clock().instant().minus(options.tmpGrace()));
+    }
     return new LocalStore(r, options, blobs, index);
   }
 
@@ -222,6 +231,7 @@ public final class Larder implements AutoCloseable {
    * @throws LarderException.InvalidInput without a remote tier
    */
   public GcReport collectTier(Duration grace, boolean dryRun) {
+    writable("collecting the tier");
     return store.collectTier(Objects.requireNonNull(grace), dryRun);
   }
 
@@ -266,9 +276,18 @@ public final class Larder implements AutoCloseable {
    * @throws LarderException.StorageFailure {@code INSUFFICIENT_STORAGE}, {@code IO} or {@code BUSY}
    */
   public Entry put(String key, InputStream in, PutOptions options) {
+    writable("putting");
     Entry e = store.put(Keys.check(key), Objects.requireNonNull(in), Objects.requireNonNull(options));
     forget(key);
     return e;
+  }
+
+  /** Refuses {@code what} (a change) when the store is open read-only. */
+  private void writable(String what) {
+    if (local.options().readOnly()) {
+      throw new LarderException.StorageFailure(Kind.READ_ONLY, what + " refused: the store at " + local.root()
+          + " is open read-only (--read-only, the read-only setting, or a store this user cannot write)", null);
+    }
   }
 
   private void forget(String key) {
@@ -363,6 +382,7 @@ public final class Larder implements AutoCloseable {
    * it holds by its own rules).
    */
   public java.util.Set<String> touch(java.util.Collection<String> keys) {
+    writable("touching entries");
     for (String k : keys) {
       Keys.check(k);
     }
@@ -397,6 +417,7 @@ public final class Larder implements AutoCloseable {
 
   /** Removes the entry for {@code key}. Its content stays until collected if other keys point at it. */
   public boolean remove(String key) {
+    writable("removing an entry");
     boolean removed = store.remove(Keys.check(key));
     forget(key);
     return removed;
@@ -404,6 +425,7 @@ public final class Larder implements AutoCloseable {
 
   /** Removes every entry whose key starts with {@code prefix}, in one transaction; returns how many. */
   public long removePrefix(String prefix) {
+    writable("removing entries");
     if (prefix == null || prefix.isEmpty()) {
       throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT,
           "removePrefix needs a non-empty prefix (to empty the store, remove its directory)");
@@ -422,6 +444,7 @@ public final class Larder implements AutoCloseable {
    * @return the entries removed
    */
   public long clear() {
+    writable("clearing the store");
     if (remoteTier().isPresent()) {
       throw new LarderException.InvalidInput(Kind.INVALID_ARGUMENT, "clearing a store with a shared tier ("
           + remoteTier().get() + ") would empty the tier for every node; remove prefixes instead");
@@ -441,6 +464,7 @@ public final class Larder implements AutoCloseable {
 
   /** Removes content and every entry pointing at it; returns whether there was any. */
   public boolean removeContent(Integrity integrity) {
+    writable("removing content");
     boolean removed = ownDigest(integrity).map(store::removeContent).orElse(false);
     forgetAll();
     return removed;
@@ -459,6 +483,7 @@ public final class Larder implements AutoCloseable {
    * @throws LarderException.StorageFailure {@code BUSY} if another process is collecting this store
    */
   public GcReport gc(GcOptions options) {
+    writable("collecting garbage");
     GcReport r = collector.gc(Objects.requireNonNull(options));
     forgetAll();
     return r;
@@ -472,6 +497,7 @@ public final class Larder implements AutoCloseable {
   public Schedule collectEvery(Duration interval, GcOptions options, Consumer<GcReport> onReport,
       Consumer<LarderException> onError) {
     Objects.requireNonNull(onReport);
+    writable("collecting garbage");
     return collector.every(interval, Objects.requireNonNull(options), r -> {
       forgetAll();
       onReport.accept(r);
@@ -494,7 +520,10 @@ public final class Larder implements AutoCloseable {
     return verify(n -> { });
   }
 
-  /** {@link #verify()}, telling {@code progress} how many bytes each step re-hashed (for progress displays). */
+  /**
+   * {@link #verify()}, telling {@code progress} how many bytes each step re-hashed (for progress displays). In a
+   * store opened read-only, what is corrupt or missing is counted and left as it is (never served).
+   */
   public VerifyReport verify(LongConsumer progress) {
     VerifyReport r = scrubber.verify(progress);
     forgetAll();
@@ -511,6 +540,7 @@ public final class Larder implements AutoCloseable {
    * processes (the server runs it with {@code scrub-interval}).
    */
   public Schedule scrubEvery(Duration pass, Consumer<VerifyReport> onPass, Consumer<LarderException> onError) {
+    writable("scrubbing");
     Objects.requireNonNull(pass);
     java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
     Thread t = Thread.ofPlatform().daemon().name("larder-scrub").start(() -> {

@@ -34,7 +34,9 @@ public abstract sealed class LarderException extends RuntimeException {
     /** Any other I/O failure: permissions, a missing directory, a failing disk. */
     IO,
     /** The store was closed. */
-    CLOSED
+    CLOSED,
+    /** A write to a store opened read-only ({@link LarderOptions#readOnly()}). Nothing was changed. */
+    READ_ONLY
   }
 
   private final Kind kind;

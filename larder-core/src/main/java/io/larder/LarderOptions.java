@@ -28,10 +28,14 @@ import java.util.Objects;
  *     without copying ({@link Content#channel()})
  * @param memo an in-process memo of small contents read by key, or {@code null} (default) for none: see
  *     {@link Memo} for exactly what it may serve stale, and for how long
+ * @param readOnly whether the store is only read (default false): the index is opened read-only, nothing
+ *     is created, access times are not recorded, and every write (put, remove, collection, verification that
+ *     would remove, repair) fails with {@link LarderException.Kind#READ_ONLY}. For a store on a read-only
+ *     mount, another user's store, or a process that must not change it. The store must exist
  */
 public record LarderOptions(Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold,
     Duration tmpGrace, boolean trackAccess, Duration defaultTtl, Compression compression, boolean verifyEveryRead,
-    Memo memo) {
+    Memo memo, boolean readOnly) {
 
   /** The default inline threshold, 16 KiB. */
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;
@@ -61,48 +65,54 @@ public record LarderOptions(Durability durability, Algorithm algorithm, InstantS
 
   public static LarderOptions defaults() {
     return new LarderOptions(Durability.PROCESS_SAFE, Algorithm.SHA256, InstantSource.system(),
-        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null, Compression.NONE, true, null);
+        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null, Compression.NONE, true, null, false);
   }
 
   public LarderOptions durability(Durability d) {
-    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
+    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
   }
 
   public LarderOptions algorithm(Algorithm a) {
-    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
+    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
   }
 
   public LarderOptions clock(InstantSource c) {
-    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
+    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
   }
 
   public LarderOptions inlineThreshold(int bytes) {
-    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
+    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
   }
 
   public LarderOptions tmpGrace(Duration grace) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl, compression, verifyEveryRead, memo);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
   }
 
   public LarderOptions trackAccess(boolean track) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl, compression, verifyEveryRead, memo);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl, compression, verifyEveryRead, memo, readOnly);
   }
 
   public LarderOptions defaultTtl(Duration ttl) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl, compression, verifyEveryRead, memo);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl, compression, verifyEveryRead, memo, readOnly);
   }
 
   public LarderOptions compression(Compression c) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, c, verifyEveryRead, memo);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, c, verifyEveryRead, memo, readOnly);
   }
 
   public LarderOptions verifyEveryRead(boolean v) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, v, memo);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, v, memo, readOnly);
   }
 
   /** Reads by key through an in-process memo (see {@link Memo}); {@code null} turns it off. */
   public LarderOptions memo(Memo m) {
     return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression,
-        verifyEveryRead, m);
+        verifyEveryRead, m, readOnly);
+  }
+
+  /** Opens the store read-only (see {@link #readOnly()}). */
+  public LarderOptions readOnly(boolean r) {
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression,
+        verifyEveryRead, memo, r);
   }
 }

@@ -51,7 +51,7 @@ final class LocalStore implements Store {
     this.blobs = blobs;
     this.index = index;
     this.trust = new ReadTrust(blobs);
-    this.accesses = options.trackAccess() ? new AccessRecorder(index, options.clock()) : null;
+    this.accesses = options.trackAccess() && !options.readOnly() ? new AccessRecorder(index, options.clock()) : null;
   }
 
   Path root() {
@@ -374,6 +374,9 @@ final class LocalStore implements Store {
   /** Removes a bad copy: the entries pointing at it first, so no entry ever points at nothing. */
   void quarantine(Integrity d) {
     trust.forget(d);
+    if (options.readOnly()) {
+      return; // never served, but left for a writable process (or verify) to remove
+    }
     try {
       index.removeBlob(d);
     } finally {

@@ -121,7 +121,9 @@ final class Scrubber {
       Optional<InputStream> in = blobs.open(d, 0, Long.MAX_VALUE);
       if (in.isEmpty()) {
         t.missing++;
-        t.entries += local.index().removeBlob(d);
+        if (!local.options().readOnly()) { // read-only: reported, left as it is
+          t.entries += local.index().removeBlob(d);
+        }
         return;
       }
       n = 0;
@@ -145,8 +147,10 @@ final class Scrubber {
     if (!ok) {
       t.corrupt++;
       local.trust().forget(d);
-      t.entries += local.index().removeBlob(d);
-      blobs.delete(d);
+      if (!local.options().readOnly()) { // read-only: reported, left as it is
+        t.entries += local.index().removeBlob(d);
+        blobs.delete(d);
+      }
     }
   }
 }

@@ -42,6 +42,9 @@ abstract class Base implements Callable<Integer> {
       if (options.store != null) {
         storeFlags(options.store).forEach((k, v) -> flags.put(k, new LarderConfig.Setting(v, "--store")));
       }
+      if (options.readOnly) {
+        flags.put(LarderConfig.Key.READ_ONLY, new LarderConfig.Setting("true", "--read-only"));
+      }
       commandFlags().forEach((k, v) -> flags.put(k, new LarderConfig.Setting(v, "--" + k.configName())));
       config = LarderConfig.load(options.storeDir(), System.getenv(), flags);
     }
@@ -86,12 +89,20 @@ abstract class Base implements Callable<Integer> {
   }
 
   Larder open() {
+    return open(java.util.function.UnaryOperator.identity());
+  }
+
+  /** {@link #open()}, with {@code adjust} applied to the options the configuration gives. */
+  Larder open(java.util.function.UnaryOperator<LarderOptions> adjust) {
     LarderConfig c = config();
-    LarderOptions o = c.storeOptions(LarderOptions.defaults());
+    LarderOptions o = adjust.apply(c.storeOptions(LarderOptions.defaults()));
     String bucket = c.value(LarderConfig.Key.S3_BUCKET);
     if (readsStore() && bucket == null && !Files.exists(options.storeDir().resolve("index.db"))) {
       throw new LarderException.StorageFailure(LarderException.Kind.IO, "there is no store at " + options.storeDir()
           + " (no index.db); check --cache or $LARDER_CACHE, or put something first", null);
+    }
+    if (readsStore() && bucket == null && !o.readOnly() && !writable(options.storeDir())) {
+      o = o.readOnly(true); // another user's store, a read-only mount: still readable
     }
     if (bucket == null) {
       return Larder.open(options.storeDir(), o);
@@ -105,6 +116,20 @@ abstract class Base implements Callable<Integer> {
         c.value(LarderConfig.Key.S3_REGION), path, null, null);
     return Larder.open(options.storeDir(), o, new S3Tier(s3, options.storeDir().resolve("tmp")),
         c.tierOptions());
+  }
+
+  /** Whether this process may change the store: its directory and its index (access(2) for this user). */
+  static boolean writable(java.nio.file.Path dir) {
+    return Files.isWritable(dir) && Files.isWritable(dir.resolve("index.db")) && !readOnlyMount(dir);
+  }
+
+  /** Whether {@code dir} is on a file system mounted read-only (access(2) does not say so for root). */
+  static boolean readOnlyMount(java.nio.file.Path dir) {
+    try {
+      return Files.getFileStore(dir).isReadOnly();
+    } catch (java.io.IOException e) {
+      return false;
+    }
   }
 
   @Override

@@ -163,7 +163,7 @@ public final class Main {
         case NOT_FOUND -> MISS;
         case DIGEST_MISMATCH, SIZE_MISMATCH, CORRUPT -> INTEGRITY;
         case INVALID_KEY, INVALID_INTEGRITY, INVALID_ARGUMENT -> USAGE;
-        case INSUFFICIENT_STORAGE, BUSY, IO, CLOSED -> OTHER;
+        case INSUFFICIENT_STORAGE, BUSY, IO, CLOSED, READ_ONLY -> OTHER;
       };
     }
     if (ex instanceof UsageException) {

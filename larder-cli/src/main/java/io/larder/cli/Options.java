@@ -25,6 +25,10 @@ public final class Options {
       description = "Override a setting of larder.toml and LARDER_* variables (repeatable), e.g. --set durability=power-safe.")
   java.util.Map<String, String> settings = new java.util.LinkedHashMap<>();
 
+  @Option(names = "--read-only", scope = ScopeType.INHERIT,
+      description = "Open the store read-only: reads work, every write is refused (the read-only setting).")
+  boolean readOnly;
+
   @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT, description = "Print more, and a stack trace with errors.")
   boolean verbose;
 

@@ -168,11 +168,12 @@ final class ServeCommand extends Base {
           }
         }));
       }
-      Larder.Schedule gc = store.collectEvery(c.gcInterval(), c.gcOptions(), r -> {
+      boolean readOnly = store.options().readOnly(); // nothing is collected or scrubbed away then
+      Larder.Schedule gc = readOnly ? () -> { } : store.collectEvery(c.gcInterval(), c.gcOptions(), r -> {
         server.collected(r);
         System.err.println(collectedLine(r));
       }, e -> System.err.println("larder: collection failed: " + e.getMessage()));
-      Larder.Schedule scrub = scrub(store, c.scrubInterval());
+      Larder.Schedule scrub = readOnly ? () -> { } : scrub(store, c.scrubInterval());
       try {
         String u = server.url();
         out.println(new Main.Version().getVersion()[0] + " serving " + store.root()
@@ -184,7 +185,8 @@ final class ServeCommand extends Base {
               : "through (acknowledged once in S3)"));
         }
         long max = c.gcOptions().maxSize();
-        out.println("  Store:     " + (max > 0 ? "max-size " + humanSize(max) + " on disk (evicting as content arrives), collected every " + c.gcInterval().toString().substring(2).toLowerCase(java.util.Locale.ROOT)
+        out.println("  Store:     " + (readOnly ? "read-only (every write refused with 403)"
+            : max > 0 ? "max-size " + humanSize(max) + " on disk (evicting as content arrives), collected every " + c.gcInterval().toString().substring(2).toLowerCase(java.util.Locale.ROOT)
             : "no max-size (set one: --max-size 50G)") + "; uploads up to " + humanSize(c.maxBlobSize())
             + "; credentials: " + (auth != null ? "required (" + auth + ")" : "none (anyone who can reach " + c.bind()
             + " may read and write)"));

@@ -8,11 +8,16 @@ import picocli.CommandLine.Command;
     description = {"Re-hash every blob; remove corrupt ones and the entries pointing at them.",
         "Exits 3 if anything was corrupt or missing, 0 if the store was healthy."},
     footerHeading = "%nExamples:%n", footer = {"  larder verify --json",
+        "  larder verify --dry-run     (report only; also what a read-only store gets)",
         "  larder verify --repair      (a damaged index: stop every user of the store first)"})
 final class VerifyCommand extends Base {
   @picocli.CommandLine.Option(names = "--repair", description = "The index is damaged: set it aside (index.damaged-TIME/),"
       + " make a new one from every entry that can still be read and verified. Stop every user of the store first.")
   boolean repair;
+
+  @picocli.CommandLine.Option(names = "--dry-run", description = "Report what is corrupt or missing, change nothing"
+      + " (the store is opened read-only; so is a store this user cannot write).")
+  boolean dryRun;
 
   @Override
   boolean readsStore() {
@@ -25,15 +30,18 @@ final class VerifyCommand extends Base {
       return repair();
     }
     VerifyReport r;
-    try (Larder cache = open(); Progress progress = new Progress("verify", cache.stats().bytes(), options)) {
+    boolean readOnly;
+    try (Larder cache = dryRun ? open(o -> o.readOnly(true)) : open(); Progress progress = new Progress("verify", cache.stats().bytes(), options)) {
       r = cache.verify(progress::advance);
+      readOnly = cache.options().readOnly();
     }
     if (options.json) {
       printJson(io.larder.config.JsonShapes.verifyReport(r));
     } else {
       out.printf("checked    %d blobs, %s%n", r.blobsChecked(), humanSize(r.bytesChecked()));
-      out.printf("corrupt    %d removed%n", r.corruptRemoved());
-      out.printf("missing    %d forgotten%n", r.missingRemoved());
+      String kept = " (read-only: left as they are)";
+      out.printf("corrupt    %d %s%n", r.corruptRemoved(), readOnly ? "found" + kept : "removed");
+      out.printf("missing    %d %s%n", r.missingRemoved(), readOnly ? "found" + kept : "forgotten");
       out.printf("entries    %d removed%n", r.entriesRemoved());
     }
     return r.clean() ? Main.OK : Main.INTEGRITY;

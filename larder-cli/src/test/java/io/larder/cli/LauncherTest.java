@@ -396,6 +396,62 @@ class LauncherTest {
     }
   }
 
+  /**
+   * A store this user cannot write (root: a read-only bind mount of it; others: mode 555) is still read —
+   * get, info, ls, stats, verify (reporting only) — and a write fails with a clear message; --read-only does
+   * the same to a writable store.
+   */
+  @Test
+  void aStoreThatCannotBeWrittenIsStillReadAndReadOnlyRefusesWrites() throws Exception {
+    Path store = dir.resolve("store");
+    byte[] big = new byte[200_000];
+    new java.util.Random(7).nextBytes(big);
+    Files.write(dir.resolve("big"), big);
+    assertThat(larder("small".getBytes(), "put", "k", "-").code()).isZero();
+    assertThat(larder(null, "put", "big", dir.resolve("big").toString()).code()).isZero();
+
+    Result refused = larder("x".getBytes(), "--read-only", "put", "k2", "-");
+    assertThat(refused.code()).isEqualTo(4);
+    assertThat(refused.stderr()).contains("refused", "read-only").doesNotContain("\tat ");
+    assertThat(larder(null, "--read-only", "rm", "--yes", "k").code()).isEqualTo(4);
+    assertThat(larder(null, "--read-only", "get", "k").out()).isEqualTo("small");
+
+    Path view = dir.resolve("view");
+    Files.createDirectories(view);
+    boolean root = "root".equals(System.getProperty("user.name"));
+    if (root) {
+      Process bind = new ProcessBuilder("sh", "-c", "mount --bind " + store + " " + view + " && mount -o remount,ro,bind "
+          + view).redirectErrorStream(true).start();
+      org.junit.jupiter.api.Assumptions.assumeTrue(bind.waitFor(20, TimeUnit.SECONDS) && bind.exitValue() == 0,
+          "cannot bind-mount read-only here");
+    } else {
+      view = store;
+      view.toFile().setWritable(false, false);
+    }
+    try {
+      assertThat(larderAt(view, null, "get", "k").out()).isEqualTo("small");
+      Result out = larderAt(view, null, "get", "big", "-o", dir.resolve("big.out").toString());
+      assertThat(out.code()).as(out.stderr()).isZero();
+      assertThat(Files.readAllBytes(dir.resolve("big.out"))).isEqualTo(big);
+      assertThat(larderAt(view, null, "info", "k").out()).contains("size");
+      assertThat(larderAt(view, null, "ls").out()).isEqualTo("big\nk\n");
+      assertThat(larderAt(view, null, "stats").out()).contains("entries    2");
+      Result verify = larderAt(view, null, "verify");
+      assertThat(verify.code()).as(verify.stderr()).isZero();
+      assertThat(verify.out()).contains("checked    2 blobs");
+      Result put = larderAt(view, "x".getBytes(), "put", "k2", "-");
+      assertThat(put.code()).isEqualTo(4);
+      assertThat(put.stderr()).startsWith("larder: ").doesNotContain("\tat ");
+    } finally {
+      if (root) {
+        new ProcessBuilder("umount", view.toString()).start().waitFor(20, TimeUnit.SECONDS);
+      } else {
+        view.toFile().setWritable(true, false);
+      }
+    }
+    assertThat(larder(null, "verify", "--dry-run").out()).contains("corrupt    0 found (read-only");
+  }
+
   @Test
   void launchersStartedTogetherWhenSourcesChangedBuildOnceAndAllRun() throws Exception {
     Path launcher = Path.of(System.getProperty("larder.launcher"));

@@ -64,8 +64,10 @@ public final class FileBlobStore implements BlobStore {
     this.fsync = durability == Durability.POWER_SAFE;
     this.ops = ops;
     try {
-      ops.createDirectories(content);
-      ops.createDirectories(tmp);
+      if (!Files.isDirectory(content) || !Files.isDirectory(tmp)) { // a read-only store has them, and may not make them
+        ops.createDirectories(content);
+        ops.createDirectories(tmp);
+      }
     } catch (IOException e) {
       throw Errors.io("creating the store directories under " + root, e);
     }

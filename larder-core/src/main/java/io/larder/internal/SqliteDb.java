@@ -3,6 +3,7 @@ package io.larder.internal;
 import io.larder.Durability;
 import io.larder.LarderException;
 import io.larder.LarderException.Kind;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -82,6 +83,7 @@ final class SqliteDb implements AutoCloseable {
   private final SpaceReserve reserve;
   private volatile boolean closed;
   private final WalHeader walHeader;
+  private final boolean readOnly;
   private final java.util.concurrent.ScheduledFuture<?> snapshotSweep;
 
   /** Ends the read transactions of readers left idle (see {@link #read}); one daemon thread for every index. */
@@ -92,14 +94,46 @@ final class SqliteDb implements AutoCloseable {
 
   /** {@code schema} runs in the first transaction of every writer connection (it makes or checks the tables). */
   SqliteDb(Path file, Durability durability, Work<Void> schema) {
+    this(file, durability, schema, false);
+  }
+
+  /** With {@code readOnly}, connections are opened read-only and every write fails with {@code READ_ONLY}. */
+  SqliteDb(Path file, Durability durability, Work<Void> schema, boolean readOnly) {
+    this.readOnly = readOnly;
     this.file = file;
-    this.url = "jdbc:sqlite:" + file.toAbsolutePath();
+    this.url = readOnly && immutableNow(file) ? "jdbc:sqlite:file:" + file.toAbsolutePath() + "?immutable=1"
+        : "jdbc:sqlite:" + file.toAbsolutePath();
     this.durability = durability;
     this.schema = schema;
     this.reserve = new SpaceReserve(file.resolveSibling("index.reserve"), 1 << 20);
     this.walHeader = new WalHeader(Path.of(file + "-shm"));
     this.snapshotSweep = SWEEPER.scheduleWithFixedDelay(this::endIdleSnapshots, IDLE_SNAPSHOT_NANOS,
         IDLE_SNAPSHOT_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Whether a read-only index must be opened as immutable: SQLite reads a database in WAL mode through its
+   * {@code -shm} file, which it cannot create in a directory this process may not write (a read-only mount,
+   * another user's store). When no {@code -wal} file holds anything, nobody is writing and the database file
+   * is all there is: it is then opened as immutable (no locks, no shared memory). Otherwise a writer is at
+   * work, its {@code -shm} is there, and SQLite reads through it read-only.
+   */
+  private static boolean immutableNow(Path file) {
+    Path dir = file.toAbsolutePath().getParent();
+    boolean canCreate;
+    try {
+      canCreate = Files.isWritable(dir) && !Files.getFileStore(dir).isReadOnly();
+    } catch (java.io.IOException e) {
+      canCreate = false;
+    }
+    if (canCreate) {
+      return false;
+    }
+    try {
+      return Files.size(Path.of(file + "-wal")) == 0;
+    } catch (java.io.IOException e) {
+      return true; // no -wal file
+    }
   }
 
   /** The WAL-index header of this database (to tell cheaply that nothing was committed since). */
@@ -127,6 +161,10 @@ final class SqliteDb implements AutoCloseable {
     if (writer != null) {
       return writer;
     }
+    if (readOnly) {
+      throw new LarderException.StorageFailure(Kind.READ_ONLY, "the index " + file + " is open read-only"
+          + " (--read-only, or a store this process cannot write): nothing can be changed", null);
+    }
     try {
       writer = new Statements(connect(true));
       retrying(() -> transaction(schema));
@@ -152,6 +190,10 @@ final class SqliteDb implements AutoCloseable {
         ? SQLiteConfig.SynchronousMode.FULL : SQLiteConfig.SynchronousMode.NORMAL);
     if (!forWriting) {
       config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(256L << 20));
+    }
+    if (readOnly) {
+      config.setReadOnly(true);
+      return retrying(() -> config.createConnection(url)); // its journal mode is whatever the writers set
     }
     Connection c = retrying(() -> config.createConnection(url));
     try (Statement s = c.createStatement()) {
@@ -197,6 +239,9 @@ final class SqliteDb implements AutoCloseable {
 
   /** A write succeeded: the space reserve is made again if it was given up (a volatile read otherwise). */
   void wrote() {
+    if (readOnly) {
+      return;
+    }
     reserve.restore();
   }
 

@@ -40,7 +40,12 @@ public final class SqliteIndex implements Index {
   private final SqliteEviction eviction;
 
   public SqliteIndex(Path dbFile, Durability durability) {
-    this.db = new SqliteDb(dbFile, durability, this::initSchema);
+    this(dbFile, durability, false);
+  }
+
+  /** With {@code readOnly}, the index is only read: see {@link io.larder.LarderOptions#readOnly()}. */
+  public SqliteIndex(Path dbFile, Durability durability, boolean readOnly) {
+    this.db = new SqliteDb(dbFile, durability, this::initSchema, readOnly);
     this.hot = new HotHits(db);
     this.eviction = new SqliteEviction(db);
     // Commands that only read (info, get, ls) never open the writer: one connection fewer at start-up.
@@ -51,6 +56,11 @@ public final class SqliteIndex implements Index {
     });
     if (version > FORMAT_VERSION) {
       throw newerFormat(version);
+    }
+    if (version < FORMAT_VERSION && readOnly) {
+      close();
+      throw new LarderException.StorageFailure(Kind.READ_ONLY, "the index " + dbFile + " has format " + version
+          + " and must be upgraded to " + FORMAT_VERSION + " before it can be read; open it once writable", null);
     }
     if (version < FORMAT_VERSION) {
       db.openWriter();

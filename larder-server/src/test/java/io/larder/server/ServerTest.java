@@ -225,6 +225,29 @@ class ServerTest {
     assertThat(send("DELETE", "/status", null).statusCode()).isEqualTo(405);
   }
 
+  /** A read-only store (larder serve --read-only): reads hit, every write is 403 on HTTP and nothing changes. */
+  @Test
+  void aReadOnlyStoreServesReadsAndRefusesWritesWith403() throws Exception {
+    byte[] blob = random(1000, 5);
+    store.put("http:/ro/k", blob);
+    store.put("bazel:cas:" + sha256(blob), blob);
+    server.close();
+    store.close();
+    store = Larder.open(dir.resolve("store"), io.larder.LarderOptions.defaults().readOnly(true));
+    server = LarderServer.start(store, ServerOptions.defaults().port(0)
+        .accessLog(new java.io.PrintStream(log, true, StandardCharsets.UTF_8)), GcOptions.defaults().maxSize(1 << 20));
+    assertThat(send("GET", "/ro/k", null).body()).isEqualTo(blob);
+    assertThat(send("GET", "/cas/" + sha256(blob), null).statusCode()).isEqualTo(200);
+    HttpResponse<byte[]> put = send("PUT", "/ro/new", blob);
+    assertThat(put.statusCode()).isEqualTo(403);
+    assertThat(new String(put.body(), StandardCharsets.UTF_8)).contains("read-only");
+    assertThat(send("PUT", "/cas/" + sha256(random(10, 6)), random(10, 6)).statusCode()).isEqualTo(403);
+    assertThat(send("DELETE", "/ro/k", null).statusCode()).isEqualTo(403);
+    assertThat(send("PUT", "/v1/cache/123", blob).statusCode()).isEqualTo(403);
+    assertThat(send("GET", "/ro/k", null).body()).isEqualTo(blob);
+    assertThat(store.list("").count()).isEqualTo(2);
+  }
+
   /** A request is recorded once its response is out: a large GET that the client has not read yet is not. */
   @Test
   void aResponseIsRecordedWhenItsLastByteIsSent() throws Exception {

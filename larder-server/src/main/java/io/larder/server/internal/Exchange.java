@@ -140,6 +140,7 @@ final class Exchange {
       case DIGEST_MISMATCH, SIZE_MISMATCH, INVALID_KEY, INVALID_INTEGRITY, INVALID_ARGUMENT -> HttpResponseStatus.BAD_REQUEST;
       case INSUFFICIENT_STORAGE -> HttpResponseStatus.INSUFFICIENT_STORAGE;
       case BUSY, CLOSED -> HttpResponseStatus.SERVICE_UNAVAILABLE;
+      case READ_ONLY -> HttpResponseStatus.FORBIDDEN;
       case IO -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
     };
     context.failed(e);

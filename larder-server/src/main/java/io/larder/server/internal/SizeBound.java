@@ -52,7 +52,8 @@ public final class SizeBound {
   public SizeBound(Larder store, GcOptions gc, Consumer<GcReport> onCollected) {
     this.store = store;
     this.gc = gc;
-    this.max = gc.maxSize() > 0 && gc.maxSize() < Long.MAX_VALUE ? gc.maxSize() : -1;
+    // a read-only store takes no uploads and evicts nothing: no bound to keep
+    this.max = gc.maxSize() > 0 && gc.maxSize() < Long.MAX_VALUE && !store.options().readOnly() ? gc.maxSize() : -1;
     this.onCollected = onCollected;
     this.thread = max < 0 ? null : Executors.newSingleThreadExecutor(
         r -> Thread.ofPlatform().daemon().name("larder-size-bound").unstarted(r));

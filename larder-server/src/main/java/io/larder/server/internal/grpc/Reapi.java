@@ -78,6 +78,7 @@ final class Reapi {
       case DIGEST_MISMATCH, SIZE_MISMATCH, INVALID_KEY, INVALID_INTEGRITY, INVALID_ARGUMENT -> Status.INVALID_ARGUMENT;
       case INSUFFICIENT_STORAGE -> Status.RESOURCE_EXHAUSTED;
       case BUSY, CLOSED -> Status.UNAVAILABLE;
+      case READ_ONLY -> Status.PERMISSION_DENIED;
       case IO -> Status.INTERNAL;
     };
     return s.withDescription(e.getMessage());
