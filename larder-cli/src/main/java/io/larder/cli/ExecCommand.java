@@ -112,7 +112,11 @@ final class ExecCommand extends Base {
         try {
           OutputTree.restore(store, work, recorded.get().get("outputs"));
           replay(store, recorded.get());
-          if (!options.quiet) {
+          if (options.json) { // stdout is the command's: the report is one JSON line on stderr
+            System.err.println(Jsons.MAPPER.writeValueAsString(Jsons.MAPPER.createObjectNode().put("hit", true)
+                .put("key", k.key()).put("name", name).put("outputs", recorded.get().get("outputs").size())
+                .put("exitCode", recorded.get().get("exitCode").asInt())));
+          } else if (!options.quiet) {
             System.err.println("larder: hit " + k.key().substring(0, 12) + " (" + name + "): restored "
                 + recorded.get().get("outputs").size() + " outputs");
           }
@@ -260,7 +264,10 @@ final class ExecCommand extends Base {
     System.err.flush();
   }
 
-  private int dryRun(ExecCache store, BuildKey.Result k, Optional<JsonNode> recorded) throws IOException {
+  private int dryRun(ExecCache store, BuildKey.Result k, Optional<JsonNode> recorded) throws Exception {
+    if (options.json) {
+      return dryRunJson(store, k, recorded);
+    }
     if (recorded.isPresent()) {
       out.println("hit " + k.key() + " (" + name + ")");
       return Main.OK;
@@ -271,20 +278,45 @@ final class ExecCommand extends Base {
       out.println("  no earlier run of '" + name + "' is recorded");
       return Main.MISS;
     }
+    for (String[] c : changes(last.get(), k)) {
+      out.println(String.format("  %-9s%s", c[0], c[1]));
+    }
+    return Main.MISS; // a miss, as for get: 1
+  }
+
+  /** What changed between the last recorded run's inputs and these: {added|changed|removed, "kind name"}. */
+  private static List<String[]> changes(JsonNode last, BuildKey.Result k) {
     Map<String, String> before = new TreeMap<>();
-    last.get().get("inputs").forEach(i -> before.put(i.get("kind").asText() + " " + i.get("name").asText(), i.get("sha256").asText()));
+    last.get("inputs").forEach(i -> before.put(i.get("kind").asText() + " " + i.get("name").asText(), i.get("sha256").asText()));
     Map<String, String> now = new TreeMap<>();
     k.inputs().forEach(i -> now.put(i.kind() + " " + i.name(), i.sha256()));
+    List<String[]> changes = new ArrayList<>();
     now.forEach((n, d) -> {
       String was = before.get(n);
-      if (was == null) {
-        out.println("  added    " + n);
-      } else if (!was.equals(d)) {
-        out.println("  changed  " + n);
+      if (was == null || !was.equals(d)) {
+        changes.add(new String[] {was == null ? "added" : "changed", n});
       }
     });
-    before.keySet().stream().filter(n -> !now.containsKey(n)).forEach(n -> out.println("  removed  " + n));
-    return Main.MISS; // a miss, as for get: 1
+    before.keySet().stream().filter(n -> !now.containsKey(n)).forEach(n -> changes.add(new String[] {"removed", n}));
+    return changes;
+  }
+
+  /** {@link #dryRun} as one JSON object: hit, key, name, and on a miss what changed since the last run. */
+  private int dryRunJson(ExecCache store, BuildKey.Result k, Optional<JsonNode> recorded) throws Exception {
+    com.fasterxml.jackson.databind.node.ObjectNode o = Jsons.MAPPER.createObjectNode()
+        .put("hit", recorded.isPresent()).put("key", k.key()).put("name", name);
+    if (recorded.isEmpty()) {
+      Optional<JsonNode> last = readJson(store, "exec-last:" + name);
+      o.put("earlierRun", last.isPresent());
+      com.fasterxml.jackson.databind.node.ArrayNode changes = o.putArray("changes");
+      if (last.isPresent()) {
+        for (String[] c : changes(last.get(), k)) {
+          changes.addObject().put("change", c[0]).put("input", c[1]);
+        }
+      }
+    }
+    printJson(o);
+    return recorded.isPresent() ? Main.OK : Main.MISS;
   }
 
   private static Optional<JsonNode> readJson(ExecCache store, String key) throws IOException {

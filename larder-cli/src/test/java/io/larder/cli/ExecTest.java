@@ -104,14 +104,31 @@ class ExecTest {
     // a changed input is a miss, and --dry-run says which
     Files.writeString(work.resolve("src/main.c"), "int main(void) { return 1; }\n");
     Run dry = exec("0", "--dry-run");
-    assertThat(dry.out()).startsWith("miss ").contains("changed  file src/main.c");
+    assertThat(dry.out()).startsWith("miss ").contains("  changed  file src/main.c\n");
     assertThat(dry.code()).as("a miss is 1").isEqualTo(1);
+    Run dryJson = exec("0", "--dry-run", "--json");
+    assertThat(dryJson.code()).isEqualTo(1);
+    var miss = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dryJson.out());
+    assertThat(dryJson.out()).endsWith("}\n");
+    assertThat(miss.get("hit").asBoolean()).isFalse();
+    assertThat(miss.get("name").asText()).isEqualTo("build");
+    assertThat(miss.get("earlierRun").asBoolean()).isTrue();
+    assertThat(miss.get("changes").toString()).isEqualTo("[{\"change\":\"changed\",\"input\":\"file src/main.c\"}]");
     assertThat(runCount()).isEqualTo(1);
     exec("0");
     assertThat(runCount()).isEqualTo(2);
     Run hit = exec("0", "--dry-run");
     assertThat(hit.out()).startsWith("hit ");
     assertThat(hit.code()).isZero();
+    assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(exec("0", "--dry-run", "--json").out())
+        .get("hit").asBoolean()).isTrue();
+    deleteTree(work.resolve("out"));
+    Run replayed = exec("0", "--json");
+    assertThat(replayed.out()).as("stdout stays the command's").isEqualTo("built on stdout\n");
+    var report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(replayed.err().lines()
+        .filter(l -> l.startsWith("{")).findFirst().orElseThrow());
+    assertThat(report.get("hit").asBoolean()).isTrue();
+    assertThat(report.get("exitCode").asInt()).isZero();
   }
 
   /** Runs {@code larder exec … -- COMMAND} in {@code work} through a shell, stdout and stderr into one pipe. */

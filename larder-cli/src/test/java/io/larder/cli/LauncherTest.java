@@ -505,7 +505,57 @@ class LauncherTest {
     assertThat(bash.code()).isZero();
     assertThat(bash.out()).contains("complete -F").contains("verify");
     assertThat(larder(null, "completion", "zsh").out()).startsWith("autoload -U +X compinit");
-    assertThat(larder(null, "completion", "fish").code()).isEqualTo(2);
+    assertThat(larder(null, "completion", "tcsh").code()).isEqualTo(2);
+  }
+
+  /** Runs {@code script} in {@code shell} with the launcher's directory first on the PATH; returns stdout. */
+  String inShell(String shell, String script) throws Exception {
+    Path launcher = Path.of(System.getProperty("larder.launcher"));
+    ProcessBuilder pb = new ProcessBuilder(shell, "-c", script).redirectErrorStream(true);
+    pb.environment().put("PATH", launcher.getParent() + ":" + System.getenv("PATH"));
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isZero();
+    return out;
+  }
+
+  @Test
+  void bashCompletesKeysOfTheStoreNamedOnTheLineEvenWithColons() throws Exception {
+    for (String k : List.of("build:lib:1", "build:lib:2", "other")) {
+      assertThat(larder("x".getBytes(), "put", k, "-").code()).isZero();
+    }
+    Path script = dir.resolve("larder.bash");
+    Files.writeString(script, larder(null, "completion", "bash").out());
+    String store = dir.resolve("store").toString();
+    // what bash hands a completion function for `larder --cache STORE get build:li<TAB>` (':' breaks words)
+    String line = "larder --cache " + store + " get build:li";
+    String out = inShell("bash", "source " + script + "; COMP_WORDBREAKS=$' \\t\\n:'; COMP_LINE='" + line
+        + "'; COMP_POINT=${#COMP_LINE}; COMP_WORDS=(larder --cache " + store + " get build : li); COMP_CWORD=6;"
+        + " _larder_complete; printf '%s\\n' \"${COMPREPLY[@]}\"");
+    assertThat(out.lines()).containsExactly("lib:1", "lib:2");
+    String plain = inShell("bash", "source " + script + "; COMP_LINE='larder --cache " + store + " info o';"
+        + " COMP_POINT=${#COMP_LINE}; COMP_WORDS=(larder --cache " + store + " info o); COMP_CWORD=4;"
+        + " _larder_complete; printf '%s\\n' \"${COMPREPLY[@]}\"");
+    assertThat(plain.lines()).containsExactly("other");
+    String commands = inShell("bash", "source " + script + "; COMP_LINE='larder ver'; COMP_POINT=10;"
+        + " COMP_WORDS=(larder ver); COMP_CWORD=1; _larder_complete; printf '%s\\n' \"${COMPREPLY[@]}\"");
+    assertThat(commands.lines()).contains("verify");
+  }
+
+  @Test
+  void fishCompletesCommandsOptionsAndKeys() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/fish")), "fish is installed by .ci/run");
+    for (String k : List.of("build:lib:1", "other")) {
+      assertThat(larder("x".getBytes(), "put", k, "-").code()).isZero();
+    }
+    Path script = dir.resolve("larder.fish");
+    Files.writeString(script, larder(null, "completion", "fish").out());
+    String store = dir.resolve("store").toString();
+    assertThat(inShell("/usr/bin/fish", "source " + script + "; complete -C 'larder ver'")).contains("verify");
+    assertThat(inShell("/usr/bin/fish", "source " + script + "; complete -C 'larder gc --max-'")).contains("--max-size");
+    assertThat(inShell("/usr/bin/fish", "source " + script + "; complete -C 'larder --cache " + store + " get bu'").lines())
+        .anyMatch(l -> l.startsWith("build:lib:1"));
   }
 
   @Test

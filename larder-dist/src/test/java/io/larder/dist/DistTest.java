@@ -168,6 +168,7 @@ class DistTest {
     assertThat(Files.readString(home.resolve("man/man1/larder.1"))).startsWith(".TH LARDER 1").contains(".SS \"larder serve\"");
     assertThat(Files.readString(home.resolve("completion/larder.bash"))).contains("complete -F");
     assertThat(home.resolve("completion/_larder")).isRegularFile();
+    assertThat(Files.readString(home.resolve("completion/larder.fish"))).contains("complete -c larder");
     assertThat(home.resolve("systemd/larder.service")).isRegularFile();
     assertThat(Files.readString(home.resolve("LICENSE"))).contains("Apache License");
     assertThat(home.resolve("NOTICE")).isRegularFile();
