@@ -108,6 +108,9 @@ final class ServeCommand extends Base {
     lines.add("  Nx:        NX_SELF_HOSTED_REMOTE_CACHE_SERVER=" + u
         + (auth ? " NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN=<token>" : ""));
     lines.add("  sccache:   SCCACHE_WEBDAV_ENDPOINT=" + u + "/sccache" + (auth ? " SCCACHE_WEBDAV_TOKEN=<token>" : ""));
+    lines.add("  Rush:      common/config/rush/build-cache.json  \"cacheProvider\": \"http\", \"httpConfiguration\": { \"url\": \""
+        + u + "/rush/\", \"isCacheWriteAllowed\": true" + (auth ? ", \"tokenHandler\": <a script printing Bearer <token>>" : "")
+        + " }");
     return lines;
   }
 

@@ -320,6 +320,81 @@ class BuildToolsTest {
     assertThat(server.stderr()).containsPattern("PUT turborepo turbo:team_a:\\S+ - 403 .* token#2 ");
   }
 
+  /**
+   * Rush (npm @microsoft/rush, its built-in HTTP build cache) with {@code httpConfiguration.url} the server's
+   * {@code /rush/} and the credential a whole Authorization header ({@code RUSH_BUILD_CACHE_CREDENTIAL}): the
+   * build stores its outputs; with Rush's local cache and the outputs gone it is "restored from the build
+   * cache". With a read-only token and {@code RUSH_BUILD_CACHE_WRITE_ALLOWED=0} (Rush turns a refused upload
+   * into a warning, and a warning fails {@code rush build}) reads still hit and a changed project builds.
+   */
+  @Test
+  void rushRestoresFromTheHttpBuildCacheAndReadsWithAReadOnlyToken() throws Exception {
+    Path rush = npmClient("rush");
+    Assumptions.assumeTrue(rush != null, "rush is installed by .ci/run (npm @microsoft/rush, LARDER_CI_NPM)");
+    withTokens();
+    Path ws = Files.createDirectories(dir.resolve("rush-ws"));
+    Map<String, String> env = new HashMap<>(Map.of("HOME", Files.createDirectories(dir.resolve("rush-home")).toString(),
+        "RUSH_BUILD_CACHE_CREDENTIAL", "Bearer " + RW_TOKEN, "NO_COLOR", "1"));
+    List<String> git = List.of("git", "-c", "user.email=ci@example.com", "-c", "user.name=ci");
+    assertThat(run(ws, env, List.of("git", "init", "-q")).code()).isZero();
+    Run init = run(ws, env, List.of(rush.toString(), "init"));
+    assertThat(init.code()).as(init.output()).isZero();
+    String rushJson = Files.readString(ws.resolve("rush.json"))
+        .replaceFirst("\"nodeSupportedVersionRange\": \"[^\"]*\"", "\"nodeSupportedVersionRange\": \">=18\"");
+    rushJson = rushJson.substring(0, rushJson.indexOf("\"projects\": ["))
+        + "\"projects\": [{\"packageName\": \"app\", \"projectFolder\": \"app\"}]\n}\n";
+    Files.writeString(ws.resolve("rush.json"), rushJson);
+    Files.writeString(ws.resolve("common/config/rush/build-cache.json"), """
+        {"buildCacheEnabled": true, "cacheProvider": "http",
+         "httpConfiguration": {"url": "%s/rush/", "uploadMethod": "PUT", "isCacheWriteAllowed": true}}
+        """.formatted(server.url));
+    Files.createDirectories(ws.resolve("app/config"));
+    Files.writeString(ws.resolve("app/package.json"), """
+        {"name": "app", "version": "1.0.0", "private": true,
+         "scripts": {"build": "mkdir -p out && tr a-z A-Z < in.txt > out/upper.txt"}}
+        """);
+    Files.writeString(ws.resolve("app/config/rush-project.json"),
+        "{\"operationSettings\": [{\"operationName\": \"build\", \"outputFolderNames\": [\"out\"]}]}\n");
+    Files.writeString(ws.resolve("app/.gitignore"), "out/\n");
+    Files.writeString(ws.resolve("app/in.txt"), "hello rush\n");
+    Run update = run(ws, env, List.of(rush.toString(), "update"));
+    assertThat(update.code()).as(update.output()).isZero();
+    assertThat(run(ws, env, concat(git, "add", "-A")).code()).isZero();
+    assertThat(run(ws, env, concat(git, "commit", "-qm", "init")).code()).isZero();
+
+    List<String> build = List.of(rush.toString(), "build");
+    Run first = run(ws, env, build);
+    assertThat(first.code()).as(first.output()).isZero();
+    assertThat(server.stderr()).containsPattern("PUT rush http:/rush/\\S+ - 200 .* token#1 ");
+    deleteTree(ws.resolve("common/temp/build-cache"));
+    deleteTree(ws.resolve("app/out"));
+    Run second = run(ws, env, build);
+    assertThat(second.code()).as(second.output()).isZero();
+    assertThat(second.output()).as(second.output()).contains("restored from the build cache");
+    assertThat(Files.readString(ws.resolve("app/out/upper.txt"))).isEqualTo("HELLO RUSH\n");
+
+    env.put("RUSH_BUILD_CACHE_CREDENTIAL", "Bearer " + RO_TOKEN);
+    env.put("RUSH_BUILD_CACHE_WRITE_ALLOWED", "0");
+    deleteTree(ws.resolve("common/temp/build-cache"));
+    deleteTree(ws.resolve("app/out"));
+    Run readOnlyHit = run(ws, env, build);
+    assertThat(readOnlyHit.code()).as(readOnlyHit.output()).isZero();
+    assertThat(readOnlyHit.output()).as(readOnlyHit.output()).contains("restored from the build cache");
+    Files.writeString(ws.resolve("app/in.txt"), "changed\n");
+    assertThat(run(ws, env, concat(git, "commit", "-qam", "change")).code()).isZero();
+    Run readOnlyMiss = run(ws, env, build);
+    assertThat(readOnlyMiss.code()).as(readOnlyMiss.output()).isZero();
+    assertThat(Files.readString(ws.resolve("app/out/upper.txt"))).isEqualTo("CHANGED\n");
+    assertThat(server.stderr()).containsPattern("GET rush http:/rush/\\S+ hit 200 .* token#2 ")
+        .doesNotContainPattern("PUT rush \\S+ - 200 .* token#2 ");
+  }
+
+  static List<String> concat(List<String> head, String... tail) {
+    List<String> all = new ArrayList<>(head);
+    all.addAll(List.of(tail));
+    return all;
+  }
+
   /** The sccache with its WebDAV backend that .ci/install-sccache puts under LARDER_CI_SCCACHE, or null. */
   static Path sccache() {
     String prefix = System.getenv("LARDER_CI_SCCACHE");

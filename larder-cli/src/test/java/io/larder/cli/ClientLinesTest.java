@@ -14,6 +14,7 @@ class ClientLinesTest {
         .contains("--remote_cache=grpc://127.0.0.1:8080 ")
         .contains("TURBO_TOKEN=any").contains("CCACHE_REMOTE_STORAGE=\"http://127.0.0.1:8080/ccache|layout=subdirs\"")
         .contains("remote<HttpBuildCache> { url = uri(\"http://127.0.0.1:8080/gradle/\"); isAllowInsecureProtocol = true; isPush = true }")
+        .contains("\"url\": \"http://127.0.0.1:8080/rush/\", \"isCacheWriteAllowed\": true }")
         .doesNotContain("<token>", "<user>", "credentials {");
   }
 

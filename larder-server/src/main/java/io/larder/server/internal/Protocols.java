@@ -91,6 +91,8 @@ final class Protocols {
             Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
         new Protocol("maven", under("/maven/"), READS_AND_DELETE, PUT_OR_POST, false,
             Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
+        new Protocol("rush", under("/rush/"), READS_AND_DELETE, PUT_OR_POST, false,
+            Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey),
         new Protocol("kv", Protocols::kv, READS_AND_DELETE, PUT_OR_POST, false,
             Protocol.Reads.EVENT_LOOP_UNLESS_TIERED, byKey));
   }
