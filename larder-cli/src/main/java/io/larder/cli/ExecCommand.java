@@ -163,7 +163,7 @@ final class ExecCommand extends Base {
       m.put("exitCode", code);
       m.put("durationMillis", millis);
       m.put("host", java.net.InetAddress.getLocalHost().getHostName());
-      m.put("time", java.time.Instant.now().toString());
+      m.put("time", io.larder.config.JsonShapes.time(java.time.Instant.now()));
       m.put("key", k.key());
       ArrayNode inputs = m.putArray("inputs");
       for (BuildKey.Input i : k.inputs()) {

@@ -31,9 +31,9 @@ final class InfoCommand extends Base {
     out.printf("key        %s%n", e.key());
     out.printf("integrity  %s%n", e.integrity());
     out.printf("size       %s (%d bytes)%n", humanSize(e.size()), e.size());
-    out.printf("created    %s%n", e.created());
-    out.printf("accessed   %s%n", e.accessed());
-    out.printf("expires    %s%n", e.expires() == null ? "never" : e.expires());
+    out.printf("created    %s%n", io.larder.config.JsonShapes.time(e.created()));
+    out.printf("accessed   %s%n", io.larder.config.JsonShapes.time(e.accessed()));
+    out.printf("expires    %s%n", e.expires() == null ? "never" : io.larder.config.JsonShapes.time(e.expires()));
     if (e.metadata() != null) {
       out.printf("metadata   %s%n", e.metadata());
     }

@@ -48,7 +48,7 @@ final class LsCommand extends Base {
       while (it.hasNext()) {
         Entry e = it.next();
         if (longFormat) {
-          out.printf("%10s  %-20s  %s  %s%n", humanSize(e.size()), e.created().truncatedTo(java.time.temporal.ChronoUnit.SECONDS),
+          out.printf("%10s  %-24s  %s  %s%n", humanSize(e.size()), io.larder.config.JsonShapes.time(e.created()),
               e.integrity().strongest().sri(), e.key());
         } else {
           out.println(e.key());

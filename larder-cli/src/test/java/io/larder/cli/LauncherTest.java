@@ -453,6 +453,17 @@ class LauncherTest {
   }
 
   @Test
+  void everyTimeIsPrintedInOnePrecision() throws Exception {
+    assertThat(larder("x".getBytes(), "put", "k", "-").code()).isZero();
+    String millis = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z";
+    Result json = larder(null, "info", "k", "--json");
+    assertThat(json.out()).containsPattern("\"created\":\"" + millis + "\"").containsPattern("\"accessed\":\"" + millis + "\"")
+        .endsWith("}\n");
+    assertThat(larder(null, "info", "k").out()).containsPattern("created    " + millis + "\n");
+    assertThat(larder(null, "ls", "-l").out()).containsPattern(" " + millis + " ");
+  }
+
+  @Test
   void launchersStartedTogetherWhenSourcesChangedBuildOnceAndAllRun() throws Exception {
     Path launcher = Path.of(System.getProperty("larder.launcher"));
     Path source = launcher.resolveSibling("larder-cli/src/main/java/io/larder/cli/Main.java");

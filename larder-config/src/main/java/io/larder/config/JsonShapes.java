@@ -10,6 +10,17 @@ import io.larder.Stats;
 
 /** The JSON shapes of entries, statistics and collection reports: one shape for the CLI's --json and the REST API. */
 public final class JsonShapes {
+  private static final java.time.format.DateTimeFormatter TIME =
+      java.time.format.DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(java.time.ZoneOffset.UTC);
+
+  /**
+   * A time as every output of Larder writes it: UTC, ISO-8601, always milliseconds
+   * ({@code 2026-12-02T19:02:55.000Z}; {@code Instant.toString()} drops a zero fraction and shows nanoseconds).
+   */
+  public static String time(java.time.Instant t) {
+    return TIME.format(t);
+  }
+
   public static final ObjectMapper MAPPER = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
   private JsonShapes() {}
@@ -19,12 +30,12 @@ public final class JsonShapes {
     n.put("key", e.key());
     n.put("integrity", e.integrity().toString());
     n.put("size", e.size());
-    n.put("created", e.created().toString());
-    n.put("accessed", e.accessed().toString());
+    n.put("created", time(e.created()));
+    n.put("accessed", time(e.accessed()));
     if (e.expires() == null) {
       n.putNull("expires");
     } else {
-      n.put("expires", e.expires().toString());
+      n.put("expires", time(e.expires()));
     }
     if (e.metadata() == null) {
       n.putNull("metadata");

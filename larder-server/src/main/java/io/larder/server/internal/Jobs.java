@@ -39,10 +39,10 @@ final class Jobs {
 
     ObjectNode json() {
       ObjectNode n = JsonShapes.MAPPER.createObjectNode();
-      n.put("id", id).put("kind", kind).put("started", started.toString());
+      n.put("id", id).put("kind", kind).put("started", JsonShapes.time(started));
       n.put("done", finished != null);
       if (finished != null) {
-        n.put("finished", finished.toString());
+        n.put("finished", JsonShapes.time(finished));
       }
       n.put("bytesDone", bytesDone.get()).put("bytesTotal", bytesTotal);
       if (report != null) {

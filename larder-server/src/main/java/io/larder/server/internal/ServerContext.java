@@ -48,14 +48,15 @@ public record ServerContext(Larder store, ServerOptions options, Metrics metrics
     String agent = who.userAgent() == null ? "-" : who.userAgent();
     if (options.accessLogJson()) {
       com.fasterxml.jackson.databind.node.ObjectNode line = io.larder.config.JsonShapes.MAPPER.createObjectNode()
-          .put("time", java.time.Instant.now().toString()).put("method", method).put("protocol", protocol)
+          .put("time", io.larder.config.JsonShapes.time(java.time.Instant.now())).put("method", method).put("protocol", protocol)
           .put("subject", subject).put("outcome", outcome).put("status", status).put("bytes", bytes)
           .put("ms", Math.round(nanos / 1e4) / 100.0).put("client", address).put("principal", principal)
           .put("userAgent", agent);
       options.accessLog().println(line.toString()); // JSON escapes every control character: one line each
       return;
     }
-    options.accessLog().printf("%s %s %s %s %s %d %d %.1fms %s %s \"%s\"%n", java.time.Instant.now(), logged(method),
+    options.accessLog().printf("%s %s %s %s %s %d %d %.1fms %s %s \"%s\"%n",
+        io.larder.config.JsonShapes.time(java.time.Instant.now()), logged(method),
         logged(protocol), logged(subject), outcome, status, bytes, nanos / 1e6, logged(address), logged(principal),
         logged(agent).replace("\"", "\\x22"));
   }
