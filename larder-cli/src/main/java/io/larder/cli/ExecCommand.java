@@ -21,10 +21,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "exec", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Run a command only if its inputs changed. The key is computed as by 'larder key' (plus the",
-        "command and the output globs). On a hit the recorded outputs, stdout, stderr and exit code are",
-        "restored without running the command; on a miss it runs, streams its output, and if it exits 0 its",
-        "outputs (files, directories, permissions, symbolic links, empty directories) are stored."},
+    description = {"Run a command only if its inputs changed; otherwise replay its recorded run.",
+        "The key is computed as by 'larder key' (plus the command and the output globs). On a hit the recorded"
+            + " outputs, stdout, stderr and exit code are restored without running the command; on a miss it runs,"
+            + " streams its output, and if it exits 0 its outputs (files, directories, permissions, symbolic links,"
+            + " empty directories) are stored."},
     footerHeading = "%nExamples:%n",
     footer = {"  larder exec --files 'src/**' --files Makefile --outputs build --name lib -- make",
         "  larder exec --files src --outputs 'out/**' --dry-run -- ./build.sh",

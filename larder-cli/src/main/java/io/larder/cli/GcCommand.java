@@ -9,9 +9,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "gc", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Collect garbage once: remove expired entries, evict by age and size (least recently used",
-        "first, keeping the newest entry of each group), remove content no entry references and stale",
-        "temporary files. Safe while other processes use the store."},
+    description = {"Collect garbage once: expired entries, eviction by age and size, unreferenced content.",
+        "Evicts by age and size least recently used first, keeping the newest entry of each group; removes content"
+            + " no entry references and stale temporary files. Safe while other processes use the store."},
     footerHeading = "%nExamples:%n",
     footer = {"  larder gc", "  larder gc --max-size 10G --max-age 30d --dry-run", "  larder gc --max-size 500M --keep-per-group 2 --json",
         "  larder --store s3://build-cache/team-a gc --bucket --dry-run"})

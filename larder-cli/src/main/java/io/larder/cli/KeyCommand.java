@@ -7,9 +7,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "key", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Print a deterministic cache key for a build step: a SHA-256 over its input files (by content",
-        "and relative path, never by time), strings, environment variables, the platform, tool versions and",
-        "other keys. The same inputs give the same key on every machine; any changed byte changes it."},
+    description = {"Print a deterministic cache key for a build step.",
+        "A SHA-256 over its input files (by content and relative path, never by time), strings, environment"
+            + " variables, the platform, tool versions and other keys. The same inputs give the same key on every"
+            + " machine; any changed byte changes it."},
     footerHeading = "%nExamples:%n",
     footer = {"  larder key --files 'src/**/*.java' --files pom.xml --arg -O2 --env JAVA_HOME --platform",
         "  larder key --files src --exclude '**/*.tmp' --tool-version 'javac -version' --explain",

@@ -21,7 +21,8 @@ import picocli.CommandLine.Command;
       "  3  integrity error: content did not match its digest or expected size",
       "  4  any other error (I/O, disk full, store busy, permissions)",
       "",
-      "Store: --cache DIR, else $LARDER_CACHE, else $XDG_CACHE_HOME/larder, else ~/.cache/larder."
+      "Store: --cache DIR, else $LARDER_CACHE, else $XDG_CACHE_HOME/larder,",
+      "  else ~/.cache/larder."
     })
 public final class Main {
   @CommandLine.Mixin Options options = new Options();

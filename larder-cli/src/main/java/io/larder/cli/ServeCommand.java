@@ -17,9 +17,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Serve the store over HTTP as a remote build cache: Bazel (/ac/, /cas/), Gradle and ccache",
-        "(any other path), Turborepo (/v8/artifacts/), Nx (/v1/cache/), sccache (WebDAV, /sccache/), Larder's",
-        "REST API (/v1/), /metrics, /healthz.",
+    description = {"Serve the store as a remote build cache over HTTP and gRPC.",
+        "Bazel and other REAPI clients (/ac/, /cas/, gRPC), moon, Gradle (/gradle/), ccache (/ccache/), Maven"
+            + " (/maven/), Rush (/rush/), Turborepo (/v8/artifacts/), Nx (/v1/cache/), sccache (WebDAV, /sccache/),"
+            + " Larder's REST API (/v1/), the web page (/), /metrics, /healthz; any other path is a key-value entry.",
         "Collects garbage every gc-interval. SIGTERM or Ctrl-C drains requests in flight, then exits."},
     footerHeading = "%nExamples:%n",
     footer = {"  larder serve", "  larder serve --port 9090 --max-size 50G",

@@ -453,6 +453,20 @@ class LauncherTest {
   }
 
   @Test
+  void everyCommandsSummaryIsAWholeSentence() throws Exception {
+    String help = larder(null, "--help").out();
+    List<String> summaries = new ArrayList<>();
+    for (String line : help.substring(help.indexOf("Commands:")).lines().skip(1).takeWhile(l -> !l.isBlank()).toList()) {
+      if (line.matches("^  \\S.*")) {
+        summaries.add(line.strip());
+      } else if (!summaries.isEmpty()) {
+        summaries.set(summaries.size() - 1, summaries.getLast() + " " + line.strip());
+      }
+    }
+    assertThat(summaries).hasSizeGreaterThan(10).allSatisfy(s -> assertThat(s).as(s).endsWith("."));
+  }
+
+  @Test
   void everyTimeIsPrintedInOnePrecision() throws Exception {
     assertThat(larder("x".getBytes(), "put", "k", "-").code()).isZero();
     String millis = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z";

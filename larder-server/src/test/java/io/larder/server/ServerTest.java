@@ -356,6 +356,40 @@ class ServerTest {
     }
   }
 
+  /** Every tool's upload path: a body shorter than its Content-Length stores nothing and is never a 5xx. */
+  @Test
+  void aShortBodyStoresNothingOnEveryToolsUploadPath() throws Exception {
+    byte[] part = random(10_000, 8);
+    String cas = sha256(random(100_000, 9));
+    java.util.Map<String, String> keyOfPath = new java.util.LinkedHashMap<>();
+    keyOfPath.put("/cache/short", "http:/cache/short");
+    keyOfPath.put("/gradle/short", "http:/gradle/short");
+    keyOfPath.put("/ccache/short", "http:/ccache/short");
+    keyOfPath.put("/maven/short", "http:/maven/short");
+    keyOfPath.put("/rush/short", "http:/rush/short");
+    keyOfPath.put("/v1/cache/4242", "nx:4242");
+    keyOfPath.put("/sccache/a/b/c/short", "sccache:/a/b/c/short");
+    keyOfPath.put("/v8/artifacts/short?teamId=t", "turbo:t:short");
+    keyOfPath.put("/cas/" + cas, "bazel:cas:" + cas);
+    keyOfPath.put("/ac/" + cas, "bazel:ac:" + cas);
+    for (var e : keyOfPath.entrySet()) {
+      String reply = raw("PUT " + e.getKey() + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", part, true);
+      assertThat(reply).as(e.getKey()).doesNotStartWith("HTTP/1.1 5").doesNotStartWith("HTTP/1.1 2");
+    }
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (log.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains(" PUT ")).count() < keyOfPath.size()
+        && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    for (var e : keyOfPath.entrySet()) {
+      assertThat(store.contains(e.getValue())).as(e.getKey()).isFalse();
+    }
+    assertThat(store.list("").count()).isZero();
+    assertThat(log.toString(StandardCharsets.UTF_8)).doesNotContain(" 500 ");
+    assertThat(tmpFiles()).as("no tmp file remains").isEmpty();
+    assertThat(send("GET", "/healthz", null).statusCode()).isEqualTo(200);
+  }
+
   @Test
   void uploadsNeedALengthAndAShortBodyStoresNothing() throws Exception {
     String chunked = raw("PUT /cache/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
