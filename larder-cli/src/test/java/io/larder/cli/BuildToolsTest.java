@@ -156,6 +156,14 @@ class BuildToolsTest {
     server = ServeProcess.start(dir.resolve("store"), Map.of(), "--auth-file", auth.toString());
   }
 
+  /** Restarts the server with an auth file of two Basic users: builder:s3cret read-write, reader:peek read-only. */
+  void withBasicUsers() throws Exception {
+    server.close();
+    Path auth = dir.resolve("users");
+    Files.writeString(auth, "basic builder:s3cret rw\nbasic reader:peek ro\n");
+    server = ServeProcess.start(dir.resolve("store"), Map.of(), "--auth-file", auth.toString());
+  }
+
   static Path npmClient(String name) {
     String prefix = System.getenv("LARDER_CI_NPM");
     Path bin = prefix == null ? null : Path.of(prefix, "node_modules", ".bin", name);
@@ -171,6 +179,7 @@ class BuildToolsTest {
   void moonRestoresTaskOutputsFromTheGrpcCache() throws Exception {
     Path moon = npmClient("moon");
     Assumptions.assumeTrue(moon != null, "moon is installed by .ci/run (npm @moonrepo/cli, LARDER_CI_NPM)");
+    withTokens();
     Path ws = Files.createDirectories(dir.resolve("moon-ws"));
     Files.createDirectories(ws.resolve(".moon"));
     Files.createDirectories(ws.resolve("app"));
@@ -180,6 +189,8 @@ class BuildToolsTest {
         telemetry: false
         remote:
           host: '%s'
+          auth:
+            token: 'LARDER_TOKEN'
         """.formatted(server.url));
     Files.writeString(ws.resolve("app/moon.yml"), """
         tasks:
@@ -189,8 +200,8 @@ class BuildToolsTest {
             outputs: ['out']
         """);
     Files.writeString(ws.resolve("app/in.txt"), "hello moon\n");
-    Map<String, String> env = Map.of("MOON_HOME", dir.resolve("moon-home").toString(), "HOME", dir.toString(),
-        "NO_COLOR", "1");
+    Map<String, String> env = new HashMap<>(Map.of("MOON_HOME", dir.resolve("moon-home").toString(), "HOME",
+        dir.toString(), "NO_COLOR", "1", "LARDER_TOKEN", RW_TOKEN));
     assertThat(run(ws, env, List.of("git", "init", "-q")).code()).isZero();
     assertThat(run(ws, env, List.of("git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", "commit", "-q",
         "--allow-empty", "-m", "init")).code()).isZero();
@@ -205,6 +216,18 @@ class BuildToolsTest {
     assertThat(Files.readString(ws.resolve("app/out/upper.txt"))).isEqualTo("HELLO MOON\n");
     assertThat(server.stderr()).contains("UpdateActionResult reapi-ac bazel:ac:moon-outputs/", "GetActionResult reapi-ac ",
         " hit 0 ");
+
+    // a read-only token: the remote still hits; a changed input builds, its upload is refused (PERMISSION_DENIED)
+    env.put("LARDER_TOKEN", RO_TOKEN);
+    deleteTree(ws.resolve(".moon/cache"));
+    deleteTree(ws.resolve("app/out"));
+    Run readOnlyHit = run(ws, env, List.of(moon.toString(), "run", "app:build"));
+    assertThat(readOnlyHit.code()).as(readOnlyHit.output()).isZero();
+    assertThat(readOnlyHit.output()).as(readOnlyHit.output()).contains("cached from remote");
+    Files.writeString(ws.resolve("app/in.txt"), "changed\n");
+    Run readOnlyMiss = run(ws, env, List.of(moon.toString(), "run", "app:build"));
+    assertThat(readOnlyMiss.code()).as("a refused upload does not fail the build: " + readOnlyMiss.output()).isZero();
+    assertThat(Files.readString(ws.resolve("app/out/upper.txt"))).isEqualTo("CHANGED\n");
   }
 
   /**
@@ -436,10 +459,7 @@ class BuildToolsTest {
     Path sccache = sccache();
     Assumptions.assumeTrue(sccache != null, "sccache is installed by .ci/run (.ci/install-sccache, LARDER_CI_SCCACHE)");
     Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/gcc")), "gcc is installed by .ci/run");
-    server.close();
-    Path auth = dir.resolve("auth");
-    Files.writeString(auth, "basic builder:s3cret rw\nbasic reader:peek ro\n");
-    server = ServeProcess.start(dir.resolve("store"), Map.of(), "--auth-file", auth.toString());
+    withBasicUsers();
     Path work = Files.createDirectories(dir.resolve("sccache-work"));
     Files.writeString(work.resolve("a.c"), "int twice(int x) { return 2 * x; }\n");
     Files.writeString(work.resolve("b.c"), "int thrice(int x) { return 3 * x; }\n");
@@ -501,6 +521,7 @@ class BuildToolsTest {
   void mavenBuildCacheExtensionRestoresFromTheRemote() throws Exception {
     Path mvn = wrapperMaven();
     Assumptions.assumeTrue(mvn != null, "the Maven wrapper's distribution (it runs this build)");
+    withBasicUsers();
     Path project = Files.createDirectories(dir.resolve("maven-project"));
     Files.createDirectories(project.resolve(".mvn"));
     Files.createDirectories(project.resolve("src/main/java/demo"));
@@ -525,16 +546,38 @@ class BuildToolsTest {
     Files.writeString(project.resolve("src/main/java/demo/Hello.java"),
         "package demo;\npublic class Hello { public static String hi() { return \"hi\"; } }\n");
     Map<String, String> env = Map.of("JAVA_HOME", System.getProperty("java.home"));
-    Run first = run(project, env, List.of(mvn.toString(), "-B", "-ntp", "-Dmaven.build.cache.location=" + dir.resolve("mc1"), "package"));
+    Path user = dir.resolve("settings-builder.xml");
+    Path reader = dir.resolve("settings-reader.xml");
+    String settings = "<settings><servers><server><id>larder</id><username>%s</username><password>%s</password>"
+        + "</server></servers></settings>\n";
+    Files.writeString(user, settings.formatted("builder", "s3cret"));
+    Files.writeString(reader, settings.formatted("reader", "peek"));
+    Run first = run(project, env, List.of(mvn.toString(), "-B", "-ntp", "-s", user.toString(),
+        "-Dmaven.build.cache.location=" + dir.resolve("mc1"), "package"));
     assertThat(first.code()).as(first.output()).isZero();
     assertThat(first.output()).as(first.output()).contains("Saved to remote cache " + server.url + "/maven/");
     deleteTree(project.resolve("target"));
-    Run second = run(project, env, List.of(mvn.toString(), "-B", "-ntp", "-Dmaven.build.cache.location=" + dir.resolve("mc2"), "package"));
+    Run second = run(project, env, List.of(mvn.toString(), "-B", "-ntp", "-s", user.toString(),
+        "-Dmaven.build.cache.location=" + dir.resolve("mc2"), "package"));
     assertThat(second.code()).as(second.output()).isZero();
     assertThat(second.output()).as(second.output()).contains("Found cached build, restoring demo:demo from cache")
         .contains("Skipping plugin execution (cached): compiler:compile");
     assertThat(project.resolve("target/demo-1.0.jar")).exists();
     assertThat(server.stderr()).contains("PUT maven http:/maven/v1.1/demo/demo/", "GET maven http:/maven/v1.1/demo/demo/");
+
+    // read-only credentials: the remote still restores; a changed source builds, its save is refused
+    deleteTree(project.resolve("target"));
+    Run readOnlyHit = run(project, env, List.of(mvn.toString(), "-B", "-ntp", "-s", reader.toString(),
+        "-Dmaven.build.cache.location=" + dir.resolve("mc3"), "package"));
+    assertThat(readOnlyHit.code()).as(readOnlyHit.output()).isZero();
+    assertThat(readOnlyHit.output()).as(readOnlyHit.output()).contains("Found cached build, restoring demo:demo from cache");
+    Files.writeString(project.resolve("src/main/java/demo/Hello.java"),
+        "package demo;\npublic class Hello { public static String hi() { return \"changed\"; } }\n");
+    Run readOnlyMiss = run(project, env, List.of(mvn.toString(), "-B", "-ntp", "-s", reader.toString(),
+        "-Dmaven.build.cache.location=" + dir.resolve("mc3"), "package"));
+    assertThat(readOnlyMiss.code()).as("a refused save does not fail the build: " + readOnlyMiss.output()).isZero();
+    assertThat(readOnlyMiss.output()).doesNotContain("Saved to remote cache");
+    assertThat(server.stderr()).containsPattern("PUT maven \\S+ - 403 .* basic:reader ").doesNotContain("s3cret", "peek");
   }
 
   static void deleteTree(Path p) throws IOException {
