@@ -379,10 +379,9 @@ public final class Larder implements AutoCloseable {
    * so that a collection keeps it. For callers whose entries only make sense together (a build cache's action
    * result and the outputs it names): touching them all on every use keeps eviction from cutting them apart.
    * With a remote tier, a key this node lacks is looked up in the tier (and not touched: the tier keeps what
-   * it holds by its own rules).
+   * it holds by its own rules). In a read-only store nothing is recorded (as for a {@code get}).
    */
   public java.util.Set<String> touch(java.util.Collection<String> keys) {
-    writable("touching entries");
     for (String k : keys) {
       Keys.check(k);
     }

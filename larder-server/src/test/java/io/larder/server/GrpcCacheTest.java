@@ -192,6 +192,28 @@ class GrpcCacheTest {
         .isEqualTo(Status.Code.INVALID_ARGUMENT);
   }
 
+  /** A read-only store over gRPC: FindMissingBlobs and reads answer, an upload is PERMISSION_DENIED. */
+  @Test
+  void aReadOnlyStoreAnswersLookupsAndRefusesUploads() throws Exception {
+    byte[] a = "stored before".getBytes(StandardCharsets.UTF_8);
+    upload(a);
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    server.close();
+    store.close();
+    store = Larder.open(dir.resolve("store"), io.larder.LarderOptions.defaults().readOnly(true));
+    start(ServerOptions.defaults());
+    byte[] b = "not stored".getBytes(StandardCharsets.UTF_8);
+    assertThat(cas().findMissingBlobs(FindMissingBlobsRequest.newBuilder().addBlobDigests(digest(a))
+        .addBlobDigests(digest(b)).build()).getMissingBlobDigestsList()).containsExactly(digest(b));
+    assertThat(cas().batchReadBlobs(BatchReadBlobsRequest.newBuilder().addDigests(digest(a)).build())
+        .getResponses(0).getData().toByteArray()).isEqualTo(a);
+    BatchUpdateBlobsResponse r = cas().batchUpdateBlobs(BatchUpdateBlobsRequest.newBuilder()
+        .addRequests(BatchUpdateBlobsRequest.Request.newBuilder().setDigest(digest(b))
+            .setData(com.google.protobuf.ByteString.copyFrom(b))).build());
+    assertThat(r.getResponses(0).getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED.value());
+    assertThat(store.contains("bazel:cas:" + digest(b).getHash())).isFalse();
+  }
+
   @Test
   void batchesVerifyEachBlobAndReadBackPlainOrZstd() throws Exception {
     byte[] a = random(10_000, 1);
