@@ -629,20 +629,25 @@ class LauncherTest {
     }
     String rm = System.getProperty("larder.launcher") + " --cache " + dir.resolve("store") + " rm --prefix p:";
     // script(1) runs the command on a pseudo-terminal and passes our standard input to it: a person typing.
-    assertThat(atTerminal(rm, "n\n")).contains("Remove 3 entries? [y/N]").contains("nothing removed");
+    Result declined = atTerminal(rm, "n\n");
+    assertThat(declined.out()).contains("Remove 3 entries? [y/N]").contains("nothing removed");
+    assertThat(declined.code()).as("declined: nothing done, as a miss").isEqualTo(1);
     assertThat(larder(null, "ls", "p:").out()).isEqualTo("p:1\np:2\np:3\n");
-    assertThat(atTerminal(rm, "y\n")).contains("removed 3 entries");
+    Result confirmed = atTerminal(rm, "y\n");
+    assertThat(confirmed.out()).contains("removed 3 entries");
+    assertThat(confirmed.code()).isZero();
     assertThat(larder(null, "ls", "p:").out()).isEmpty();
   }
 
-  private static String atTerminal(String command, String typed) throws Exception {
+  /** Runs {@code command} on a pseudo-terminal, typing {@code typed}; its exit code (script -e) and output. */
+  private static Result atTerminal(String command, String typed) throws Exception {
     Process p = new ProcessBuilder("script", "-qec", command, "/dev/null").redirectErrorStream(true).start();
     Thread.sleep(1500); // let it reach the question
     p.getOutputStream().write(typed.getBytes(StandardCharsets.UTF_8));
     p.getOutputStream().flush();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    byte[] out = p.getInputStream().readAllBytes();
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    return out;
+    return new Result(p.exitValue(), out, "");
   }
 
   @Test
