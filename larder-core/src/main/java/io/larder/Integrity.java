@@ -41,6 +41,18 @@ public record Integrity(List<Hash> hashes) {
       return HexFormat.of().parseHex(hex);
     }
 
+    /** Whether {@code digest} is this hash, compared against the hex without decoding it (a read's hot path). */
+    boolean matches(byte[] digest) {
+      if (hex.length() != digest.length * 2) {
+        return false;
+      }
+      int diff = 0;
+      for (int i = 0; i < digest.length; i++) {
+        diff |= (digest[i] & 0xff) ^ (Character.digit(hex.charAt(2 * i), 16) << 4 | Character.digit(hex.charAt(2 * i + 1), 16));
+      }
+      return diff == 0;
+    }
+
     public String base64() {
       return Base64.getEncoder().encodeToString(bytes());
     }

@@ -29,9 +29,10 @@ import java.util.Objects;
  * @param memo an in-process memo of small contents read by key, or {@code null} (default) for none: see
  *     {@link Memo} for exactly what it may serve stale, and for how long
  * @param readOnly whether the store is only read (default false): the index is opened read-only, nothing
- *     is created, access times are not recorded, and every write (put, remove, collection, verification that
- *     would remove, repair) fails with {@link LarderException.Kind#READ_ONLY}. For a store on a read-only
- *     mount, another user's store, or a process that must not change it. The store must exist
+ *     is created, access times are not recorded, and every change (put, removals, collection, scrubbing) fails
+ *     with {@link LarderException.Kind#READ_ONLY}; {@link Larder#verify()} counts what is corrupt or missing
+ *     and leaves it. For a store on a read-only mount, another user's store, or a process that must not
+ *     change it. The store must exist
  */
 public record LarderOptions(Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold,
     Duration tmpGrace, boolean trackAccess, Duration defaultTtl, Compression compression, boolean verifyEveryRead,

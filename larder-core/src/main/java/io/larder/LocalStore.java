@@ -288,18 +288,6 @@ final class LocalStore implements Store {
     return open(e, d, size, inline, offset, len, false);
   }
 
-  /** Whether {@code digest} is the digest written {@code hex} (lower-case), without decoding it first. */
-  static boolean sameDigest(byte[] digest, String hex) {
-    if (hex.length() != digest.length * 2) {
-      return false;
-    }
-    int diff = 0;
-    for (int i = 0; i < digest.length; i++) {
-      diff |= (digest[i] & 0xff) ^ (Character.digit(hex.charAt(2 * i), 16) << 4 | Character.digit(hex.charAt(2 * i + 1), 16));
-    }
-    return diff == 0;
-  }
-
   private Content open(Entry e, Integrity d, long size, byte[] inline, long offset, long length, boolean whole) {
     return open(e, d, size, inline, offset, length, whole, true);
   }
@@ -312,7 +300,7 @@ final class LocalStore implements Store {
     if (inline != null) {
       if (options.verifyEveryRead() || !trust.isInlineTrusted(d, inline)) {
         byte[] actual = algorithm.newDigest().digest(inline);
-        if (inline.length != size || !sameDigest(actual, d.hash(algorithm).orElseThrow().hex())) {
+        if (inline.length != size || !d.hash(algorithm).orElseThrow().matches(actual)) {
           quarantine(d);
           throw new LarderException.IntegrityFailure(Kind.CORRUPT,
               what.get() + " does not match its digest in the index: it was corrupted and has been removed (put it again)");
@@ -371,14 +359,18 @@ final class LocalStore implements Store {
     return new Content(e, d, size, offset, length, verifying);
   }
 
-  /** Removes a bad copy: the entries pointing at it first, so no entry ever points at nothing. */
-  void quarantine(Integrity d) {
+  /**
+   * Removes a bad or missing copy: the entries pointing at it first, so no entry ever points at nothing.
+   * Returns how many entries went (none in a read-only store: the copy is never served, and is left for a
+   * writable process, or its verify, to remove).
+   */
+  long quarantine(Integrity d) {
     trust.forget(d);
     if (options.readOnly()) {
-      return; // never served, but left for a writable process (or verify) to remove
+      return 0;
     }
     try {
-      index.removeBlob(d);
+      return index.removeBlob(d);
     } finally {
       blobs.delete(d);
     }

@@ -121,9 +121,7 @@ final class Scrubber {
       Optional<InputStream> in = blobs.open(d, 0, Long.MAX_VALUE);
       if (in.isEmpty()) {
         t.missing++;
-        if (!local.options().readOnly()) { // read-only: reported, left as it is
-          t.entries += local.index().removeBlob(d);
-        }
+        t.entries += local.quarantine(d);
         return;
       }
       n = 0;
@@ -146,11 +144,7 @@ final class Scrubber {
         && (size < 0 || n == size);
     if (!ok) {
       t.corrupt++;
-      local.trust().forget(d);
-      if (!local.options().readOnly()) { // read-only: reported, left as it is
-        t.entries += local.index().removeBlob(d);
-        blobs.delete(d);
-      }
+      t.entries += local.quarantine(d);
     }
   }
 }

@@ -101,12 +101,16 @@ final class SqliteDb implements AutoCloseable {
   SqliteDb(Path file, Durability durability, Work<Void> schema, boolean readOnly) {
     this.readOnly = readOnly;
     this.file = file;
-    this.url = readOnly && immutableNow(file) ? "jdbc:sqlite:file:" + file.toAbsolutePath() + "?immutable=1"
+    boolean immutable = readOnly && immutableNow(file);
+    this.url = immutable ? "jdbc:sqlite:file:" + file.toAbsolutePath() + "?immutable=1"
         : "jdbc:sqlite:" + file.toAbsolutePath();
     this.durability = durability;
     this.schema = schema;
     this.reserve = new SpaceReserve(file.resolveSibling("index.reserve"), 1 << 20);
     this.walHeader = new WalHeader(Path.of(file + "-shm"));
+    if (immutable) {
+      walHeader.close(); // no shared memory to read: not even an attempt to open it on every read
+    }
     this.snapshotSweep = SWEEPER.scheduleWithFixedDelay(this::endIdleSnapshots, IDLE_SNAPSHOT_NANOS,
         IDLE_SNAPSHOT_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
