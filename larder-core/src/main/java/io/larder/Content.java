@@ -114,11 +114,14 @@ public final class Content implements AutoCloseable {
    *       or {@code /proc} such as {@code /dev/stdout} — is written through, as a stream: never replaced, so
    *       {@code /dev/null} stays a device. Like any stream, it may then have received bytes before a
    *       verification failure at the end is thrown;
-   *   <li>a directory is refused.
+   *   <li>a directory is refused, and so is a file this user may not write (renaming over it could
+   *       otherwise replace another user's file in a directory this user may write).
    * </ul>
    *
    * @return the number of bytes written
    * @throws LarderException.InvalidInput for a directory or a symbolic link to nothing
+   * @throws LarderException.StorageFailure for a file this user may not write, or one in a directory where this
+   *     user cannot create the file that replaces it
    */
   public long copyTo(Path target) {
     return copyTo(target, n -> { });
@@ -150,6 +153,11 @@ public final class Content implements AutoCloseable {
     }
     try {
       Path file = found != null && Files.isSymbolicLink(target) ? target.toRealPath() : target;
+      if (found != null && !Files.isWritable(file)) {
+        // Renaming over it would succeed in a directory this user may write, replacing another user's file.
+        throw new LarderException.StorageFailure(LarderException.Kind.IO, file + " is not writable by this user;"
+            + " it was left as it was (give another path, or change its mode or owner)", null);
+      }
       return replace(file, found == null ? null : permissions(file), progress);
     } catch (IOException e) {
       throw Errors.io("writing " + target, e);
@@ -171,7 +179,15 @@ public final class Content implements AutoCloseable {
     boolean moved = false;
     try (stream) {
       long n;
-      try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      OutputStream opened;
+      try {
+        opened = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      } catch (java.nio.file.AccessDeniedException e) {
+        throw new LarderException.StorageFailure(LarderException.Kind.IO, "cannot write " + file + ": the directory "
+            + dir + " is not writable by this user (the file is replaced through a new file beside it);"
+            + " nothing was changed", e);
+      }
+      try (OutputStream out = opened) {
         n = transfer(out, progress);
       }
       if (keep != null) {

@@ -38,7 +38,7 @@ final class GetCommand extends Base {
   @Option(names = {"-o", "--output"}, paramLabel = "FILE",
       description = "Write to FILE instead of standard output ('-': standard output). A file is replaced atomically,"
           + " keeping its mode; a symbolic link keeps pointing at the replaced file; a device, FIFO or /dev/stdout"
-          + " is written through, never replaced.")
+          + " is written through, never replaced; a file you may not write is refused.")
   Path output;
 
   @Override

@@ -608,6 +608,89 @@ class LauncherTest {
     assertThat(q).doesNotContain("put  ").contains("sha256-");
   }
 
+  /**
+   * {@code get -o} as a user without root's rights (as root: the user nobody, through setpriv; otherwise this
+   * user): /dev/null stays the device, the user's own file keeps its mode, a FIFO is written through, a link
+   * stays a link, and a file the user cannot write is refused and left as it was — even in a directory the
+   * user may write, where an atomic rename would have replaced another user's file.
+   */
+  @Test
+  void getOutputAsAnUnprivilegedUserWritesThroughOrRefusesAndNeverReplacesWhatItCannotWrite() throws Exception {
+    boolean root = "root".equals(System.getProperty("user.name"));
+    Path home = Files.createDirectories(dir.resolve("u"));
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    Files.setPosixFilePermissions(home, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+    Path others = home.resolve("others.txt"); // this test's user's file (root's, as root), in the shared directory
+    Files.writeString(others, "not nobody's");
+    Files.setPosixFilePermissions(others, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+    List<String> as = root
+        ? List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=" + home)
+        : List.of("env", "HOME=" + home);
+    String larder = System.getProperty("larder.launcher") + " --cache " + home.resolve("store");
+    java.util.function.Function<String, Result> sh = command -> {
+      try {
+        List<String> cmd = new ArrayList<>(as);
+        cmd.addAll(List.of("sh", "-c", "cd " + home + " && " + command));
+        Process p = new ProcessBuilder(cmd).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        return new Result(p.exitValue(), out, err);
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    };
+    Result put = sh.apply("head -c 300000 /dev/urandom > data && " + larder + " put k data");
+    org.junit.jupiter.api.Assumptions.assumeTrue(put.code() == 0 || !root, "setpriv cannot run the launcher as nobody here: " + put.stderr());
+    assertThat(put.code()).as(put.stderr()).isZero();
+    byte[] data = Files.readAllBytes(home.resolve("data"));
+    if (root) {
+      assertThat(sh.apply("id -u").out().strip()).isEqualTo("65534");
+    }
+
+    Result devNull = sh.apply(larder + " get k -o /dev/null");
+    assertThat(devNull.code()).as(devNull.stderr()).isZero();
+    assertThat(sh.apply("stat -c %F /dev/null").out().strip()).isEqualTo("character special file");
+
+    Result own = sh.apply("echo old > mine && chmod 750 mine && " + larder + " get k -o mine && stat -c %a mine");
+    assertThat(own.code()).as(own.stderr()).isZero();
+    assertThat(own.out().strip()).isEqualTo("750");
+    assertThat(Files.readAllBytes(home.resolve("mine"))).isEqualTo(data);
+
+    Result fifo = sh.apply("mkfifo pipe && (cat pipe > from-pipe &) && " + larder + " get k -o pipe && sleep 0.2"
+        + " && stat -c %F pipe");
+    assertThat(fifo.code()).as(fifo.stderr()).isZero();
+    assertThat(fifo.out().strip()).isEqualTo("fifo");
+    assertThat(Files.readAllBytes(home.resolve("from-pipe"))).isEqualTo(data);
+
+    Result link = sh.apply("mkdir real && echo old > real/target && ln -s real/target link && " + larder
+        + " get k -o link && stat -c %F link");
+    assertThat(link.code()).as(link.stderr()).isZero();
+    assertThat(link.out().strip()).isEqualTo("symbolic link");
+    assertThat(Files.readAllBytes(home.resolve("real/target"))).isEqualTo(data);
+
+    if (root) {
+      Result refused = sh.apply(larder + " get k -o others.txt");
+      assertThat(refused.code()).isEqualTo(4);
+      assertThat(refused.stderr()).startsWith("larder: ").contains("others.txt", "not writable").doesNotContain("\tat ");
+      assertThat(Files.readString(others)).isEqualTo("not nobody's");
+      assertThat(Files.getOwner(others).getName()).isEqualTo("root");
+
+      Path closed = Files.createDirectories(dir.resolve("closed")); // root's, mode 755: nobody cannot create in it
+      Path open = closed.resolve("open.txt");
+      Files.writeString(open, "old");
+      Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+      Result noDir = sh.apply(larder + " get k -o " + open);
+      assertThat(noDir.code()).isEqualTo(4);
+      assertThat(noDir.stderr()).contains("the directory " + closed + " is not writable", "nothing was changed")
+          .doesNotContain("store directory");
+      assertThat(Files.readString(open)).isEqualTo("old");
+    }
+    try (Stream<Path> left = Files.list(home)) {
+      assertThat(left.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".larder-tmp"));
+    }
+  }
+
   @Test
   void aReaderThatStopsEarlyEndsGetQuietly() throws Exception {
     byte[] big = new byte[5_000_000]; // more than a pipe holds
