@@ -477,6 +477,46 @@ class LauncherTest {
     assertThat(larder(null, "ls", "-l").out()).containsPattern(" " + millis + " ");
   }
 
+  /**
+   * The class-data archive holds what the short commands load whatever the first command after a build was:
+   * made by a training run, not by the first command (an archive made by {@code --version} left {@code get}
+   * loading its store and SQLite classes from the jar on every run).
+   */
+  @Test
+  void theClassDataArchiveHoldsWhatGetLoadsEvenWhenTheFirstCommandWasVersion() throws Exception {
+    Path repo = Path.of(System.getProperty("larder.launcher")).toAbsolutePath().getParent();
+    Process jdk = new ProcessBuilder(repo.resolve("scripts/find-jdk").toString()).start();
+    String javaHome = new String(jdk.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    assertThat(jdk.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    Path cds = Files.createDirectories(dir.resolve("cds"));
+    Path jar = repo.resolve("larder-cli/target/larder-run.jar");
+    Path nativeDir = repo.resolve("larder-cli/target/native-all");
+    java.util.function.BiFunction<String, List<String>, String> run = (opts, args) -> {
+      try {
+        List<String> cmd = new ArrayList<>(List.of(repo.resolve("scripts/run-larder").toString(), javaHome,
+            jar.toString(), nativeDir.toString(), cds.toString()));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("LARDER_JAVA_OPTS", opts);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        return out;
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    };
+    assertThat(run.apply("", List.of("--version"))).contains("larder ");
+    try (Stream<Path> archives = Files.list(cds)) {
+      assertThat(archives.map(p -> p.getFileName().toString())).anyMatch(n -> n.endsWith("-cli.jsa"));
+    }
+    String store = dir.resolve("store").toString();
+    assertThat(larder("x".getBytes(), "put", "k", "-").code()).isZero();
+    String loaded = run.apply("-Xlog:class+load", List.of("--cache", store, "get", "k"));
+    assertThat(loaded).contains("io.larder.cli.GetCommand source: shared objects file",
+        "org.sqlite.SQLiteConnection source: shared objects file");
+  }
+
   @Test
   void launchersStartedTogetherWhenSourcesChangedBuildOnceAndAllRun() throws Exception {
     Path launcher = Path.of(System.getProperty("larder.launcher"));
