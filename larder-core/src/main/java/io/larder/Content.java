@@ -155,8 +155,8 @@ public final class Content implements AutoCloseable {
       Path file = found != null && Files.isSymbolicLink(target) ? target.toRealPath() : target;
       if (found != null && !Files.isWritable(file)) {
         // Renaming over it would succeed in a directory this user may write, replacing another user's file.
-        throw new LarderException.StorageFailure(LarderException.Kind.IO, file + " is not writable by this user;"
-            + " it was left as it was (give another path, or change its mode or owner)", null);
+        throw new LarderException.StorageFailure(LarderException.Kind.IO, file + " is not writable by this user"
+            + " (its mode or owner, or a read-only file system); it was left as it was: give another path", null);
       }
       return replace(file, found == null ? null : permissions(file), progress);
     } catch (IOException e) {

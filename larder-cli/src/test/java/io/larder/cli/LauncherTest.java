@@ -36,7 +36,12 @@ class LauncherTest {
     cmd.add("--cache");
     cmd.add(store.toString());
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).start();
+    return exec(new ProcessBuilder(cmd), stdin);
+  }
+
+  /** Runs {@code pb} to its end, feeding it {@code stdin} (or nothing); its exit code, stdout and stderr. */
+  static Result exec(ProcessBuilder pb, byte[] stdin) throws Exception {
+    Process p = pb.start();
     Thread feeder = Thread.ofPlatform().start(() -> {
       try (var in = p.getOutputStream()) {
         if (stdin != null) {
@@ -492,16 +497,13 @@ class LauncherTest {
     Path jar = repo.resolve("larder-cli/target/larder-run.jar");
     Path nativeDir = repo.resolve("larder-cli/target/native-all");
     java.util.function.BiFunction<String, List<String>, String> run = (opts, args) -> {
+      List<String> cmd = new ArrayList<>(List.of(repo.resolve("scripts/run-larder").toString(), javaHome,
+          jar.toString(), nativeDir.toString(), cds.toString()));
+      cmd.addAll(args);
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+      pb.environment().put("LARDER_JAVA_OPTS", opts);
       try {
-        List<String> cmd = new ArrayList<>(List.of(repo.resolve("scripts/run-larder").toString(), javaHome,
-            jar.toString(), nativeDir.toString(), cds.toString()));
-        cmd.addAll(args);
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().put("LARDER_JAVA_OPTS", opts);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        return out;
+        return exec(pb, null).out();
       } catch (Exception e) {
         throw new IllegalStateException(e);
       }
@@ -578,11 +580,9 @@ class LauncherTest {
     Path launcher = Path.of(System.getProperty("larder.launcher"));
     ProcessBuilder pb = new ProcessBuilder(shell, "-c", script).redirectErrorStream(true);
     pb.environment().put("PATH", launcher.getParent() + ":" + System.getenv("PATH"));
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as(out).isZero();
-    return out;
+    Result r = exec(pb, null);
+    assertThat(r.code()).as(r.out()).isZero();
+    return r.out();
   }
 
   @Test
@@ -668,14 +668,10 @@ class LauncherTest {
         : List.of("env", "HOME=" + home);
     String larder = System.getProperty("larder.launcher") + " --cache " + home.resolve("store");
     java.util.function.Function<String, Result> sh = command -> {
+      List<String> cmd = new ArrayList<>(as);
+      cmd.addAll(List.of("sh", "-c", "cd " + home + " && " + command));
       try {
-        List<String> cmd = new ArrayList<>(as);
-        cmd.addAll(List.of("sh", "-c", "cd " + home + " && " + command));
-        Process p = new ProcessBuilder(cmd).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        return new Result(p.exitValue(), out, err);
+        return exec(new ProcessBuilder(cmd), null);
       } catch (Exception e) {
         throw new IllegalStateException(e);
       }
