@@ -434,6 +434,29 @@ class LarderTest {
   }
 
   @Test
+  void largeBlobsAreCopiedWholeByTheirReadAheadChunksAndNeverWhenCorrupt() throws IOException {
+    byte[] good = random(9_500_000, 44); // read ahead (8 MiB and over): copied chunk by chunk by transferTo
+    byte[] bad = random(10_000_000, 45);
+    cache.put("good", good);
+    cache.put("bad", bad);
+    Path out = dir.resolve("out");
+    assertThat(cache.copyTo("good", out)).isTrue();
+    assertThat(Files.readAllBytes(out)).isEqualTo(good);
+    StoreFiles.flipByte(blobPath(bad), 5_000_000);
+    assertThatThrownBy(() -> cache.copyTo("bad", out)).isInstanceOf(LarderException.IntegrityFailure.class);
+    assertThat(Files.readAllBytes(out)).as("the earlier copy, untouched").isEqualTo(good);
+    java.io.ByteArrayOutputStream streamed = new java.io.ByteArrayOutputStream();
+    try (Content c = cache.get("good").orElseThrow()) {
+      assertThat(c.stream().read()).isEqualTo(good[0] & 0xff); // a read, then the transfer of the rest
+      assertThat(c.stream().transferTo(streamed)).isEqualTo(good.length - 1);
+    }
+    assertThat(streamed.toByteArray()).isEqualTo(java.util.Arrays.copyOfRange(good, 1, good.length));
+    try (var s = Files.list(dir)) {
+      assertThat(s.filter(p -> p.getFileName().toString().endsWith(".larder-tmp")).toList()).isEmpty();
+    }
+  }
+
+  @Test
   void truncatedOrExtendedBlobFilesAreCorrupt() throws IOException {
     byte[] a = random(100_000, 12);
     byte[] b = random(100_000, 13);

@@ -146,6 +146,29 @@ public final class ReadAheadVerifyingInputStream extends InputStream {
     }
   }
 
+  /**
+   * Writes the read-ahead chunks straight to {@code out} (a megabyte per write instead of the default
+   * transfer's copies through a small buffer), with the same verdict at the end as {@link #read}.
+   */
+  @Override
+  public long transferTo(java.io.OutputStream out) throws IOException {
+    long total = 0;
+    while (true) {
+      if (current == null || pos == current.length()) {
+        if (!nextChunk()) {
+          return total;
+        }
+      }
+      int n = (int) Math.max(0, Math.min(current.length() - pos, expectedSize - delivered));
+      if (n > 0) {
+        out.write(current.data(), pos, n);
+        delivered += n;
+        total += n;
+      }
+      pos = current.length(); // bytes past the recorded size are never handed out: on to the verdict
+    }
+  }
+
   private boolean nextChunk() throws IOException {
     if (current != null) {
       release(current);
