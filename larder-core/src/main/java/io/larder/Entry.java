@@ -11,8 +11,8 @@ import java.util.Optional;
  * @param size content size in bytes
  * @param created when the entry was written
  * @param accessed when the entry was last written or read by key, to within a minute: a read is recorded
- *     only if this is over a minute old, and recorded reads are written to the index in batches (a second
- *     or 4,096 keys late at most, and on close)
+ *     only if this is over a minute old, and recorded reads are written to the index in batches (ten seconds
+ *     or 262,144 keys late at most, and on close)
  * @param expires when the entry stops being served, or {@code null} for never
  * @param metadata a JSON object given at put time, or {@code null}
  */

@@ -91,8 +91,28 @@ public final class FaultyIndex implements Index {
     return delegate.blobs(after, limit, withInline);
   }
 
+  private final List<List<String>> accessWrites = new java.util.ArrayList<>();
+  private int accessFailAt = -1;
+
+  /** Fails the N-th (from 1) call of {@code recordAccess} from now on, before it reaches the database. */
+  public synchronized void failNthAccessWrite(int n) {
+    accessWrites.clear();
+    accessFailAt = n;
+  }
+
+  /** The keys of each {@code recordAccess} call since the last {@link #failNthAccessWrite}, in the order given. */
+  public synchronized List<List<String>> accessWrites() {
+    return List.copyOf(accessWrites);
+  }
+
   @Override
   public void recordAccess(java.util.Map<String, Long> accessedMillis) {
+    synchronized (this) {
+      accessWrites.add(List.copyOf(accessedMillis.keySet()));
+      if (accessWrites.size() == accessFailAt) {
+        throw new LarderException.StorageFailure(LarderException.Kind.BUSY, "injected: recording access times", null);
+      }
+    }
     delegate.recordAccess(accessedMillis);
   }
 
