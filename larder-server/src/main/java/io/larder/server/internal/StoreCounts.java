@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * than about 2 % of one core (a count that took 2 s is repeated after 98 s). At 1M entries, counting every 5 s
  * had taken a fifth of the server's CPU from its requests (BENCHMARKS.md, "One million entries").
  */
-public final class StoreCounts {
+public final class StoreCounts implements AutoCloseable {
   static final int EVERY_SECONDS = 5;
   static final int IDLE_FACTOR = 49;
 
@@ -87,6 +87,7 @@ public final class StoreCounts {
     return Optional.ofNullable(failure);
   }
 
+  @Override
   public void close() {
     timer.shutdownNow();
   }
