@@ -679,6 +679,58 @@ class LarderTest {
   }
 
   @Test
+  void anIndexWrittenBeforeEntriesRecordedTheirBlobIsReadAsItIsAndUpgradedWhenOpenedWritable() throws Exception {
+    cache.put("small", random(300, 31));
+    cache.put("large", random(100_000, 32));
+    cache.close();
+    sql("ALTER TABLE entries DROP COLUMN blob"); // the index as earlier versions wrote it
+    try (Larder old = Larder.open(dir, LarderOptions.defaults().readOnly(true))) {
+      assertThat(old.getBytes("small")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(300, 31)));
+      assertThat(old.getBytes("large")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(100_000, 32)));
+    }
+    assertThat(sql("SELECT count(*) FROM pragma_table_info('entries') WHERE name = 'blob'"))
+        .isZero(); // a read-only open changes nothing
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    assertThat(sql("SELECT count(*) FROM entries WHERE blob IS NULL")).isZero();
+    assertThat(sql("SELECT count(*) FROM entries e JOIN blobs b ON b.id = e.blob AND b.digest = e.digest"))
+        .isEqualTo(2);
+    assertThat(cache.getBytes("small")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(300, 31)));
+    assertThat(cache.getBytes("large")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(100_000, 32)));
+  }
+
+  @Test
+  void anEntryWithoutItsBlobsRowIdOrWithAnotherBlobsIsReadByItsDigest() throws Exception {
+    cache.put("a", random(300, 33));
+    cache.put("b", random(300, 34));
+    cache.put("c", random(300, 35));
+    // What an older Larder writing this index leaves (no row id), and a row id that names another blob.
+    sql("UPDATE entries SET blob = NULL WHERE key = 'a'");
+    sql("UPDATE entries SET blob = (SELECT blob FROM entries WHERE key = 'c') WHERE key = 'b'");
+    assertThat(cache.getBytes("a")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(300, 33)));
+    assertThat(cache.getBytes("b")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(300, 34)));
+    assertThat(cache.getBytes("c")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(300, 35)));
+    assertThat(cache.verify()).satisfies(r -> assertThat(r.corruptRemoved() + r.entriesRemoved()).isZero());
+  }
+
+  /**
+   * Runs {@code statement} on a connection of its own to the store's index (as another process would); for
+   * a query, its first column of its first row.
+   */
+  private long sql(String statement) {
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
+        var s = c.createStatement()) {
+      if (!s.execute(statement)) {
+        return -1;
+      }
+      try (var rs = s.getResultSet()) {
+        return rs.getLong(1);
+      }
+    } catch (java.sql.SQLException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  @Test
   void aStoreFromANewerLarderIsRefused() throws Exception {
     cache.close();
     try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"))) {

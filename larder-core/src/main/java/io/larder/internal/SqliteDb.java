@@ -34,6 +34,14 @@ final class SqliteDb implements AutoCloseable {
   private static final int BUSY_RETRIES = 20;
   private static final int IMPATIENT_TIMEOUT_MS = 50;
   private static final int MAX_READERS = 16;
+  /**
+   * How much of the file a reader maps into memory: all of it (SQLite maps up to the file's size, and this
+   * build's ceiling is 1 TiB). Pages read through the map are not copied into the connection's page cache,
+   * which SQLite empties whenever another connection has committed: with a partial map, every read after a
+   * commit copied its pages again by {@code pread}. The mapped pages are the kernel's page cache, shared by
+   * every connection and process; they count in the process's resident size without being its own memory.
+   */
+  private static final long MMAP_BYTES = 1L << 40;
 
   /** Work on one connection, with its prepared statements at hand. */
   @FunctionalInterface
@@ -193,7 +201,7 @@ final class SqliteDb implements AutoCloseable {
     config.setSynchronous(durability == Durability.POWER_SAFE
         ? SQLiteConfig.SynchronousMode.FULL : SQLiteConfig.SynchronousMode.NORMAL);
     if (!forWriting) {
-      config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(256L << 20));
+      config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(MMAP_BYTES));
     }
     if (readOnly) {
       config.setReadOnly(true);

@@ -29,7 +29,13 @@ import java.util.Set;
  * lookups of unchanged keys are {@link HotHits}'.
  */
 public final class SqliteIndex implements Index {
-  /** The on-disk format of the index; recorded as {@code PRAGMA user_version}. */
+  /**
+   * The on-disk format of the index; recorded as {@code PRAGMA user_version}. Format 1 later gained the column
+   * {@code entries.blob}, the row id of the entry's blob record, so that a lookup by key reads the blob's row
+   * directly instead of through the UNIQUE index on its digest (two B-tree descents instead of three). Older
+   * versions still read and write the index; the entries they write leave it empty, and a lookup falls back to
+   * the digest for those (see {@link #lookup}).
+   */
   public static final int FORMAT_VERSION = 1;
 
   private static final String ENTRY_COLUMNS = "key, digest, size, created, accessed, expires, metadata";
@@ -38,6 +44,8 @@ public final class SqliteIndex implements Index {
   private final SqliteDb db;
   private final HotHits hot;
   private final SqliteEviction eviction;
+  /** Whether entries record their blob's row id (false only for a read-only index written before that). */
+  private final boolean blobIds;
 
   public SqliteIndex(Path dbFile, Durability durability) {
     this(dbFile, durability, false);
@@ -49,11 +57,12 @@ public final class SqliteIndex implements Index {
     this.hot = new HotHits(db);
     this.eviction = new SqliteEviction(db);
     // Commands that only read (info, get, ls) never open the writer: one connection fewer at start-up.
-    int version = db.read("opening the index " + dbFile, r -> {
+    int[] found = db.read("opening the index " + dbFile, r -> {
       try (Statement st = r.c.createStatement(); ResultSet rs = st.executeQuery("PRAGMA user_version")) {
-        return rs.next() ? rs.getInt(1) : 0;
+        return new int[] {rs.next() ? rs.getInt(1) : 0, hasBlobIds(st) ? 1 : 0};
       }
     });
+    int version = found[0];
     if (version > FORMAT_VERSION) {
       throw newerFormat(version);
     }
@@ -62,8 +71,15 @@ public final class SqliteIndex implements Index {
       throw new LarderException.StorageFailure(Kind.READ_ONLY, "the index " + dbFile + " has format " + version
           + " and must be upgraded to " + FORMAT_VERSION + " before it can be read; open it once writable", null);
     }
-    if (version < FORMAT_VERSION) {
-      db.openWriter();
+    if (version < FORMAT_VERSION || found[1] == 0 && !readOnly) {
+      db.openWriter(); // makes the tables, or adds the blob ids (initSchema)
+    }
+    this.blobIds = !readOnly || found[1] == 1;
+  }
+
+  private static boolean hasBlobIds(Statement st) throws SQLException {
+    try (ResultSet rs = st.executeQuery("SELECT 1 FROM pragma_table_info('entries') WHERE name = 'blob'")) {
+      return rs.next();
     }
   }
 
@@ -83,13 +99,20 @@ public final class SqliteIndex implements Index {
         throw newerFormat(version);
       }
       if (version == FORMAT_VERSION) {
+        if (!hasBlobIds(s)) {
+          // Written before entries recorded their blob's row id: added in this one transaction, every
+          // entry's filled in (about a second per 100,000 entries, once).
+          s.execute("ALTER TABLE entries ADD COLUMN blob INTEGER");
+          s.execute("UPDATE entries SET blob = (SELECT id FROM blobs WHERE blobs.digest = entries.digest)");
+        }
         return null;
       }
       s.execute("CREATE TABLE IF NOT EXISTS blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
           + " size INTEGER NOT NULL, data BLOB)");
+      // `blob` is the row id of the entry's blob record (see FORMAT_VERSION).
       s.execute("CREATE TABLE IF NOT EXISTS entries(key TEXT PRIMARY KEY NOT NULL, digest TEXT NOT NULL,"
           + " size INTEGER NOT NULL, created INTEGER NOT NULL, accessed INTEGER NOT NULL, expires INTEGER,"
-          + " metadata TEXT, inline INTEGER NOT NULL) WITHOUT ROWID");
+          + " metadata TEXT, inline INTEGER NOT NULL, blob INTEGER) WITHOUT ROWID");
       // Only entries of file blobs are indexed by digest: see removeBlob.
       s.execute("CREATE INDEX IF NOT EXISTS entries_file_digest ON entries(digest) WHERE inline = 0");
       // Only entries with a TTL are indexed by expiry, so that sweeping them is O(expired).
@@ -124,8 +147,8 @@ public final class SqliteIndex implements Index {
       insertBlob.executeUpdate();
       // `inline` follows the blob record actually stored (a process with another inline threshold may have
       // recorded the same content the other way), so that the collector can trust it.
-      PreparedStatement upsert = w.get("INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ", inline)"
-          + " VALUES (?1,?2,?3,?4,?5,?6,?7, (SELECT data IS NOT NULL FROM blobs WHERE digest = ?2))");
+      PreparedStatement upsert = w.get("INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ", inline, blob)"
+          + " SELECT ?1,?2,?3,?4,?5,?6,?7, data IS NOT NULL, id FROM blobs WHERE digest = ?2");
       upsert.setString(1, entry.key());
       upsert.setString(2, digest);
       upsert.setLong(3, entry.size());
@@ -295,18 +318,37 @@ public final class SqliteIndex implements Index {
     return withInline ? hot.get(key, k -> lookup(k, true)) : lookup(key, false);
   }
 
+  /**
+   * The entry under {@code key}, with its inline content if asked. The blob's row is read by the row id the
+   * entry records, and only if that row still holds the entry's digest; an entry written by an older version
+   * (no row id) or whose row id names another blob has its content looked up by digest instead.
+   */
   private Optional<Hit> lookup(String key, boolean withInline) {
     return db.read("looking up '" + key + "'", r -> {
-      PreparedStatement ps = r.get(withInline
-          ? "SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data"
-              + " FROM entries e LEFT JOIN blobs b ON b.digest = e.digest WHERE e.key = ?"
-          : "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key = ?");
+      PreparedStatement ps = r.get(!withInline ? "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key = ?"
+          : "SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data, e.inline"
+              + " FROM entries e LEFT JOIN blobs b ON " + (blobIds ? "b.id = e.blob AND " : "")
+              + "b.digest = e.digest WHERE e.key = ?");
       ps.setString(1, key);
+      Entry entry;
+      byte[] inline;
       try (ResultSet rs = ps.executeQuery()) {
         if (!rs.next()) {
           return Optional.empty();
         }
-        return Optional.of(new Hit(entry(rs), withInline ? rs.getBytes(8) : null));
+        entry = entry(rs);
+        if (!withInline) {
+          return Optional.of(new Hit(entry, null));
+        }
+        inline = rs.getBytes(8);
+        if (inline != null || rs.getInt(9) == 0) {
+          return Optional.of(new Hit(entry, inline));
+        }
+      }
+      PreparedStatement byDigest = r.get("SELECT data FROM blobs WHERE digest = ?");
+      byDigest.setString(1, entry.integrity().strongest().sri());
+      try (ResultSet rs = byDigest.executeQuery()) {
+        return Optional.of(new Hit(entry, rs.next() ? rs.getBytes(1) : null));
       }
     });
   }
