@@ -15,7 +15,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.locks.ReentrantLock;
@@ -35,13 +34,17 @@ final class SqliteDb implements AutoCloseable {
   private static final int IMPATIENT_TIMEOUT_MS = 50;
   private static final int MAX_READERS = 16;
   /**
-   * How much of the file a reader maps into memory: all of it (SQLite maps up to the file's size, and this
-   * build's ceiling is 1 TiB). Pages read through the map are not copied into the connection's page cache,
-   * which SQLite empties whenever another connection has committed: with a partial map, every read after a
-   * commit copied its pages again by {@code pread}. The mapped pages are the kernel's page cache, shared by
-   * every connection and process; they count in the process's resident size without being its own memory.
+   * While commits are rare, readers map the whole file into memory (SQLite maps up to the file's size; this
+   * build's ceiling is 1 TiB): pages read through the map are not copied. But in WAL mode SQLite unmaps a
+   * connection's whole map whenever it begins a read transaction after any commit, and every page read after
+   * that is a page fault (with the other processors' TLBs flushed at the unmap): under hundreds of commits a
+   * second that costs more than copying the pages by {@code pread} (BENCHMARKS.md, "Two descents instead of
+   * three"). So readers map nothing while the index sees at least {@value #BUSY_COMMITS} commits a second,
+   * and map it all again once it sees at most {@value #QUIET_COMMITS}; the sweep measures the rate.
    */
-  private static final long MMAP_BYTES = 1L << 40;
+  private static final long MAP_ALL = 1L << 40;
+  static final int BUSY_COMMITS = 100;
+  static final int QUIET_COMMITS = 20;
 
   /** Work on one connection, with its prepared statements at hand. */
   @FunctionalInterface
@@ -58,6 +61,8 @@ final class SqliteDb implements AutoCloseable {
     /** The WAL-index header read just before this reader's open read transaction began (null: none open). */
     private long[] snapshot;
     private volatile long lastUsedNanos;
+    /** The {@code mmap_size} this reader was given. */
+    private long mapped;
 
     Statements(Connection c) {
       this.c = c;
@@ -84,7 +89,13 @@ final class SqliteDb implements AutoCloseable {
   private final Work<Void> schema;
   private final ReentrantLock writeLock = new ReentrantLock();
   private Statements writer; // guarded by writeLock; opened on the first write, again after a failed one
-  private final ConcurrentLinkedQueue<Statements> idleReaders = new ConcurrentLinkedQueue<>();
+  /**
+   * Idle readers, the most recently used first: a read takes the reader that read last, whose page cache
+   * and snapshot are the most likely still to serve. (Taken in turn, sixteen readers each began every read
+   * on a page cache emptied by the commits since its previous turn.)
+   */
+  private final java.util.concurrent.ConcurrentLinkedDeque<Statements> idleReaders =
+      new java.util.concurrent.ConcurrentLinkedDeque<>();
   private final Semaphore readerPermits = new Semaphore(MAX_READERS);
   private final List<Statements> allReaders = new CopyOnWriteArrayList<>();
   /** Room for removals to commit on a full disk (see SpaceReserve). */
@@ -93,6 +104,13 @@ final class SqliteDb implements AutoCloseable {
   private final WalHeader walHeader;
   private final boolean readOnly;
   private final java.util.concurrent.ScheduledFuture<?> snapshotSweep;
+  /** What readers map (see {@link #MAP_ALL}): set by the sweep. */
+  private volatile long mapBytes = MAP_ALL;
+  // The sweep's count of commits (its thread only): the last transaction counter seen, and this second's.
+  private int lastTransactions;
+  private boolean counting;
+  private long commitsThisSecond;
+  private int sweepsThisSecond;
 
   /** Ends the read transactions of readers left idle (see {@link #read}); one daemon thread for every index. */
   private static final java.util.concurrent.ScheduledExecutorService SWEEPER =
@@ -201,7 +219,7 @@ final class SqliteDb implements AutoCloseable {
     config.setSynchronous(durability == Durability.POWER_SAFE
         ? SQLiteConfig.SynchronousMode.FULL : SQLiteConfig.SynchronousMode.NORMAL);
     if (!forWriting) {
-      config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(MMAP_BYTES));
+      config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(mapBytes));
     }
     if (readOnly) {
       config.setReadOnly(true);
@@ -370,7 +388,7 @@ final class SqliteDb implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new LarderException.StorageFailure(Kind.IO, what + " was interrupted", e);
     }
-    Statements r = idleReaders.poll();
+    Statements r = idleReaders.pollFirst();
     try {
       if (r == null) {
         r = new Statements(connect(false));
@@ -378,6 +396,7 @@ final class SqliteDb implements AutoCloseable {
       }
       Statements reader = r;
       return retrying(() -> {
+        mapAsMuch(reader);
         current(reader);
         try {
           return work.run(reader);
@@ -391,7 +410,7 @@ final class SqliteDb implements AutoCloseable {
     } finally {
       if (r != null) {
         r.lastUsedNanos = System.nanoTime();
-        idleReaders.add(r);
+        idleReaders.addFirst(r);
       }
       readerPermits.release();
     }
@@ -428,8 +447,52 @@ final class SqliteDb implements AutoCloseable {
     }
   }
 
-  /** Ends the read transactions of readers idle for a while (run by the sweeper). */
+  /** Gives {@code r} the map that {@link #mapBytes} says, if it has another (between its read transactions). */
+  private void mapAsMuch(Statements r) throws SQLException {
+    long target = mapBytes;
+    if (r.mapped != target) {
+      endSnapshot(r);
+      try (Statement s = r.c.createStatement()) {
+        s.execute("PRAGMA mmap_size = " + target);
+      }
+      r.mapped = target;
+    }
+  }
+
+  /**
+   * Counts the commits since the last sweep, and once a second decides what readers map (see
+   * {@link #MAP_ALL}). The WAL-index header's transaction counter goes up by one with every commit of any
+   * process; an unreadable header counts nothing.
+   */
+  private void followCommitRate() {
+    long[] header = walHeader.read();
+    if (header != null) {
+      int transactions = WalHeader.transactions(header);
+      if (counting) {
+        commitsThisSecond += Integer.toUnsignedLong(transactions - lastTransactions);
+      }
+      lastTransactions = transactions;
+      counting = true;
+    }
+    if (++sweepsThisSecond * IDLE_SNAPSHOT_NANOS >= 1_000_000_000L) {
+      if (commitsThisSecond >= BUSY_COMMITS) {
+        mapBytes = 0;
+      } else if (commitsThisSecond <= QUIET_COMMITS) {
+        mapBytes = MAP_ALL;
+      }
+      commitsThisSecond = 0;
+      sweepsThisSecond = 0;
+    }
+  }
+
+  /** What readers map now: all of the file, or nothing while commits are frequent (see {@link #MAP_ALL}). */
+  long mapBytes() {
+    return mapBytes;
+  }
+
+  /** Ends the read transactions of readers idle for a while, and follows the commit rate (run by the sweeper). */
   private void endIdleSnapshots() {
+    followCommitRate();
     long now = System.nanoTime();
     for (Statements r : allReaders) {
       if (r.snapshot != null && now - r.lastUsedNanos > IDLE_SNAPSHOT_NANOS && idleReaders.remove(r)) {
@@ -438,7 +501,7 @@ final class SqliteDb implements AutoCloseable {
             endSnapshot(r);
           }
         } finally {
-          idleReaders.add(r);
+          idleReaders.addLast(r);
         }
       }
     }

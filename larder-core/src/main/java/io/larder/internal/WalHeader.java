@@ -55,6 +55,15 @@ final class WalHeader implements AutoCloseable {
     return m.get(IS_INIT) == 1 ? first : null;
   }
 
+  /**
+   * The header's transaction counter ({@code iChange}: one more with every commit), from a {@link #read()}
+   * result. The header is in the machine's byte order; the buffer reads big-endian.
+   */
+  static int transactions(long[] header) {
+    int bigEndian = (int) (header[1] >>> 32);
+    return java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.BIG_ENDIAN ? bigEndian : Integer.reverseBytes(bigEndian);
+  }
+
   /** True only if the header is readable and equal to {@code earlier} (a {@link #read()} result). */
   boolean unchangedSince(long[] earlier) {
     if (earlier == null) {
