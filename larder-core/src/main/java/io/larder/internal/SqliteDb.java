@@ -462,14 +462,15 @@ final class SqliteDb implements AutoCloseable {
   /**
    * Counts the commits since the last sweep, and once a second decides what readers map (see
    * {@link #MAP_ALL}). The WAL-index header's transaction counter goes up by one with every commit of any
-   * process; an unreadable header counts nothing.
+   * process (also across the log's restarts: {@code SqliteDbTest}); an unreadable header counts nothing.
    */
   private void followCommitRate() {
     long[] header = walHeader.read();
     if (header != null) {
       int transactions = WalHeader.transactions(header);
-      if (counting) {
-        commitsThisSecond += Integer.toUnsignedLong(transactions - lastTransactions);
+      long step = Integer.toUnsignedLong(transactions - lastTransactions);
+      if (counting && step < 1 << 24) { // more is the counter starting over (the shared memory rebuilt)
+        commitsThisSecond += step;
       }
       lastTransactions = transactions;
       counting = true;

@@ -61,6 +61,7 @@ class SqliteDbTest {
     try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
         Statement s = other.createStatement()) {
       s.execute("INSERT INTO t VALUES (2)");
+      s.execute("PRAGMA wal_checkpoint(TRUNCATE)"); // the log starts over at the next commit
       s.execute("INSERT INTO t VALUES (3)");
     }
     assertThat(WalHeader.transactions(db.walHeader().read()) - before).isEqualTo(7);
