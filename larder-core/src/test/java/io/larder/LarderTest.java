@@ -487,10 +487,7 @@ class LarderTest {
   void corruptInlineContentIsCaughtToo() throws Exception {
     cache.put("small", "hello world".getBytes(StandardCharsets.UTF_8));
     cache.close();
-    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
-        var s = c.createStatement()) {
-      s.executeUpdate("UPDATE blobs SET data = X'68656c6c6f20776f726c64FF' WHERE data IS NOT NULL");
-    }
+    sql("UPDATE blobs SET data = X'68656c6c6f20776f726c64FF' WHERE data IS NOT NULL");
     cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
     assertThatThrownBy(() -> cache.getBytes("small")).isInstanceOf(LarderException.IntegrityFailure.class);
     assertThat(cache.contains("small")).isFalse();
@@ -672,10 +669,7 @@ class LarderTest {
     assertThat(cache.getBytes("persist")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(20_000, 23)));
     cache.put("durable", random(30_000, 24));
     assertThat(cache.getBytes("durable")).isPresent();
-    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
-        var rs = c.createStatement().executeQuery("PRAGMA user_version")) {
-      assertThat(rs.getInt(1)).isEqualTo(io.larder.internal.SqliteIndex.FORMAT_VERSION);
-    }
+    assertThat(sql("PRAGMA user_version")).isEqualTo(io.larder.internal.SqliteIndex.FORMAT_VERSION);
   }
 
   @Test
@@ -733,9 +727,7 @@ class LarderTest {
   @Test
   void aStoreFromANewerLarderIsRefused() throws Exception {
     cache.close();
-    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"))) {
-      c.createStatement().execute("PRAGMA user_version = 99");
-    }
+    sql("PRAGMA user_version = 99");
     assertThatThrownBy(() -> Larder.open(dir)).hasMessageContaining("newer than this Larder");
     cache = Larder.open(dir.resolve("other"));
   }

@@ -86,7 +86,7 @@ final class HotHits implements AutoCloseable {
     try {
       db.checkOpen();
       if (versionQuery == null) {
-        versionConnection = db.connect(false);
+        versionConnection = db.connect();
         versionQuery = versionConnection.prepareStatement("PRAGMA data_version");
       }
       // Stepped through the driver's own statement handle: a JDBC result set would cost most of the check

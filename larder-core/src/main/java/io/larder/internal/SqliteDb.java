@@ -61,7 +61,7 @@ final class SqliteDb implements AutoCloseable {
     /** The WAL-index header read just before this reader's open read transaction began (null: none open). */
     private long[] snapshot;
     private volatile long lastUsedNanos;
-    /** The {@code mmap_size} this reader was given. */
+    /** The {@code mmap_size} this reader was given ({@link #mapAsMuch}); a new connection maps nothing. */
     private long mapped;
 
     Statements(Connection c) {
@@ -196,7 +196,7 @@ final class SqliteDb implements AutoCloseable {
           + " (--read-only, or a store this process cannot write): nothing can be changed", null);
     }
     try {
-      writer = new Statements(connect(true));
+      writer = new Statements(connect());
       retrying(() -> transaction(schema));
       return writer;
     } catch (SQLException | RuntimeException e) {
@@ -212,15 +212,12 @@ final class SqliteDb implements AutoCloseable {
     }
   }
 
-  /** A new connection to the file (in WAL mode); readers also map the file into memory. */
-  Connection connect(boolean forWriting) throws SQLException {
+  /** A new connection to the file (in WAL mode). Readers are given their memory map at their first read. */
+  Connection connect() throws SQLException {
     SQLiteConfig config = new SQLiteConfig();
     config.setBusyTimeout(BUSY_TIMEOUT_MS);
     config.setSynchronous(durability == Durability.POWER_SAFE
         ? SQLiteConfig.SynchronousMode.FULL : SQLiteConfig.SynchronousMode.NORMAL);
-    if (!forWriting) {
-      config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(mapBytes));
-    }
     if (readOnly) {
       config.setReadOnly(true);
       return retrying(() -> config.createConnection(url)); // its journal mode is whatever the writers set
@@ -391,7 +388,7 @@ final class SqliteDb implements AutoCloseable {
     Statements r = idleReaders.pollFirst();
     try {
       if (r == null) {
-        r = new Statements(connect(false));
+        r = new Statements(connect());
         allReaders.add(r);
       }
       Statements reader = r;
