@@ -21,12 +21,14 @@ import java.util.regex.Pattern;
 public record Integrity(List<Hash> hashes) {
 
   private static final Pattern HEX64 = Pattern.compile("[0-9a-fA-F]{64}");
+  private static final Comparator<Hash> STRONGEST_FIRST =
+      Comparator.comparingInt((Hash h) -> h.algorithm().strength()).reversed();
   private static final Pattern OCI = Pattern.compile("(sha256|sha384|sha512):([0-9a-fA-F]+)");
 
   /** One digest: an algorithm and its raw bytes, kept as lower-case hex so that records compare by value. */
   public record Hash(Algorithm algorithm, String hex) {
     public Hash {
-      if (hex.length() != algorithm.digestLength() * 2 || !hex.chars().allMatch(Hash::isLowerHex)) {
+      if (hex.length() != algorithm.digestLength() * 2 || !isLowerHex(hex)) {
         throw new LarderException.InvalidInput(
             LarderException.Kind.INVALID_INTEGRITY,
             "a " + algorithm.sriName() + " digest is " + algorithm.digestLength() * 2 + " lower-case hex characters");
@@ -62,8 +64,14 @@ public record Integrity(List<Hash> hashes) {
       return algorithm.sriName() + "-" + base64();
     }
 
-    private static boolean isLowerHex(int c) {
-      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    private static boolean isLowerHex(String s) {
+      for (int i = 0; i < s.length(); i++) { // a loop, not a stream: every read parses a digest
+        char c = s.charAt(i);
+        if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) {
+          return false;
+        }
+      }
+      return true;
     }
   }
 
@@ -71,9 +79,13 @@ public record Integrity(List<Hash> hashes) {
     if (hashes.isEmpty()) {
       throw new LarderException.InvalidInput(LarderException.Kind.INVALID_INTEGRITY, "an integrity needs at least one digest");
     }
-    List<Hash> sorted = new ArrayList<>(hashes);
-    sorted.sort(Comparator.comparingInt((Hash h) -> h.algorithm().strength()).reversed());
-    hashes = List.copyOf(sorted);
+    if (hashes.size() == 1) {
+      hashes = List.copyOf(hashes); // the common case: nothing to sort (List.of's list is kept as it is)
+    } else {
+      List<Hash> sorted = new ArrayList<>(hashes);
+      sorted.sort(STRONGEST_FIRST);
+      hashes = List.copyOf(sorted);
+    }
   }
 
   /** The integrity of one digest. */

@@ -332,28 +332,26 @@ public final class SqliteIndex implements Index {
           : "SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data, e.inline"
               + " FROM entries e LEFT JOIN blobs b ON " + (blobIds ? "b.id = e.blob AND " : "")
               + "b.digest = e.digest WHERE e.key = ?");
-      ps.setString(1, key);
-      Entry entry;
-      String digest;
-      try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) {
-          return Optional.empty();
-        }
-        entry = entry(rs);
+      String[] missingInline = new String[1]; // the digest of inline content the join did not find
+      Hit hit = Row.first(ps, row -> {
+        Entry entry = entry(row);
         if (!withInline) {
-          return Optional.of(new Hit(entry, null));
+          return new Hit(entry, null);
         }
-        byte[] inline = rs.getBytes(8);
-        if (inline != null || rs.getInt(9) == 0) {
-          return Optional.of(new Hit(entry, inline));
+        byte[] inline = row.blob(8);
+        if (inline == null && row.integer(9) != 0) {
+          missingInline[0] = row.text(2);
         }
-        digest = rs.getString(2);
+        return new Hit(entry, inline);
+      }, key);
+      if (hit == null) {
+        return Optional.empty();
       }
-      PreparedStatement byDigest = r.get("SELECT data FROM blobs WHERE digest = ?");
-      byDigest.setString(1, digest);
-      try (ResultSet rs = byDigest.executeQuery()) {
-        return Optional.of(new Hit(entry, rs.next() ? rs.getBytes(1) : null));
+      if (missingInline[0] == null) {
+        return Optional.of(hit);
       }
+      return Optional.of(new Hit(hit.entry(),
+          Row.first(r.get("SELECT data FROM blobs WHERE digest = ?"), row -> row.blob(1), missingInline[0])));
     });
   }
 
@@ -482,11 +480,13 @@ public final class SqliteIndex implements Index {
   }
 
   private static Entry entry(ResultSet rs) throws SQLException {
-    long expires = rs.getLong(6);
-    boolean noExpiry = rs.wasNull();
-    return new Entry(rs.getString(1), Integrity.parse(rs.getString(2)), rs.getLong(3),
-        Instant.ofEpochMilli(rs.getLong(4)), Instant.ofEpochMilli(rs.getLong(5)),
-        noExpiry ? null : Instant.ofEpochMilli(expires), rs.getString(7));
+    return entry(Row.of(rs));
+  }
+
+  private static Entry entry(Row row) throws SQLException {
+    return new Entry(row.text(1), Integrity.parse(row.text(2)), row.integer(3),
+        Instant.ofEpochMilli(row.integer(4)), Instant.ofEpochMilli(row.integer(5)),
+        row.isNull(6) ? null : Instant.ofEpochMilli(row.integer(6)), row.text(7));
   }
 
   /** An entry read back from a damaged index, with its inline content when that could be read too. */

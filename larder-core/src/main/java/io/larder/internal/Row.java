@@ -1,0 +1,95 @@
+package io.larder.internal;
+
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import org.sqlite.core.Codes;
+import org.sqlite.core.CoreStatement;
+import org.sqlite.core.DB;
+
+/**
+ * The current row of a query, its columns numbered from 1 as in JDBC. {@link #first} reads a query's first
+ * row straight from the driver's statement handle: on a lookup by key a JDBC result set cost more than
+ * SQLite's own work (it fetches every column's name again at each execution, wraps each call in a timeout
+ * and keeps per-column state), a third of the lookups a second (BENCHMARKS.md, "A lookup without a result
+ * set"). {@link #of} reads a {@link ResultSet}'s current row, so that one conversion serves both.
+ */
+interface Row {
+  String text(int column) throws SQLException;
+
+  long integer(int column) throws SQLException;
+
+  boolean isNull(int column) throws SQLException;
+
+  byte[] blob(int column) throws SQLException;
+
+  /** Reads a row into a value. */
+  @FunctionalInterface
+  interface Reader<T> {
+    T read(Row row) throws SQLException;
+  }
+
+  /**
+   * Runs {@code query} (a statement prepared by this driver) with {@code params} bound in order, and reads
+   * its first row with {@code reader}; null when it returns no row. The statement is reset before this
+   * returns, so it holds no read lock afterwards beyond the connection's own transaction.
+   */
+  static <T> T first(PreparedStatement query, Reader<T> reader, Object... params) throws SQLException {
+    CoreStatement statement = (CoreStatement) query;
+    return statement.pointer.safeRun((sqlite, handle) -> {
+      try {
+        return sqlite.execute(statement, params) ? reader.read(new OfHandle(sqlite, handle)) : null;
+      } finally {
+        sqlite.reset(handle);
+      }
+    });
+  }
+
+  /** The current row of {@code rs}. */
+  static Row of(ResultSet rs) {
+    return new Row() {
+      @Override
+      public String text(int column) throws SQLException {
+        return rs.getString(column);
+      }
+
+      @Override
+      public long integer(int column) throws SQLException {
+        return rs.getLong(column);
+      }
+
+      @Override
+      public boolean isNull(int column) throws SQLException {
+        return rs.getObject(column) == null;
+      }
+
+      @Override
+      public byte[] blob(int column) throws SQLException {
+        return rs.getBytes(column);
+      }
+    };
+  }
+
+  /** A row of a statement that has just stepped to it. */
+  record OfHandle(DB sqlite, long handle) implements Row {
+    @Override
+    public String text(int column) throws SQLException {
+      return sqlite.column_text(handle, column - 1);
+    }
+
+    @Override
+    public long integer(int column) throws SQLException {
+      return sqlite.column_long(handle, column - 1);
+    }
+
+    @Override
+    public boolean isNull(int column) throws SQLException {
+      return sqlite.column_type(handle, column - 1) == Codes.SQLITE_NULL;
+    }
+
+    @Override
+    public byte[] blob(int column) throws SQLException {
+      return sqlite.column_blob(handle, column - 1);
+    }
+  }
+}
