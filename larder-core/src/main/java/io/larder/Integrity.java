@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 public record Integrity(List<Hash> hashes) {
 
   private static final Pattern HEX64 = Pattern.compile("[0-9a-fA-F]{64}");
+  private static final Algorithm[] ALGORITHMS = Algorithm.values();
   private static final Comparator<Hash> STRONGEST_FIRST =
       Comparator.comparingInt((Hash h) -> h.algorithm().strength()).reversed();
   private static final Pattern OCI = Pattern.compile("(sha256|sha384|sha512):([0-9a-fA-F]+)");
@@ -178,8 +179,14 @@ public record Integrity(List<Hash> hashes) {
         return null;
       }
     }
-    Optional<Algorithm> a = Algorithm.bySriName(s.substring(0, dash));
-    if (a.isEmpty()) {
+    Algorithm a = null;
+    for (Algorithm candidate : ALGORITHMS) { // not bySriName: no substring, lower-casing or array copy per read
+      if (candidate.sriName().length() == dash && s.regionMatches(true, 0, candidate.sriName(), 0, dash)) {
+        a = candidate;
+        break;
+      }
+    }
+    if (a == null) {
       return null;
     }
     byte[] digest;
@@ -188,7 +195,7 @@ public record Integrity(List<Hash> hashes) {
     } catch (IllegalArgumentException e) {
       return null;
     }
-    return digest.length == a.get().digestLength() ? new Integrity(List.of(Hash.of(a.get(), digest))) : null;
+    return digest.length == a.digestLength() ? new Integrity(List.of(Hash.of(a, digest))) : null;
   }
 
   /** The strongest digest. */

@@ -189,6 +189,32 @@ class LarderTest {
     assertThatThrownBy(() -> PutOptions.defaults().metadata("{\"a\":")).hasMessageContaining("invalid metadata");
   }
 
+  /** Lookups read their row straight from SQLite (no result set): every column comes back as it was written. */
+  @Test
+  void aLookupByKeyReturnsEveryColumnAsWrittenInAnyScript() {
+    String key = "bücher/日本/𝄞 ✓";
+    String metadata = "{\"note\":\"café 𝄞\",\"n\":1}";
+    byte[] small = "inline ümlaut".getBytes(StandardCharsets.UTF_8);
+    cache.put(key, small, PutOptions.defaults().metadata(metadata).ttl(Duration.ofHours(2)));
+    cache.put("no-ttl", random(200_000, 7)); // a file: no inline content, no expiry, no metadata
+    for (boolean withContent : new boolean[] {true, false}) {
+      Entry e = withContent ? cache.get(key).orElseThrow().entry().orElseThrow() : cache.info(key).orElseThrow();
+      assertThat(e.key()).isEqualTo(key);
+      assertThat(e.metadata()).isEqualTo(metadata);
+      assertThat(e.size()).isEqualTo(small.length);
+      assertThat(e.integrity()).isEqualTo(Integrity.compute(Algorithm.SHA256, small));
+      assertThat(e.created()).isEqualTo(clock.instant());
+      assertThat(e.expires()).isEqualTo(clock.instant().plus(Duration.ofHours(2)));
+      Entry file = withContent ? cache.get("no-ttl").orElseThrow().entry().orElseThrow() : cache.info("no-ttl").orElseThrow();
+      assertThat(file.expires()).isNull();
+      assertThat(file.metadata()).isNull();
+      assertThat(file.integrity()).isEqualTo(Integrity.compute(Algorithm.SHA256, random(200_000, 7)));
+    }
+    assertThat(cache.getBytes(key)).hasValue(small);
+    assertThat(cache.getBytes(key + " ")).isEmpty();
+    assertThat(cache.info("BÜCHER/日本/𝄞 ✓")).as("keys compare by their bytes").isEmpty();
+  }
+
   @Test
   void readsRecordAccessTimesInBatches() {
     Instant t0 = clock.instant();

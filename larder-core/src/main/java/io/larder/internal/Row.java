@@ -1,5 +1,6 @@
 package io.larder.internal;
 
+import java.nio.charset.StandardCharsets;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -72,9 +73,11 @@ interface Row {
 
   /** A row of a statement that has just stepped to it. */
   record OfHandle(DB sqlite, long handle) implements Row {
+    /** The text's UTF-8 bytes as a byte array, decoded here: the driver's own text call builds a direct buffer for each. */
     @Override
     public String text(int column) throws SQLException {
-      return sqlite.column_text(handle, column - 1);
+      byte[] utf8 = sqlite.column_blob(handle, column - 1);
+      return utf8 == null ? null : new String(utf8, StandardCharsets.UTF_8);
     }
 
     @Override

@@ -334,7 +334,7 @@ public final class SqliteIndex implements Index {
               + "b.digest = e.digest WHERE e.key = ?");
       String[] missingInline = new String[1]; // the digest of inline content the join did not find
       Hit hit = Row.first(ps, row -> {
-        Entry entry = entry(row);
+        Entry entry = entry(key, row); // the key found is the one asked for (binary collation)
         if (!withInline) {
           return new Hit(entry, null);
         }
@@ -484,7 +484,12 @@ public final class SqliteIndex implements Index {
   }
 
   private static Entry entry(Row row) throws SQLException {
-    return new Entry(row.text(1), Integrity.parse(row.text(2)), row.integer(3),
+    return entry(row.text(1), row);
+  }
+
+  /** The entry of {@code key} whose other columns are {@link #ENTRY_COLUMNS}' in {@code row}. */
+  private static Entry entry(String key, Row row) throws SQLException {
+    return new Entry(key, Integrity.parse(row.text(2)), row.integer(3),
         Instant.ofEpochMilli(row.integer(4)), Instant.ofEpochMilli(row.integer(5)),
         row.isNull(6) ? null : Instant.ofEpochMilli(row.integer(6)), row.text(7));
   }
