@@ -10,10 +10,11 @@ import org.sqlite.core.DB;
 
 /**
  * The current row of a query, its columns numbered from 1 as in JDBC. {@link #first} reads a query's first
- * row straight from the driver's statement handle: on a lookup by key a JDBC result set cost more than
- * SQLite's own work (it fetches every column's name again at each execution, wraps each call in a timeout
- * and keeps per-column state), a third of the lookups a second (BENCHMARKS.md, "A lookup without a result
- * set"). {@link #of} reads a {@link ResultSet}'s current row, so that one conversion serves both.
+ * row straight from the driver's statement handle. On a lookup by key a JDBC result set took about a quarter
+ * of the time (it fetches every column's name again at each execution, wraps each call in a timeout and
+ * keeps per-column state): the same query ran 131–136k times a second through it, 171–200k through the
+ * handle (BENCHMARKS.md, "A lookup without a result set"). {@link #of} reads a {@link ResultSet}'s current
+ * row, so that one conversion serves both.
  */
 interface Row {
   String text(int column) throws SQLException;
