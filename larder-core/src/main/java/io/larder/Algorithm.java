@@ -71,10 +71,17 @@ public enum Algorithm {
     return this != SHA1;
   }
 
+  private static final Algorithm[] ALL = values();
+
   /** Looks up an algorithm by its SRI name, case-insensitively. */
   public static Optional<Algorithm> bySriName(String name) {
+    for (Algorithm a : ALL) { // no copy of values(), and the usual lower-case name not copied: every read asks
+      if (a.sriName.equals(name)) {
+        return Optional.of(a);
+      }
+    }
     String n = name.toLowerCase(Locale.ROOT);
-    for (Algorithm a : values()) {
+    for (Algorithm a : ALL) {
       if (a.sriName.equals(n)) {
         return Optional.of(a);
       }

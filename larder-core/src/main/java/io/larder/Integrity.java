@@ -21,7 +21,6 @@ import java.util.regex.Pattern;
 public record Integrity(List<Hash> hashes) {
 
   private static final Pattern HEX64 = Pattern.compile("[0-9a-fA-F]{64}");
-  private static final Algorithm[] ALGORITHMS = Algorithm.values();
   private static final Comparator<Hash> STRONGEST_FIRST =
       Comparator.comparingInt((Hash h) -> h.algorithm().strength()).reversed();
   private static final Pattern OCI = Pattern.compile("(sha256|sha384|sha512):([0-9a-fA-F]+)");
@@ -179,16 +178,11 @@ public record Integrity(List<Hash> hashes) {
         return null;
       }
     }
-    Algorithm a = null;
-    for (Algorithm candidate : ALGORITHMS) { // not bySriName: no substring, lower-casing or array copy per read
-      if (candidate.sriName().length() == dash && s.regionMatches(true, 0, candidate.sriName(), 0, dash)) {
-        a = candidate;
-        break;
-      }
-    }
-    if (a == null) {
+    Optional<Algorithm> found = Algorithm.bySriName(s.substring(0, dash));
+    if (found.isEmpty()) {
       return null;
     }
+    Algorithm a = found.get();
     byte[] digest;
     try {
       digest = Base64.getDecoder().decode(s.substring(dash + 1));

@@ -6,7 +6,6 @@ import io.larder.Memo;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,8 +30,8 @@ import org.lmdbjava.Txn;
  * seen); the same without recording access times ({@code trackAccess(false)}: what the default's batches of
  * access times cost the reads); as the server does (hot hits, handed out again while nothing was committed,
  * are not hashed again); and through a memo (stale for up to 1 s, see {@link Memo}). The readers take turns
- * on one store; after the turn of one that records access times the next waits two seconds, so as not to
- * measure the writing of its last batch. LMDB reads in a read transaction per get and
+ * on one store, two seconds apart, so that one does not measure the writing of the last batch of access times
+ * of the one before. LMDB reads in a read transaction per get and
  * copies the value out, as Larder's byte array is.
  *
  * <p>Usage: {@code IndexBench DIR N SIZE SECONDS ROUNDS}: DIR keeps the filled stores between runs
@@ -42,7 +41,8 @@ public final class IndexBench {
   private IndexBench() {}
 
   static final int HOT_KEYS = 1_000;
-  static final long ACCESS_BATCH_PAUSE_MILLIS = 2_000;
+  /** Between turns: a reader that records access times may still be writing its last batch (~1 s for 262,144 keys). */
+  static final long PAUSE_MILLIS = 2_000;
 
   interface Reader {
     int read(String key, ByteBuffer keyBuffer);
@@ -85,9 +85,6 @@ public final class IndexBench {
         readers.put("Larder, trusting hot hits", (key, kb) -> trusted.getBytes(key).orElseThrow().length);
         readers.put("Larder + memo (64 MiB, 1 s)", (key, kb) -> memoized.getBytes(key).orElseThrow().length);
         readers.put("LMDB", ofLmdb);
-        // After their turn, these may still be writing a batch of access times (about a second for 262,144
-        // keys): the next reader's turn waits for it rather than measure it.
-        Set<String> recordAccess = Set.of("Larder", "Larder, trusting hot hits", "Larder + memo (64 MiB, 1 s)");
         System.out.printf("%,d records of %,d bytes; index.db %,d MiB (%,.0f bytes per record), LMDB %,d MiB%n", n,
             size, Files.size(store.resolve("index.db")) >> 20, Files.size(store.resolve("index.db")) / (double) n,
             Files.size(lmdbDir.resolve("data.mdb")) >> 20);
@@ -101,17 +98,13 @@ public final class IndexBench {
             Map<String, List<Double>> runs = new LinkedHashMap<>();
             for (Map.Entry<String, Reader> r : readers.entrySet()) {
               run(r.getValue(), n, pick, threads, 1); // warm-up
-              if (recordAccess.contains(r.getKey())) {
-                Thread.sleep(ACCESS_BATCH_PAUSE_MILLIS);
-              }
+              Thread.sleep(PAUSE_MILLIS); // a Larder may still be writing its last batch of access times
               runs.put(r.getKey(), new ArrayList<>());
             }
             for (int i = 0; i < rounds; i++) {
               for (Map.Entry<String, Reader> r : readers.entrySet()) {
                 runs.get(r.getKey()).add(run(r.getValue(), n, pick, threads, seconds));
-                if (recordAccess.contains(r.getKey())) {
-                  Thread.sleep(ACCESS_BATCH_PAUSE_MILLIS);
-                }
+                Thread.sleep(PAUSE_MILLIS); // a Larder may still be writing its last batch of access times
               }
             }
             double lmdb = best(runs.get("LMDB"));

@@ -9,9 +9,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
-import org.sqlite.core.Codes;
-import org.sqlite.core.CoreStatement;
-import org.sqlite.core.SafeStmtPtr;
 
 /**
  * Recent hits of lookups by key with their inline bytes, valid while the database is at the data version
@@ -89,20 +86,12 @@ final class HotHits implements AutoCloseable {
         versionConnection = db.connect();
         versionQuery = versionConnection.prepareStatement("PRAGMA data_version");
       }
-      // Stepped through the driver's own statement handle: a JDBC result set would cost most of the check
-      // (it fetches the column names again on every execution).
-      SafeStmtPtr statement = ((CoreStatement) versionQuery).pointer;
-      return SqliteDb.retrying(() -> statement.safeRunLong((sqlite, handle) -> {
-        try {
-          int rc = sqlite.step(handle);
-          if (rc != Codes.SQLITE_ROW) {
-            sqlite.throwex(rc);
-          }
-          return sqlite.column_long(handle, 0);
-        } finally {
-          sqlite.reset(handle);
-        }
-      }));
+      // Read through the statement handle (Row): a JDBC result set would cost most of the check.
+      Long version = SqliteDb.retrying(() -> Row.first(versionQuery, row -> row.integer(1)));
+      if (version == null) {
+        throw new SQLException("PRAGMA data_version returned no row");
+      }
+      return version;
     } catch (SQLException e) {
       throw db.map("reading the index's data version", e);
     } finally {

@@ -332,26 +332,17 @@ public final class SqliteIndex implements Index {
           : "SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data, e.inline"
               + " FROM entries e LEFT JOIN blobs b ON " + (blobIds ? "b.id = e.blob AND " : "")
               + "b.digest = e.digest WHERE e.key = ?");
-      String[] missingInline = new String[1]; // the digest of inline content the join did not find
-      Hit hit = Row.first(ps, row -> {
+      return Optional.ofNullable(Row.first(ps, row -> {
         Entry entry = entry(key, row); // the key found is the one asked for (binary collation)
         if (!withInline) {
           return new Hit(entry, null);
         }
         byte[] inline = row.blob(8);
-        if (inline == null && row.integer(9) != 0) {
-          missingInline[0] = row.text(2);
+        if (inline == null && row.integer(9) != 0) { // inline content the join did not find: by its digest
+          inline = Row.first(r.get("SELECT data FROM blobs WHERE digest = ?"), blob -> blob.blob(1), row.text(2));
         }
         return new Hit(entry, inline);
-      }, key);
-      if (hit == null) {
-        return Optional.empty();
-      }
-      if (missingInline[0] == null) {
-        return Optional.of(hit);
-      }
-      return Optional.of(new Hit(hit.entry(),
-          Row.first(r.get("SELECT data FROM blobs WHERE digest = ?"), row -> row.blob(1), missingInline[0])));
+      }, key));
     });
   }
 
