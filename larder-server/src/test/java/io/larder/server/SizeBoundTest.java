@@ -126,6 +126,25 @@ class SizeBoundTest {
     }
   }
 
+  /** Regression: the server closed with the body unread, and the kernel's reset could beat the 413 to the client. */
+  @Test
+  void aRefusedUploadStillSendingItsBodyReadsTheRefusal() throws Exception {
+    try (Larder store = Larder.open(dir.resolve("refused"))) {
+      LarderServer server = LarderServer.start(store, ServerOptions.defaults().port(0),
+          GcOptions.defaults().maxSize(2L << 20));
+      try {
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        for (int i = 0; i < 10; i++) {
+          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/cache/big-" + i))
+              .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[32 << 20])).build(), HttpResponse.BodyHandlers.ofString());
+          assertThat(r.statusCode()).as("attempt " + i).isEqualTo(413);
+        }
+      } finally {
+        server.close();
+      }
+    }
+  }
+
   @Test
   void anUploadThatCannotFitAfterEvictionIs507AndTheDiskStaysWithinTheBound() throws Exception {
     Path root = dir.resolve("protected");

@@ -44,6 +44,8 @@ final class Exchange {
   long bytes;
   /** Whether the connection closes after the response (a refused upload's body was never read). */
   boolean close;
+  /** How long a connection whose request body was refused is read (and dropped) after the response. */
+  static final long LINGER_MILLIS = 2_000;
   /** Whether the exchange is being handled on the event loop (only short work may happen there). */
   boolean onEventLoop;
   /** Its protocol, once known (for a 405's {@code Allow} header). */
@@ -187,7 +189,16 @@ final class Exchange {
           new ServerContext.Client(address(), principal, request.headers().get(HttpHeaderNames.USER_AGENT)));
       finished.run();
     });
-    if (close || !keepAlive) {
+    if (close && channel instanceof io.netty.channel.socket.DuplexChannel socket) {
+      // A refused body may still be arriving: closing now, with it unread, makes the kernel answer it with a
+      // reset, which can reach the client before it has read this response. So only our side is shut (the
+      // client reads the response to its end), what still comes is read and dropped, and the connection is
+      // closed when the client closes it or after LINGER_MILLIS.
+      last.addListener(f -> {
+        socket.shutdownOutput();
+        channel.eventLoop().schedule(() -> channel.close(), LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+      });
+    } else if (close || !keepAlive) {
       last.addListener(ChannelFutureListener.CLOSE);
     } else {
       last.addListener(f -> next.run());
