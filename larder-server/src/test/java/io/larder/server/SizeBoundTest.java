@@ -110,34 +110,23 @@ class SizeBoundTest {
     }
   }
 
+  /**
+   * Refused before its body is read, and the refusal reaches the client even while it is still sending (a
+   * regression: the server closed with the body unread, and the kernel's reset could beat the 413).
+   */
   @Test
   void anUploadLargerThanMaxSizeIsRefusedBeforeItsBody() throws Exception {
     try (Larder store = Larder.open(dir.resolve("small"))) {
       LarderServer server = LarderServer.start(store, ServerOptions.defaults().port(0),
           GcOptions.defaults().maxSize(2L << 20));
       try {
-        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(server.url() + "/cache/big"))
-            .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[3 << 20])).build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(r.statusCode()).isEqualTo(413);
-        assertThat(r.body()).contains("max-size");
-      } finally {
-        server.close();
-      }
-    }
-  }
-
-  /** Regression: the server closed with the body unread, and the kernel's reset could beat the 413 to the client. */
-  @Test
-  void aRefusedUploadStillSendingItsBodyReadsTheRefusal() throws Exception {
-    try (Larder store = Larder.open(dir.resolve("refused"))) {
-      LarderServer server = LarderServer.start(store, ServerOptions.defaults().port(0),
-          GcOptions.defaults().maxSize(2L << 20));
-      try {
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         for (int i = 0; i < 10; i++) {
           HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/cache/big-" + i))
-              .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[32 << 20])).build(), HttpResponse.BodyHandlers.ofString());
+              .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[i == 0 ? 3 << 20 : 32 << 20])).build(),
+              HttpResponse.BodyHandlers.ofString());
           assertThat(r.statusCode()).as("attempt " + i).isEqualTo(413);
+          assertThat(r.body()).contains("max-size");
         }
       } finally {
         server.close();
