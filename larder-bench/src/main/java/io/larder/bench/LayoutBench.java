@@ -1,0 +1,203 @@
+package io.larder.bench;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.lmdbjava.Dbi;
+import org.lmdbjava.Env;
+import org.lmdbjava.EnvFlags;
+import org.sqlite.SQLiteConfig;
+import org.sqlite.core.CoreStatement;
+import org.sqlite.core.DB;
+
+/**
+ * What the index's layout costs a random lookup, measured outside Larder on index-bench's records (same run):
+ * the query Larder runs (the entry found by its key in a WITHOUT ROWID table, then its blob's row by row id:
+ * two B-tree descents), the same records laid out as one table keyed by a 64-bit hash of the key with the
+ * content in the entry's row (one descent of an integer-keyed B-tree), and LMDB. Both SQLite lookups read
+ * every column Larder reads through the statement handle (as {@code Row} does) and hash the content (SHA-256),
+ * as a verified read does; LMDB copies the value out, as in {@link IndexBench}. No Larder code runs: this is
+ * the floor each layout puts under a lookup, to weigh a change of the index's format against.
+ *
+ * <p>Usage: {@code LayoutBench DIR SECONDS ROUNDS}: DIR is index-bench's (filled with 1,000,000 records of
+ * 1,024 bytes); the one-table copy is made once, as {@code DIR/layout-one.db}.
+ */
+public final class LayoutBench {
+  private LayoutBench() {}
+
+  static final int N = 1_000_000;
+  static final String TWO_DESCENTS = "SELECT e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data,"
+      + " e.inline FROM entries e LEFT JOIN blobs b ON b.id = e.blob AND b.digest = e.digest WHERE e.key = ?";
+  /** A key's slot and the next few: another key with the same hash takes the next free id (never seen at 1M). */
+  static final String ONE_DESCENT = "SELECT key, digest, size, created, accessed, expires, metadata, data FROM records"
+      + " WHERE id BETWEEN ?1 AND ?1 + 7";
+
+  public static void main(String[] args) throws Exception {
+    Path dir = Path.of(args[0]);
+    int seconds = Integer.parseInt(args[1]);
+    int rounds = Integer.parseInt(args[2]);
+    Path index = dir.resolve("larder").resolve("index.db");
+    if (!Files.exists(dir.resolve("filled-" + N + "-1024"))) {
+      throw new IllegalStateException("run larder-bench/index-bench with LARDER_BENCH_DIR=" + dir + " first");
+    }
+    Path one = dir.resolve("layout-one.db");
+    if (!Files.exists(dir.resolve("layout-one.done"))) {
+      Files.deleteIfExists(one);
+      copyAsOneTable(index, one);
+      Files.createFile(dir.resolve("layout-one.done"));
+    }
+    System.out.printf("index.db %,d MiB, one table %,d MiB%n", Files.size(index) >> 20, Files.size(one) >> 20);
+    try (Env<ByteBuffer> env = Env.create().setMapSize(Math.max(1L << 30, (long) N * (1024 + 256) * 2))
+        .setMaxDbs(1).setMaxReaders(64).open(dir.resolve("lmdb").toFile(), EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS)) {
+      Dbi<ByteBuffer> dbi = env.openDbi("records");
+      Map<String, IndexBench.Reader> readers = new LinkedHashMap<>();
+      readers.put("two descents (Larder's layout)", perThread(() -> new Lookup(index, TWO_DESCENTS, false)));
+      readers.put("one descent (content in the row)", perThread(() -> new Lookup(one, ONE_DESCENT, true)));
+      readers.put("LMDB", IndexBench.ofLmdb(env, dbi));
+      System.out.println("random gets per second over " + String.format(Locale.ROOT, "%,d", N) + " records, best of "
+          + rounds + " runs of " + seconds + " s (all runs in brackets); ratio to LMDB in the same run");
+      System.out.println("| threads | " + String.join(" | ", readers.keySet()) + " |");
+      System.out.println("|---:|" + "---:|".repeat(readers.size()));
+      for (int threads : new int[] {1, 8}) {
+        Map<String, List<Double>> runs = new LinkedHashMap<>();
+        for (Map.Entry<String, IndexBench.Reader> r : readers.entrySet()) {
+          IndexBench.run(r.getValue(), N, i -> i, threads, 1); // warm-up
+          runs.put(r.getKey(), new ArrayList<>());
+        }
+        for (int i = 0; i < rounds; i++) {
+          for (Map.Entry<String, IndexBench.Reader> r : readers.entrySet()) {
+            runs.get(r.getKey()).add(IndexBench.run(r.getValue(), N, k -> k, threads, seconds));
+          }
+        }
+        double lmdb = IndexBench.best(runs.get("LMDB"));
+        StringBuilder row = new StringBuilder("| " + threads + " |");
+        for (Map.Entry<String, List<Double>> r : runs.entrySet()) {
+          double b = IndexBench.best(r.getValue());
+          row.append(String.format(Locale.ROOT, " %,.0f (%s)%s |", b, IndexBench.list(r.getValue()),
+              r.getKey().equals("LMDB") ? "" : String.format(Locale.ROOT, " **%.2f**", b / lmdb)));
+        }
+        System.out.println(row);
+      }
+    }
+  }
+
+  /** A reader whose every thread has its own connection (SQLite connections are used by one thread at a time). */
+  private static IndexBench.Reader perThread(java.util.function.Supplier<Lookup> open) {
+    ThreadLocal<Lookup> lookups = ThreadLocal.withInitial(open);
+    return (key, kb) -> lookups.get().read(key);
+  }
+
+  /** One connection with the whole file mapped and a read transaction kept open, as Larder's readers have. */
+  private static final class Lookup {
+    final PreparedStatement ps;
+    final DB db;
+    final boolean byHash;
+    final MessageDigest sha256;
+
+    Lookup(Path file, String sql, boolean byHash) {
+      try {
+        SQLiteConfig config = new SQLiteConfig();
+        config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(1L << 40));
+        Connection c = config.createConnection("jdbc:sqlite:" + file);
+        c.setAutoCommit(false);
+        this.ps = c.prepareStatement(sql);
+        this.db = ((CoreStatement) ps).getDatabase();
+        this.byHash = byHash;
+        this.sha256 = MessageDigest.getInstance("SHA-256");
+      } catch (SQLException | NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
+    int read(String key) {
+      try {
+        byte[] data = ((CoreStatement) ps).pointer.safeRun((d, h) -> {
+          try {
+            boolean found = d.execute((CoreStatement) ps, new Object[] {byHash ? hash(key) : key});
+            int c = 0;
+            if (byHash) { // the row of this key among those whose ids follow its hash
+              while (found && !new String(d.column_blob(h, 0), StandardCharsets.UTF_8).equals(key)) {
+                found = d.step(h) == org.sqlite.core.Codes.SQLITE_ROW;
+              }
+              c = 1;
+            }
+            if (!found) {
+              throw new IllegalStateException("no record " + key);
+            }
+            new String(d.column_blob(h, c), StandardCharsets.UTF_8); // digest
+            d.column_long(h, c + 1);
+            d.column_long(h, c + 2);
+            d.column_long(h, c + 3);
+            if (d.column_type(h, c + 4) != org.sqlite.core.Codes.SQLITE_NULL) {
+              d.column_long(h, c + 4);
+            }
+            d.column_blob(h, c + 5); // metadata
+            return d.column_blob(h, c + 6);
+          } finally {
+            d.reset(h);
+          }
+        });
+        sha256.update(data);
+        sha256.digest();
+        return data.length;
+      } catch (SQLException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+  }
+
+  /** A 64-bit hash of the key (FNV-1a, then mixed): the record's id in the one-table layout. */
+  static long hash(String key) {
+    long x = 0xcbf29ce484222325L;
+    for (int i = 0; i < key.length(); i++) {
+      x = (x ^ key.charAt(i)) * 0x100000001b3L;
+    }
+    x ^= x >>> 33;
+    x *= 0xff51afd7ed558ccdL;
+    return x ^ (x >>> 33);
+  }
+
+  /** The records of Larder's index as one table: id = hash(key), probing forward past another key's id. */
+  static void copyAsOneTable(Path index, Path one) throws SQLException {
+    long t0 = System.nanoTime();
+    try (Connection c = new SQLiteConfig().createConnection("jdbc:sqlite:" + one); Statement s = c.createStatement()) {
+      s.execute("PRAGMA journal_mode=WAL");
+      s.execute("PRAGMA synchronous=OFF");
+      s.execute("CREATE TABLE records(id INTEGER PRIMARY KEY, key TEXT NOT NULL, digest TEXT NOT NULL,"
+          + " size INTEGER NOT NULL, created INTEGER NOT NULL, accessed INTEGER NOT NULL, expires INTEGER,"
+          + " metadata TEXT, data BLOB)");
+      s.execute("ATTACH '" + index + "' AS src");
+      c.setAutoCommit(false);
+      try (PreparedStatement ins = c.prepareStatement("INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,?,?)");
+          ResultSet rs = s.executeQuery("SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires,"
+              + " e.metadata, b.data FROM src.entries e JOIN src.blobs b ON b.id = e.blob")) {
+        while (rs.next()) {
+          String key = rs.getString(1);
+          ins.setString(2, key);
+          for (int col = 2; col <= 8; col++) {
+            ins.setObject(col + 1, rs.getObject(col));
+          }
+          long id = hash(key);
+          do {
+            ins.setLong(1, id++);
+          } while (ins.executeUpdate() == 0);
+        }
+      }
+      c.commit();
+    }
+    System.err.printf("made the one-table copy in %.0f s%n", (System.nanoTime() - t0) / 1e9);
+  }
+}
