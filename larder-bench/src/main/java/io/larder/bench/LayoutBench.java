@@ -1,5 +1,7 @@
 package io.larder.bench;
 
+import io.larder.Larder;
+import io.larder.LarderOptions;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,8 +31,9 @@ import org.sqlite.core.DB;
  * two B-tree descents), the same records laid out as one table keyed by a 64-bit hash of the key with the
  * content in the entry's row (one descent of an integer-keyed B-tree), and LMDB. Both SQLite lookups read
  * every column Larder reads through the statement handle (as {@code Row} does) and hash the content (SHA-256),
- * as a verified read does; LMDB copies the value out, as in {@link IndexBench}. No Larder code runs: this is
- * the floor each layout puts under a lookup, to weigh a change of the index's format against.
+ * as a verified read does; LMDB copies the value out, as in {@link IndexBench}. No Larder code runs in them: they
+ * are the floor each layout puts under a lookup, to weigh a change of the index's format against; Larder's own
+ * {@code getBytes} (without access times) on the same index shows what its path adds to the first.
  *
  * <p>Usage: {@code LayoutBench DIR SECONDS ROUNDS}: DIR is index-bench's (filled with 1,000,000 records of
  * 1,024 bytes); the one-table copy is made once, as {@code DIR/layout-one.db}.
@@ -60,10 +63,12 @@ public final class LayoutBench {
       Files.createFile(dir.resolve("layout-one.done"));
     }
     System.out.printf("index.db %,d MiB, one table %,d MiB%n", Files.size(index) >> 20, Files.size(one) >> 20);
-    try (Env<ByteBuffer> env = Env.create().setMapSize(Math.max(1L << 30, (long) N * (1024 + 256) * 2))
+    try (Larder larder = Larder.open(dir.resolve("larder"), LarderOptions.defaults().trackAccess(false));
+        Env<ByteBuffer> env = Env.create().setMapSize(Math.max(1L << 30, (long) N * (1024 + 256) * 2))
         .setMaxDbs(1).setMaxReaders(64).open(dir.resolve("lmdb").toFile(), EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS)) {
       Dbi<ByteBuffer> dbi = env.openDbi("records");
       Map<String, IndexBench.Reader> readers = new LinkedHashMap<>();
+      readers.put("Larder, no access times", (key, kb) -> larder.getBytes(key).orElseThrow().length);
       readers.put("two descents (Larder's layout)", perThread(() -> new Lookup(index, TWO_DESCENTS, false)));
       readers.put("one descent (content in the row)", perThread(() -> new Lookup(one, ONE_DESCENT, true)));
       readers.put("LMDB", IndexBench.ofLmdb(env, dbi));
