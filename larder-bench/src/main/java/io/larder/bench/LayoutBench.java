@@ -33,7 +33,8 @@ import org.sqlite.core.DB;
  * every column Larder reads through the statement handle (as {@code Row} does) and hash the content (SHA-256),
  * as a verified read does; LMDB copies the value out, as in {@link IndexBench}. No Larder code runs in them: they
  * are the floor each layout puts under a lookup, to weigh a change of the index's format against; Larder's own
- * {@code getBytes} (without access times) on the same index shows what its path adds to the first.
+ * {@code getBytes} (without access times) on the same index shows what its path adds to the first. Then a batch
+ * of access times written to each layout as Larder writes them: what a row's width costs an update.
  *
  * <p>Usage: {@code LayoutBench DIR SECONDS ROUNDS}: DIR is index-bench's (filled with 1,000,000 records of
  * 1,024 bytes); the one-table copy is made once, as {@code DIR/layout-one.db}.
@@ -96,6 +97,52 @@ public final class LayoutBench {
         }
         System.out.println(row);
       }
+    }
+    System.out.println();
+    System.out.println("a batch of access times (" + String.format(Locale.ROOT, "%,d", BATCH)
+        + " keys in key order, 4,096 per transaction), each layout in turn, " + rounds + " rounds:");
+    for (int i = 0; i < rounds; i++) {
+      for (boolean inRow : new boolean[] {false, true}) {
+        double micros = accessTimes(inRow ? one : index, inRow ? "records" : "entries", i);
+        System.out.printf(Locale.ROOT, "- %s: %.1f µs a key%n", inRow ? "one table, content in the row"
+            : "Larder's entries", micros);
+      }
+    }
+  }
+
+  static final int BATCH = 262_144;
+
+  /**
+   * Microseconds per key of one batch of access times written as Larder writes them (an {@code UPDATE} per
+   * key, keys in order, 4,096 per transaction): what rows of entry data alone and rows with their content cost.
+   */
+  static double accessTimes(Path file, String table, int round) throws SQLException {
+    java.util.TreeSet<String> keys = new java.util.TreeSet<>();
+    java.util.SplittableRandom r = new java.util.SplittableRandom(round);
+    while (keys.size() < BATCH) {
+      keys.add("k" + r.nextInt(N));
+    }
+    SQLiteConfig config = new SQLiteConfig();
+    config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+    try (Connection c = config.createConnection("jdbc:sqlite:" + file); Statement s = c.createStatement()) {
+      if (table.equals("records")) {
+        s.execute("CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records(key)"); // once: as a format would have it
+      }
+      PreparedStatement ps = c.prepareStatement("UPDATE " + table + " SET accessed = ?2 WHERE key = ?1 AND accessed < ?2");
+      long now = System.currentTimeMillis();
+      long t0 = System.nanoTime();
+      java.util.Iterator<String> it = keys.iterator();
+      while (it.hasNext()) {
+        s.execute("BEGIN IMMEDIATE");
+        for (int i = 0; i < 4_096 && it.hasNext(); i++) {
+          ps.setString(1, it.next());
+          ps.setLong(2, now);
+          ps.addBatch();
+        }
+        ps.executeBatch();
+        s.execute("COMMIT");
+      }
+      return (System.nanoTime() - t0) / 1e3 / BATCH;
     }
   }
 
