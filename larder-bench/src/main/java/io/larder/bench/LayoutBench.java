@@ -23,7 +23,6 @@ import org.lmdbjava.Env;
 import org.lmdbjava.EnvFlags;
 import org.sqlite.SQLiteConfig;
 import org.sqlite.core.CoreStatement;
-import org.sqlite.core.DB;
 
 /**
  * What the index's layout costs a random lookup, measured outside Larder on index-bench's records (same run):
@@ -37,7 +36,8 @@ import org.sqlite.core.DB;
  * of access times written to each layout as Larder writes them: what a row's width costs an update.
  *
  * <p>Usage: {@code LayoutBench DIR SECONDS ROUNDS}: DIR is index-bench's (filled with 1,000,000 records of
- * 1,024 bytes); the one-table copy is made once, as {@code DIR/layout-one.db}.
+ * 1,024 bytes); the one-table copy is made once, as {@code DIR/layout-one.db}. The batches of access times are
+ * written to index-bench's index too (a quarter of its entries then read as just accessed).
  */
 public final class LayoutBench {
   private LayoutBench() {}
@@ -64,14 +64,21 @@ public final class LayoutBench {
       Files.createFile(dir.resolve("layout-one.done"));
     }
     System.out.printf("index.db %,d MiB, one table %,d MiB%n", Files.size(index) >> 20, Files.size(one) >> 20);
+    for (Path file : List.of(index, one)) { // what an earlier run left in the write-ahead logs
+      try (Connection c = new SQLiteConfig().createConnection("jdbc:sqlite:" + file); Statement s = c.createStatement()) {
+        s.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+      }
+    }
     try (Larder larder = Larder.open(dir.resolve("larder"), LarderOptions.defaults().trackAccess(false));
+        Pool twoDescents = new Pool(() -> new Lookup(index, TWO_DESCENTS, false));
+        Pool oneDescent = new Pool(() -> new Lookup(one, ONE_DESCENT, true));
         Env<ByteBuffer> env = Env.create().setMapSize(Math.max(1L << 30, (long) N * (1024 + 256) * 2))
         .setMaxDbs(1).setMaxReaders(64).open(dir.resolve("lmdb").toFile(), EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS)) {
       Dbi<ByteBuffer> dbi = env.openDbi("records");
       Map<String, IndexBench.Reader> readers = new LinkedHashMap<>();
       readers.put("Larder, no access times", (key, kb) -> larder.getBytes(key).orElseThrow().length);
-      readers.put("two descents (Larder's layout)", perThread(() -> new Lookup(index, TWO_DESCENTS, false)));
-      readers.put("one descent (content in the row)", perThread(() -> new Lookup(one, ONE_DESCENT, true)));
+      readers.put("two descents (Larder's layout)", twoDescents);
+      readers.put("one descent (content in the row)", oneDescent);
       readers.put("LMDB", IndexBench.ofLmdb(env, dbi));
       System.out.println("random gets per second over " + String.format(Locale.ROOT, "%,d", N) + " records, best of "
           + rounds + " runs of " + seconds + " s (all runs in brackets); ratio to LMDB in the same run");
@@ -146,16 +153,44 @@ public final class LayoutBench {
     }
   }
 
-  /** A reader whose every thread has its own connection (SQLite connections are used by one thread at a time). */
-  private static IndexBench.Reader perThread(java.util.function.Supplier<Lookup> open) {
-    ThreadLocal<Lookup> lookups = ThreadLocal.withInitial(open);
-    return (key, kb) -> lookups.get().read(key);
+  /**
+   * A reader with a pool of connections, one per thread at a time, kept across runs as Larder keeps its
+   * readers (every run starts new threads, and a new connection maps the file anew: every page faulted in
+   * again); closed before the access times are written, so that no reader's snapshot holds up a checkpoint.
+   */
+  private static final class Pool implements IndexBench.Reader, AutoCloseable {
+    private final java.util.concurrent.ConcurrentLinkedDeque<Lookup> idle = new java.util.concurrent.ConcurrentLinkedDeque<>();
+    private final java.util.function.Supplier<Lookup> open;
+
+    Pool(java.util.function.Supplier<Lookup> open) {
+      this.open = open;
+    }
+
+    @Override
+    public int read(String key, ByteBuffer keyBuffer) {
+      Lookup lookup = idle.pollFirst();
+      if (lookup == null) {
+        lookup = open.get();
+      }
+      try {
+        return lookup.read(key);
+      } finally {
+        idle.offerFirst(lookup);
+      }
+    }
+
+    @Override
+    public void close() throws SQLException {
+      for (Lookup l; (l = idle.pollFirst()) != null; ) {
+        l.connection.close();
+      }
+    }
   }
 
   /** One connection with the whole file mapped and a read transaction kept open, as Larder's readers have. */
   private static final class Lookup {
+    final Connection connection;
     final PreparedStatement ps;
-    final DB db;
     final boolean byHash;
     final MessageDigest sha256;
 
@@ -163,10 +198,9 @@ public final class LayoutBench {
       try {
         SQLiteConfig config = new SQLiteConfig();
         config.setPragma(SQLiteConfig.Pragma.MMAP_SIZE, String.valueOf(1L << 40));
-        Connection c = config.createConnection("jdbc:sqlite:" + file);
-        c.setAutoCommit(false);
-        this.ps = c.prepareStatement(sql);
-        this.db = ((CoreStatement) ps).getDatabase();
+        this.connection = config.createConnection("jdbc:sqlite:" + file);
+        connection.setAutoCommit(false);
+        this.ps = connection.prepareStatement(sql);
         this.byHash = byHash;
         this.sha256 = MessageDigest.getInstance("SHA-256");
       } catch (SQLException | NoSuchAlgorithmException e) {
