@@ -114,6 +114,32 @@ class GcTest {
   }
 
   @Test
+  void evictionSweepsTheRecordedReadsOfKeysThatHaveGone() throws Exception {
+    cache.put("gone", random(100, 1));
+    cache.put("kept", random(100, 2));
+    clock.advance(Duration.ofMinutes(10));
+    Instant read = Instant.ofEpochMilli(clock.millis());
+    cache.getBytes("gone");
+    cache.getBytes("kept");
+    cache.close(); // writes the pending reads
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    cache.remove("gone");
+    assertThat(accessedRows()).as("a removal leaves the read it recorded").isEqualTo(2);
+    cache.gc(NOW.dryRun(true));
+    assertThat(accessedRows()).as("a dry run changes nothing").isEqualTo(2);
+    cache.gc(NOW);
+    assertThat(accessedRows()).isEqualTo(1);
+    assertThat(cache.info("kept").orElseThrow().accessed()).isEqualTo(read);
+  }
+
+  private long accessedRows() throws java.sql.SQLException {
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
+        var rs = c.createStatement().executeQuery("SELECT count(*) FROM accessed")) {
+      return rs.getLong(1);
+    }
+  }
+
+  @Test
   void theGroupRuleIsConfigurable() {
     for (String platform : List.of("linux", "mac")) {
       for (int v = 1; v <= 2; v++) {

@@ -703,23 +703,40 @@ class LarderTest {
   }
 
   @Test
-  void anIndexWrittenBeforeEntriesRecordedTheirBlobIsReadAsItIsAndUpgradedWhenOpenedWritable() throws Exception {
+  void anIndexOfFormatOneIsReadAsItIsAndUpgradedWhenOpenedWritable() throws Exception {
+    Instant t0 = clock.instant();
     cache.put("small", random(300, 31));
     cache.put("large", random(100_000, 32));
     cache.close();
-    sql("ALTER TABLE entries DROP COLUMN blob"); // the index as earlier versions wrote it
+    // The index as earlier versions wrote it: format 1, at first without the entries' blob row ids.
+    sql("ALTER TABLE entries DROP COLUMN blob");
+    sql("ALTER TABLE entries DROP COLUMN h");
+    sql("DROP TABLE accessed");
+    sql("UPDATE entries SET accessed = accessed - 5000 WHERE key = 'large'");
+    sql("PRAGMA user_version = 1");
     try (Larder old = Larder.open(dir, LarderOptions.defaults().readOnly(true))) {
       assertThat(old.getBytes("small")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(300, 31)));
       assertThat(old.getBytes("large")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(100_000, 32)));
+      assertThat(old.info("large").orElseThrow().accessed()).isEqualTo(t0.minusSeconds(5));
+      assertThat(old.list("")).hasSize(2);
     }
-    assertThat(sql("SELECT count(*) FROM pragma_table_info('entries') WHERE name = 'blob'"))
+    assertThat(sql("SELECT count(*) FROM pragma_table_info('entries') WHERE name IN ('blob', 'h')"))
         .isZero(); // a read-only open changes nothing
+    assertThat(sql("PRAGMA user_version")).isEqualTo(1);
     cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
-    assertThat(sql("SELECT count(*) FROM entries WHERE blob IS NULL")).isZero();
+    assertThat(sql("PRAGMA user_version")).isEqualTo(io.larder.internal.SqliteIndex.FORMAT_VERSION);
+    assertThat(sql("SELECT count(*) FROM entries WHERE blob IS NULL OR h IS NULL")).isZero();
     assertThat(sql("SELECT count(*) FROM entries e JOIN blobs b ON b.id = e.blob AND b.digest = e.digest"))
         .isEqualTo(2);
+    assertThat(sql("SELECT h FROM entries WHERE key = 'large'")).isEqualTo(io.larder.spi.Index.keyHash("large"));
+    assertThat(cache.info("large").orElseThrow().accessed()).as("kept through the upgrade").isEqualTo(t0.minusSeconds(5));
     assertThat(cache.getBytes("small")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(300, 31)));
     assertThat(cache.getBytes("large")).hasValueSatisfying(b -> assertThat(b).isEqualTo(random(100_000, 32)));
+    clock.advance(Duration.ofMinutes(10));
+    cache.getBytes("large");
+    cache.close(); // writes the pending access time to the new table
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    assertThat(cache.info("large").orElseThrow().accessed()).isEqualTo(clock.instant());
   }
 
   @Test

@@ -2,41 +2,45 @@ package io.larder.internal;
 
 import io.larder.spi.Index;
 import java.time.InstantSource;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Records reads' access times without a write transaction per read: hits go into a map (a hot key costs
- * one slot however often it is read), written to the index by a background thread once {@link #INTERVAL_MILLIS}
- * has passed on the store's clock or {@link #MAX_PENDING} keys wait, and synchronously on close. A reader
- * only pays for a map update. Access times are advisory (they order eviction), so a failed write is kept for
- * the next attempt and never fails a read.
+ * Records reads' access times without a write transaction per read: a read notes its key's hash
+ * ({@link Index#keyHash}) and the time in a table of primitives ({@link HashTimes}; a hot key costs one slot
+ * however often it is read, and no key costs an object), written to the index by a background thread once
+ * {@link #INTERVAL_MILLIS} has passed on the store's clock or {@link #MAX_PENDING} keys wait, and
+ * synchronously on close. Access times are advisory (they order eviction), so a failed write is kept for the
+ * next attempt and never fails a read.
  *
- * <p>The batches are large and written in key order, {@link #CHUNK} keys per transaction: an update rewrites
- * the whole index page that holds the entry, so what a batch costs is the number of distinct pages it
- * touches. Over a large store read at random (every read then a first read within the minute), batches of
- * 4,096 keys each second rewrote one page per key — a 4 KiB page written to the log and checkpointed for
- * every read — and cost the server up to 40 % of its random-read rate; a batch of up to 262,144 keys in key
- * order rewrites each page once for all the entries on it (BENCHMARKS.md, "Access times in large batches").
+ * <p>The batches are large and written in hash order, {@link #CHUNK} keys per transaction: an update rewrites
+ * the whole index page that holds the key's time, so what a batch costs is the number of distinct pages it
+ * touches. Batches of 4,096 keys a second over a large store read at random rewrote one page per key and cost
+ * the server up to 40 % of its random-read rate; a batch of up to 262,144 keys in order rewrites each page
+ * once for all the keys on it (BENCHMARKS.md, "Access times in large batches"). Kept as strings in a
+ * concurrent map and sorted as strings, the pending keys cost a reader over 1M entries about as much again
+ * as writing them (BENCHMARKS.md, "Access times as key hashes").
  */
 public final class AccessRecorder {
   /** A batch is written at least this often (on the store's clock) while reads are pending. */
   public static final long INTERVAL_MILLIS = 10_000;
   /** A read is recorded only if the stored access time is at least this old (like the file systems' relatime). */
   public static final long RESOLUTION_MILLIS = 60_000;
-  /** A batch is written as soon as this many keys wait: at most ~30 MB of keys and times held. */
+  /** A batch is written as soon as this many keys wait: at most ~8 MB of hashes and times held. */
   public static final int MAX_PENDING = 262_144;
   /** Keys per write transaction, so that a batch never holds the write lock for long. */
   static final int CHUNK = 4_096;
-  /** The most read times kept while the index cannot be written (about 100 MB at worst). */
+  /** The most read times kept while the index cannot be written (about 32 MB at worst). */
   private static final int MAX_KEPT = 1_000_000;
+
+  /** Pending reads are spread over this many tables, each with its own lock, so that readers rarely meet. */
+  private static final int STRIPES = 64;
 
   private final Index index;
   private final InstantSource clock;
-  private final AtomicReference<ConcurrentHashMap<String, Long>> pending =
-      new AtomicReference<>(new ConcurrentHashMap<>());
+  /** Pending reads by key hash (Index.keyHash), in the stripe the hash's top bits choose, guarded by its lock. */
+  private final HashTimes[] pending = new HashTimes[STRIPES];
+  private final Object[] locks = new Object[STRIPES];
+  private final java.util.concurrent.atomic.AtomicInteger pendingCount = new java.util.concurrent.atomic.AtomicInteger();
   private final ReentrantLock flushing = new ReentrantLock();
   private final java.util.concurrent.atomic.AtomicBoolean background = new java.util.concurrent.atomic.AtomicBoolean();
   private volatile long lastFlush;
@@ -45,6 +49,10 @@ public final class AccessRecorder {
     this.index = index;
     this.clock = clock;
     this.lastFlush = clock.millis();
+    for (int i = 0; i < STRIPES; i++) {
+      pending[i] = new HashTimes();
+      locks[i] = new Object();
+    }
   }
 
   /**
@@ -56,23 +64,31 @@ public final class AccessRecorder {
     if (now - storedAccess.toEpochMilli() < RESOLUTION_MILLIS) {
       return;
     }
-    pending.get().merge(key, now, Math::max);
-    if ((now - lastFlush >= INTERVAL_MILLIS || pending.get().size() >= MAX_PENDING)
-        && background.compareAndSet(false, true)) {
+    int count = note(Index.keyHash(key), now);
+    if ((now - lastFlush >= INTERVAL_MILLIS || count >= MAX_PENDING) && background.compareAndSet(false, true)) {
       lastFlush = now;
       Thread.ofPlatform().daemon().name("larder-access-times").start(() -> {
         try {
-          flushing.lock();
-          try {
-            flush(clock.millis());
-          } finally {
-            flushing.unlock();
-          }
+          flushNow();
         } finally {
           background.set(false);
         }
       });
     }
+  }
+
+  /** Adds a pending read; returns how many keys are pending. */
+  private int note(long hash, long millis) {
+    int i = stripe(hash);
+    boolean added;
+    synchronized (locks[i]) {
+      added = pending[i].merge(hash, millis);
+    }
+    return added ? pendingCount.incrementAndGet() : pendingCount.get();
+  }
+
+  private static int stripe(long hash) {
+    return (int) (hash >>> 58); // the top six bits: HashTimes places by the low ones
   }
 
   /** Writes everything pending, now, on this thread (on close, and for tests). */
@@ -87,24 +103,42 @@ public final class AccessRecorder {
 
   private void flush(long now) {
     lastFlush = now;
-    ConcurrentHashMap<String, Long> batch = pending.getAndSet(new ConcurrentHashMap<>());
-    if (batch.isEmpty()) {
+    HashTimes[] batch = new HashTimes[STRIPES];
+    int total = 0;
+    for (int i = 0; i < STRIPES; i++) {
+      HashTimes fresh = new HashTimes();
+      synchronized (locks[i]) { // swapped under the stripe's lock: a read notes into one table or the other
+        batch[i] = pending[i];
+        pending[i] = fresh;
+      }
+      total += batch[i].size();
+    }
+    if (total == 0) {
       return;
     }
-    String[] keys = batch.keySet().toArray(String[]::new);
-    java.util.Arrays.sort(keys); // neighbours in key order share index pages: each page is rewritten once
-    for (int from = 0; from < keys.length; from += CHUNK) {
-      Map<String, Long> chunk = new java.util.LinkedHashMap<>();
-      for (int i = from; i < Math.min(keys.length, from + CHUNK); i++) {
-        chunk.put(keys[i], batch.get(keys[i]));
+    pendingCount.addAndGet(-total);
+    long[] hashes = new long[total];
+    int n = 0;
+    for (HashTimes t : batch) {
+      long[] h = t.hashes();
+      System.arraycopy(h, 0, hashes, n, h.length);
+      n += h.length;
+    }
+    java.util.Arrays.sort(hashes); // neighbours share index pages: each page is rewritten once a chunk
+    for (int from = 0; from < hashes.length; from += CHUNK) {
+      int to = Math.min(hashes.length, from + CHUNK);
+      long[] chunk = java.util.Arrays.copyOfRange(hashes, from, to);
+      long[] times = new long[chunk.length];
+      for (int i = 0; i < chunk.length; i++) {
+        times[i] = batch[stripe(chunk[i])].get(chunk[i]);
       }
       try {
-        index.recordAccess(chunk);
+        index.recordAccess(chunk, times);
       } catch (RuntimeException e) {
         // Keep this chunk and the rest for the next attempt (merged with newer reads); never fail a read over
         // it. If the index stays unwritable, stop keeping more than a bounded number: access times are advisory.
-        for (int i = from; i < keys.length && pending.get().size() < MAX_KEPT; i++) {
-          pending.get().merge(keys[i], batch.get(keys[i]), Math::max);
+        for (int i = from; i < hashes.length && pendingCount.get() < MAX_KEPT; i++) {
+          note(hashes[i], batch[stripe(hashes[i])].get(hashes[i]));
         }
         return;
       }

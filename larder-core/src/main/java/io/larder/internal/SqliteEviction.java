@@ -37,6 +37,15 @@ final class SqliteEviction {
   }
 
   private Eviction evict(SqliteDb.Statements w, Plan plan) throws SQLException {
+    if (!plan.dryRun()) {
+      // Recorded reads of keys that have gone since (an entry's removal leaves its row in `accessed`).
+      SqliteDb.retrying(() -> db.transaction(t -> {
+        try (Statement s = t.c.createStatement()) {
+          s.execute("DELETE FROM accessed WHERE id NOT IN (SELECT h FROM entries WHERE h IS NOT NULL)");
+        }
+        return null;
+      }));
+    }
     try (Statement s = w.c.createStatement()) {
       if (w.firstTime("larder_group")) {
         // larder_group(key, segments): the group of a key, as keep-per-group counts it (Keys.group)
@@ -53,11 +62,12 @@ final class SqliteEviction {
       s.execute("CREATE TEMP TABLE gc_refs(digest TEXT PRIMARY KEY, n INTEGER NOT NULL, size INTEGER NOT NULL)");
       s.execute("INSERT INTO temp.gc_refs SELECT digest, count(*), max(size) FROM entries GROUP BY digest");
       s.execute("CREATE TEMP TABLE gc_candidates(key TEXT PRIMARY KEY, digest TEXT, accessed INTEGER, created INTEGER)");
+      String columns = "e.key AS key, e.digest AS digest, " + SqliteIndex.ACCESSED + " AS accessed, e.created AS created";
       String ranked = plan.keepPerGroup() <= 0
-          ? "SELECT key, digest, accessed, created FROM entries"
-          : "SELECT key, digest, accessed, created FROM (SELECT key, digest, accessed, created, ROW_NUMBER() OVER"
-              + " (PARTITION BY larder_group(key, " + plan.groupSegments() + ") ORDER BY created DESC, key DESC)"
-              + " AS rn FROM entries) WHERE rn > " + plan.keepPerGroup();
+          ? "SELECT " + columns + " FROM entries e"
+          : "SELECT key, digest, accessed, created FROM (SELECT " + columns + ", ROW_NUMBER() OVER"
+              + " (PARTITION BY larder_group(e.key, " + plan.groupSegments() + ") ORDER BY e.created DESC, e.key DESC)"
+              + " AS rn FROM entries e) WHERE rn > " + plan.keepPerGroup();
       s.execute("INSERT INTO temp.gc_candidates " + ranked);
       if (!plan.keep().isEmpty()) { // keys waiting for their upload: not candidates (at most the queue's limit)
         try (PreparedStatement del = w.c.prepareStatement("DELETE FROM temp.gc_candidates WHERE key = ?")) {
@@ -122,7 +132,8 @@ final class SqliteEviction {
       throws SQLException {
     long n = 0;
     long bytes = 0;
-    PreparedStatement del = t.get("DELETE FROM entries WHERE key = ? AND accessed = ? AND created = ?");
+    PreparedStatement del = t.get("DELETE FROM entries AS e WHERE e.key = ?1 AND " + SqliteIndex.ACCESSED + " = ?2"
+        + " AND e.created = ?3");
     try (PreparedStatement ref = t.c.prepareStatement(
         "UPDATE temp.gc_refs SET n = n - 1 WHERE digest = ? RETURNING n, size")) {
       for (Candidate c : batch) {

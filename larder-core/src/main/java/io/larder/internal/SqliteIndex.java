@@ -17,13 +17,14 @@ import java.sql.Types;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
 /**
  * The index in SQLite (WAL mode): {@code entries} ordered by key (a WITHOUT ROWID B-tree, so a prefix is a
- * key range) and {@code blobs}, which records every blob and holds small ones inline.
+ * key range); {@code blobs}, which records every blob and holds small ones inline; and {@code accessed}, the
+ * latest recorded read of each key by its hash ({@link Index#keyHash}), which an entry's {@code h} names.
+ * An entry's access time is the later of its own {@code accessed} (its write) and its row there.
  *
  * <p>Connections and transactions are {@link SqliteDb}'s; eviction is {@link SqliteEviction}'s; repeated
  * lookups of unchanged keys are {@link HotHits}'.
@@ -36,9 +37,24 @@ public final class SqliteIndex implements Index {
    * versions still read and write the index; the entries they write leave it empty, and a lookup falls back to
    * the digest for those (see {@link #lookup}).
    */
-  public static final int FORMAT_VERSION = 1;
+  public static final int FORMAT_VERSION = 2;
 
-  private static final String ENTRY_COLUMNS = "key, digest, size, created, accessed, expires, metadata";
+  /**
+   * Format 2 added the table {@code accessed(id = key hash, at)} and the column {@code entries.h}: reads are
+   * recorded as rows of 16 bytes, a few hundred to a page, instead of by rewriting the entries' own pages
+   * (BENCHMARKS.md, "Access times as key hashes"). An index of format 1 is upgraded when opened writable, and
+   * read as it is when opened read-only.
+   */
+  private static final int FIRST_WITH_ACCESSED = 2;
+
+  /** An entry's access time in SQL, for a query of {@code entries e}: the later of its write and its last read. */
+  static final String ACCESSED = "max(e.accessed, ifnull((SELECT at FROM accessed WHERE id = e.h), 0))";
+  /** The columns of an entry, as {@link #entry(Row)} reads them, from {@code entries e}. */
+  static final String ENTRY_COLUMNS = "e.key, e.digest, e.size, e.created, " + ACCESSED + ", e.expires, e.metadata";
+  /** The entry columns as stored (the access time that of the entry's write). */
+  private static final String RAW_COLUMNS = "key, digest, size, created, accessed, expires, metadata";
+  /** The same from an index of format 1, which has no table {@code accessed}. */
+  private static final String FORMAT_1_COLUMNS = "e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata";
   private static final int INLINE_BATCH = 512;
 
   private final SqliteDb db;
@@ -46,6 +62,8 @@ public final class SqliteIndex implements Index {
   private final SqliteEviction eviction;
   /** Whether entries record their blob's row id (false only for a read-only index written before that). */
   private final boolean blobIds;
+  /** {@link #ENTRY_COLUMNS}, or {@link #FORMAT_1_COLUMNS} for a read-only index of format 1. */
+  private final String entryColumns;
 
   public SqliteIndex(Path dbFile, Durability durability) {
     this(dbFile, durability, false);
@@ -66,15 +84,16 @@ public final class SqliteIndex implements Index {
     if (version > FORMAT_VERSION) {
       throw newerFormat(version);
     }
-    if (version < FORMAT_VERSION && readOnly) {
+    if (version < 1 && readOnly) {
       close();
       throw new LarderException.StorageFailure(Kind.READ_ONLY, "the index " + dbFile + " has format " + version
           + " and must be upgraded to " + FORMAT_VERSION + " before it can be read; open it once writable", null);
     }
-    if (version < FORMAT_VERSION || !found.blobIds() && !readOnly) {
+    if (!readOnly && (version < FORMAT_VERSION || !found.blobIds())) {
       db.openWriter(); // makes the tables, or adds the blob ids (initSchema)
     }
     this.blobIds = !readOnly || found.blobIds();
+    this.entryColumns = !readOnly || version >= FIRST_WITH_ACCESSED ? ENTRY_COLUMNS : FORMAT_1_COLUMNS;
   }
 
   /** What opening found: the format, and whether entries record their blob's row id. */
@@ -102,24 +121,40 @@ public final class SqliteIndex implements Index {
         throw newerFormat(version);
       }
       if (version == FORMAT_VERSION) {
+        return null;
+      }
+      if (version >= 1) { // upgraded in this one transaction
         if (!hasBlobIds(s)) {
-          // Written before entries recorded their blob's row id: added in this one transaction, every
-          // entry's filled in (once: 4 s for 1M entries in the page cache, 15 s read from disk).
+          // Written before entries recorded their blob's row id: every entry's filled in (once: 4 s for 1M
+          // entries in the page cache, 15 s read from disk).
           s.execute("ALTER TABLE entries ADD COLUMN blob INTEGER");
           s.execute("UPDATE entries SET blob = (SELECT id FROM blobs WHERE blobs.digest = entries.digest)");
         }
-        return null;
+        s.execute("ALTER TABLE entries ADD COLUMN h INTEGER");
+        if (w.firstTime("larder_key_hash")) {
+          org.sqlite.Function.create(w.c, "larder_key_hash", new org.sqlite.Function() {
+            @Override
+            protected void xFunc() throws SQLException {
+              result(Index.keyHash(value_text(0)));
+            }
+          }, 1, org.sqlite.Function.FLAG_DETERMINISTIC);
+        }
+        s.execute("UPDATE entries SET h = larder_key_hash(key)");
+      } else {
+        s.execute("CREATE TABLE IF NOT EXISTS blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
+            + " size INTEGER NOT NULL, data BLOB)");
+        // `blob` is the row id of the entry's blob record (see FORMAT_VERSION); `h` the key's hash, by which
+        // table `accessed` records its reads (see FIRST_WITH_ACCESSED).
+        s.execute("CREATE TABLE IF NOT EXISTS entries(key TEXT PRIMARY KEY NOT NULL, digest TEXT NOT NULL,"
+            + " size INTEGER NOT NULL, created INTEGER NOT NULL, accessed INTEGER NOT NULL, expires INTEGER,"
+            + " metadata TEXT, inline INTEGER NOT NULL, blob INTEGER, h INTEGER) WITHOUT ROWID");
+        // Only entries of file blobs are indexed by digest: see removeBlob.
+        s.execute("CREATE INDEX IF NOT EXISTS entries_file_digest ON entries(digest) WHERE inline = 0");
+        // Only entries with a TTL are indexed by expiry, so that sweeping them is O(expired).
+        s.execute("CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires) WHERE expires IS NOT NULL");
       }
-      s.execute("CREATE TABLE IF NOT EXISTS blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
-          + " size INTEGER NOT NULL, data BLOB)");
-      // `blob` is the row id of the entry's blob record (see FORMAT_VERSION).
-      s.execute("CREATE TABLE IF NOT EXISTS entries(key TEXT PRIMARY KEY NOT NULL, digest TEXT NOT NULL,"
-          + " size INTEGER NOT NULL, created INTEGER NOT NULL, accessed INTEGER NOT NULL, expires INTEGER,"
-          + " metadata TEXT, inline INTEGER NOT NULL, blob INTEGER) WITHOUT ROWID");
-      // Only entries of file blobs are indexed by digest: see removeBlob.
-      s.execute("CREATE INDEX IF NOT EXISTS entries_file_digest ON entries(digest) WHERE inline = 0");
-      // Only entries with a TTL are indexed by expiry, so that sweeping them is O(expired).
-      s.execute("CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires) WHERE expires IS NOT NULL");
+      // Not indexed from the entries' side: a row whose entry has gone stays until an eviction sweeps it.
+      s.execute("CREATE TABLE IF NOT EXISTS accessed(id INTEGER PRIMARY KEY, at INTEGER NOT NULL)");
       s.execute("PRAGMA user_version = " + FORMAT_VERSION);
       return null;
     }
@@ -150,8 +185,8 @@ public final class SqliteIndex implements Index {
       insertBlob.executeUpdate();
       // `inline` follows the blob record actually stored (a process with another inline threshold may have
       // recorded the same content the other way), so that the collector can trust it.
-      PreparedStatement upsert = w.get("INSERT OR REPLACE INTO entries(" + ENTRY_COLUMNS + ", inline, blob)"
-          + " SELECT ?1,?2,?3,?4,?5,?6,?7, data IS NOT NULL, id FROM blobs WHERE digest = ?2");
+      PreparedStatement upsert = w.get("INSERT OR REPLACE INTO entries(" + RAW_COLUMNS + ", inline, blob, h)"
+          + " SELECT ?1,?2,?3,?4,?5,?6,?7, data IS NOT NULL, id, ?8 FROM blobs WHERE digest = ?2");
       upsert.setString(1, entry.key());
       upsert.setString(2, digest);
       upsert.setLong(3, entry.size());
@@ -163,6 +198,7 @@ public final class SqliteIndex implements Index {
         upsert.setLong(6, entry.expires().toEpochMilli());
       }
       upsert.setString(7, entry.metadata());
+      upsert.setLong(8, Index.keyHash(entry.key()));
       upsert.executeUpdate();
       return true;
     });
@@ -196,12 +232,13 @@ public final class SqliteIndex implements Index {
   }
 
   @Override
-  public void recordAccess(Map<String, Long> accessedMillis) {
+  public void recordAccess(long[] keyHashes, long[] accessedMillis) {
     db.impatientWrite("recording access times", w -> {
-      PreparedStatement ps = w.get("UPDATE entries SET accessed = ?2 WHERE key = ?1 AND accessed < ?2");
-      for (Map.Entry<String, Long> e : accessedMillis.entrySet()) {
-        ps.setString(1, e.getKey());
-        ps.setLong(2, e.getValue());
+      PreparedStatement ps = w.get("INSERT INTO accessed(id, at) VALUES (?, ?)"
+          + " ON CONFLICT(id) DO UPDATE SET at = excluded.at WHERE excluded.at > at");
+      for (int i = 0; i < keyHashes.length; i++) {
+        ps.setLong(1, keyHashes[i]);
+        ps.setLong(2, accessedMillis[i]);
         ps.addBatch();
       }
       ps.executeBatch();
@@ -328,7 +365,8 @@ public final class SqliteIndex implements Index {
    */
   private Optional<Hit> lookup(String key, boolean withInline) {
     return db.read("looking up '" + key + "'", r -> {
-      PreparedStatement ps = r.get(!withInline ? "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key = ?"
+      // With the content (a read), the access time as written: it only decides whether to record this read.
+      PreparedStatement ps = r.get(!withInline ? "SELECT " + entryColumns + " FROM entries e WHERE e.key = ?"
           : "SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data, e.inline"
               + " FROM entries e LEFT JOIN blobs b ON " + (blobIds ? "b.id = e.blob AND " : "")
               + "b.digest = e.digest WHERE e.key = ?");
@@ -354,7 +392,8 @@ public final class SqliteIndex implements Index {
     }
     String array = jsonArray(keys);
     return db.read("looking up " + keys.size() + " keys", r -> {
-      PreparedStatement ps = r.get("SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key IN (SELECT value FROM json_each(?))");
+      PreparedStatement ps = r.get("SELECT " + entryColumns + " FROM entries e"
+          + " WHERE e.key IN (SELECT value FROM json_each(?))");
       ps.setString(1, array);
       List<Entry> found = new ArrayList<>();
       try (ResultSet rs = ps.executeQuery()) {
@@ -395,7 +434,7 @@ public final class SqliteIndex implements Index {
   public List<Entry> scan(String prefix, String after, int limit) {
     String upper = Keys.upperBound(prefix);
     return db.read("listing '" + prefix + "'", r -> {
-      PreparedStatement ps = r.get(scanSql(upper != null));
+      PreparedStatement ps = r.get(scanSql(entryColumns, upper != null));
       int i = 1;
       ps.setString(i++, prefix);
       ps.setString(i++, after == null ? "" : after);
@@ -417,9 +456,9 @@ public final class SqliteIndex implements Index {
    * The prefix scan: keys from the prefix, after the last one seen, below the prefix's upper bound (when it
    * has one: a prefix of only U+10FFFF characters has none). Parameters: prefix, after, [upper,] limit.
    */
-  static String scanSql(boolean bounded) {
-    return "SELECT " + ENTRY_COLUMNS + " FROM entries WHERE key >= ? AND key > ?"
-        + (bounded ? " AND key < ?" : "") + " ORDER BY key LIMIT ?";
+  static String scanSql(String columns, boolean bounded) {
+    return "SELECT " + columns + " FROM entries e WHERE e.key >= ? AND e.key > ?"
+        + (bounded ? " AND e.key < ?" : "") + " ORDER BY e.key LIMIT ?";
   }
 
   @Override
@@ -500,7 +539,8 @@ public final class SqliteIndex implements Index {
     try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + damaged.toAbsolutePath())) {
       String lastRead = null;
       for (boolean forward : new boolean[] {true, false}) {
-        String sql = "SELECT " + ENTRY_COLUMNS + ", inline FROM entries" + (forward ? " ORDER BY key" : " ORDER BY key DESC");
+        // The access times as the entries were written: table `accessed` may be what is damaged.
+        String sql = "SELECT " + RAW_COLUMNS + ", inline FROM entries" + (forward ? " ORDER BY key" : " ORDER BY key DESC");
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
           while (rs.next()) {
             Entry e = entry(rs);

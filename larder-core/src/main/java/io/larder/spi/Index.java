@@ -5,7 +5,6 @@ import io.larder.Integrity;
 import java.io.Closeable;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -71,7 +70,11 @@ public interface Index extends Closeable {
     return true;
   }
 
-  /** The entry for {@code key}, with its inline bytes if {@code withInline}. */
+  /**
+   * The entry for {@code key}, with its inline bytes if {@code withInline}. A lookup with its inline bytes
+   * (the read path) may report the access time the entry was written with instead of its latest recorded
+   * read: it only decides whether this read is recorded.
+   */
   Optional<Hit> get(String key, boolean withInline);
 
   /**
@@ -108,10 +111,30 @@ public interface Index extends Closeable {
   List<BlobRecord> blobs(String after, int limit, boolean withInline);
 
   /**
-   * Records read times (epoch milliseconds by key) in one transaction. An access time only moves forward;
-   * keys that no longer exist are ignored.
+   * Records read times in one transaction: {@code accessedMillis[i]} (epoch milliseconds) for the key whose
+   * {@link #keyHash} is {@code keyHashes[i]}. An access time only moves forward; a hash no entry has is
+   * ignored (or kept until a later eviction sweeps it). Callers pass hashes in ascending order, so that
+   * neighbours share the index's pages.
    */
-  void recordAccess(Map<String, Long> accessedMillis);
+  void recordAccess(long[] keyHashes, long[] accessedMillis);
+
+  /**
+   * The 64-bit hash by which {@link #recordAccess} names a key: FNV-1a over the key's UTF-16 code units, then
+   * MurmurHash3's 64-bit finalizer. An index may store it, so it never changes. Two keys with one hash (among a million keys,
+   * one chance in about 37 million) share their recorded reads: access times only order eviction.
+   */
+  static long keyHash(String key) {
+    long h = 0xcbf29ce484222325L;
+    for (int i = 0; i < key.length(); i++) {
+      h ^= key.charAt(i);
+      h *= 0x100000001b3L;
+    }
+    h ^= h >>> 33;
+    h *= 0xff51afd7ed558ccdL;
+    h ^= h >>> 33;
+    h *= 0xc4ceb9fe1a85ec53L;
+    return h ^ h >>> 33;
+  }
 
   /**
    * Removes up to {@code limit} entries that expired at or before {@code now}; returns how many (in a dry

@@ -91,7 +91,7 @@ public final class FaultyIndex implements Index {
     return delegate.blobs(after, limit, withInline);
   }
 
-  private final List<List<String>> accessWrites = new java.util.ArrayList<>();
+  private final List<List<Long>> accessWrites = new java.util.ArrayList<>();
   private int accessFailAt = -1;
 
   /** Fails the N-th (from 1) call of {@code recordAccess} from now on, before it reaches the database. */
@@ -100,20 +100,23 @@ public final class FaultyIndex implements Index {
     accessFailAt = n;
   }
 
-  /** The keys of each {@code recordAccess} call since the last {@link #failNthAccessWrite}, in the order given. */
-  public synchronized List<List<String>> accessWrites() {
+  /**
+   * The key hashes ({@link Index#keyHash}) of each {@code recordAccess} call since the last
+   * {@link #failNthAccessWrite}, in the order given.
+   */
+  public synchronized List<List<Long>> accessWrites() {
     return List.copyOf(accessWrites);
   }
 
   @Override
-  public void recordAccess(java.util.Map<String, Long> accessedMillis) {
+  public void recordAccess(long[] keyHashes, long[] accessedMillis) {
     synchronized (this) {
-      accessWrites.add(List.copyOf(accessedMillis.keySet()));
+      accessWrites.add(java.util.Arrays.stream(keyHashes).boxed().toList());
       if (accessWrites.size() == accessFailAt) {
         throw new LarderException.StorageFailure(LarderException.Kind.BUSY, "injected: recording access times", null);
       }
     }
-    delegate.recordAccess(accessedMillis);
+    delegate.recordAccess(keyHashes, accessedMillis);
   }
 
   @Override
