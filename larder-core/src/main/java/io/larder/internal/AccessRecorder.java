@@ -23,13 +23,19 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class AccessRecorder {
   /** A batch is written at least this often (on the store's clock) while reads are pending. */
   public static final long INTERVAL_MILLIS = 10_000;
-  /** A read is recorded only if the stored access time is at least this old (like the file systems' relatime). */
+  /**
+   * A read is recorded only if the stored access time is at least this old and this process has not noted
+   * the key within this long (like the file systems' relatime): recorded times are this exact.
+   */
   public static final long RESOLUTION_MILLIS = 60_000;
   /** A batch is written as soon as this many keys wait: at most ~8 MB of hashes and times held. */
   public static final int MAX_PENDING = 262_144;
   /** Keys per write transaction, so that a batch never holds the write lock for long. */
   static final int CHUNK = 4_096;
-  /** The most read times kept while the index cannot be written (about 32 MB at worst). */
+  /**
+   * The most read times kept while the index cannot be written (about 32 MB at worst), and the most keys
+   * remembered as noted in one window (as much again).
+   */
   private static final int MAX_KEPT = 1_000_000;
 
   /** Pending reads are spread over this many tables, each with its own lock, so that readers rarely meet. */
@@ -39,6 +45,15 @@ public final class AccessRecorder {
   private final InstantSource clock;
   /** Pending reads by key hash (Index.keyHash), in the stripe the hash's top bits choose, guarded by its lock. */
   private final HashTimes[] pending = new HashTimes[STRIPES];
+  /**
+   * The hashes this process has noted since {@link #windowStart}, by stripe under the same locks: a key noted
+   * once in a window of {@link #RESOLUTION_MILLIS} is not noted again in it, written or not. (The read path
+   * sees the access time the entry was written with, not its recorded reads: without this, a key read every
+   * few seconds would be written in every batch.)
+   */
+  private final HashTimes[] seen = new HashTimes[STRIPES];
+  private final java.util.concurrent.atomic.AtomicInteger seenCount = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile long windowStart;
   private final Object[] locks = new Object[STRIPES];
   private final java.util.concurrent.atomic.AtomicInteger pendingCount = new java.util.concurrent.atomic.AtomicInteger();
   private final ReentrantLock flushing = new ReentrantLock();
@@ -49,22 +64,35 @@ public final class AccessRecorder {
     this.index = index;
     this.clock = clock;
     this.lastFlush = clock.millis();
+    this.windowStart = lastFlush;
     for (int i = 0; i < STRIPES; i++) {
       pending[i] = new HashTimes();
+      seen[i] = new HashTimes();
       locks[i] = new Object();
     }
   }
 
   /**
-   * Notes a read of {@code key} now, unless its stored access time is recent enough, and starts writing the
-   * batch in the background if it is due.
+   * Notes a read of {@code key} now, unless its stored access time is recent enough or this process noted it
+   * within the last {@link #RESOLUTION_MILLIS}, and starts writing the batch in the background if it is due.
    */
   public void record(String key, java.time.Instant storedAccess) {
     long now = clock.millis();
     if (now - storedAccess.toEpochMilli() < RESOLUTION_MILLIS) {
       return;
     }
-    int count = note(Index.keyHash(key), now);
+    if (now - windowStart >= RESOLUTION_MILLIS || seenCount.get() >= MAX_KEPT) {
+      newWindow(now);
+    }
+    long hash = Index.keyHash(key);
+    int i = stripe(hash);
+    synchronized (locks[i]) {
+      if (!seen[i].merge(hash, now)) {
+        return; // noted in this window already
+      }
+    }
+    seenCount.incrementAndGet();
+    int count = note(hash, now);
     if ((now - lastFlush >= INTERVAL_MILLIS || count >= MAX_PENDING) && background.compareAndSet(false, true)) {
       lastFlush = now;
       Thread.ofPlatform().daemon().name("larder-access-times").start(() -> {
@@ -75,6 +103,20 @@ public final class AccessRecorder {
         }
       });
     }
+  }
+
+  /** Forgets which keys were noted: each may be noted once more. */
+  private synchronized void newWindow(long now) {
+    if (now - windowStart < RESOLUTION_MILLIS && seenCount.get() < MAX_KEPT) {
+      return; // another thread began it
+    }
+    for (int i = 0; i < STRIPES; i++) {
+      synchronized (locks[i]) {
+        seen[i] = new HashTimes();
+      }
+    }
+    seenCount.set(0);
+    windowStart = now;
   }
 
   /** Adds a pending read; returns how many keys are pending. */

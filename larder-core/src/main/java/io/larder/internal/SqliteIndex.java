@@ -41,7 +41,7 @@ public final class SqliteIndex implements Index {
 
   /**
    * Format 2 added the table {@code accessed(id = key hash, at)} and the column {@code entries.h}: reads are
-   * recorded as rows of 16 bytes, a few hundred to a page, instead of by rewriting the entries' own pages
+   * recorded as rows of about 20 bytes, some 180 to a page, instead of by rewriting the entries' own pages
    * (BENCHMARKS.md, "Access times as key hashes"). An index of format 1 is upgraded when opened writable, and
    * read as it is when opened read-only.
    */

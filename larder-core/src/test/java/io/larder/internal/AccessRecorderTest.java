@@ -106,6 +106,26 @@ class AccessRecorderTest {
     assertThat(index.accessWrites()).containsExactly(List.of(Index.keyHash("k2")));
   }
 
+  @Test
+  void aKeyReadAgainAndAgainIsWrittenOnceInEachWindowOfTheResolution() {
+    AccessRecorder recorder = new AccessRecorder(index, clock);
+    index.failNthAccessWrite(-1);
+    recorder.record("k1", t0);
+    recorder.flushNow();
+    Instant first = clock.instant();
+    clock.advance(Duration.ofSeconds(30));
+    recorder.record("k1", t0); // the read path still sees the time the entry was written with
+    recorder.record("k2", t0);
+    recorder.flushNow();
+    assertThat(index.accessWrites()).containsExactly(List.of(Index.keyHash("k1")), List.of(Index.keyHash("k2")));
+    assertThat(accessed("k1")).isEqualTo(first);
+    clock.advance(Duration.ofSeconds(31));
+    recorder.record("k1", t0);
+    recorder.flushNow();
+    assertThat(index.accessWrites()).hasSize(3).last().isEqualTo(List.of(Index.keyHash("k1")));
+    assertThat(accessed("k1")).isEqualTo(clock.instant());
+  }
+
   static List<Long> hashes(List<String> keys) {
     return keys.stream().map(Index::keyHash).toList();
   }
