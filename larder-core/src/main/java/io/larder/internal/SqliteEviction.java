@@ -18,6 +18,8 @@ import org.sqlite.Function;
  */
 final class SqliteEviction {
   private static final int BATCH = 256;
+  /** Rows of table {@code accessed} checked per transaction by {@link #sweepAccessed}. */
+  private static final int SWEEP_ROWS = 4_096;
 
   /** What eviction asks for; see {@link io.larder.spi.Index#evict}. */
   record Plan(Instant accessedBefore, long maxBytes, long targetBytes, int keepPerGroup, int groupSegments,
@@ -38,13 +40,7 @@ final class SqliteEviction {
 
   private Eviction evict(SqliteDb.Statements w, Plan plan) throws SQLException {
     if (!plan.dryRun()) {
-      // Recorded reads of keys that have gone since (an entry's removal leaves its row in `accessed`).
-      SqliteDb.retrying(() -> db.transaction(t -> {
-        try (Statement s = t.c.createStatement()) {
-          s.execute("DELETE FROM accessed WHERE id NOT IN (SELECT h FROM entries WHERE h IS NOT NULL)");
-        }
-        return null;
-      }));
+      sweepAccessed(w);
     }
     try (Statement s = w.c.createStatement()) {
       if (w.firstTime("larder_group")) {
@@ -103,6 +99,48 @@ final class SqliteEviction {
       s.execute("DROP TABLE IF EXISTS temp.gc_candidates");
       s.execute("DROP TABLE IF EXISTS temp.gc_refs");
       return new Eviction(evicted, freed, total);
+    }
+  }
+
+  /**
+   * Deletes the recorded reads of keys that have gone (an entry's removal leaves its row in {@code accessed}):
+   * the entries' hashes are read into temporary storage first, outside any write transaction, then the rows
+   * are checked against them {@value #SWEEP_ROWS} at a time, each its own short transaction. (One statement
+   * held the index's write lock for 2.3 s over 1M entries.) A row of a key put since the snapshot may go with
+   * them: that entry's access time is then its put's, a moment ago.
+   */
+  private void sweepAccessed(SqliteDb.Statements w) throws SQLException {
+    try (Statement s = w.c.createStatement()) {
+      s.execute("DROP TABLE IF EXISTS temp.gc_live");
+      s.execute("CREATE TEMP TABLE gc_live(h INTEGER PRIMARY KEY)");
+      s.execute("INSERT OR IGNORE INTO temp.gc_live SELECT h FROM entries WHERE h IS NOT NULL");
+      try (PreparedStatement bound = w.c.prepareStatement("SELECT id FROM accessed WHERE id >= ? ORDER BY id"
+          + " LIMIT 1 OFFSET " + (SWEEP_ROWS - 1))) {
+        long from = Long.MIN_VALUE;
+        while (true) {
+          bound.setLong(1, from);
+          Long to;
+          try (ResultSet rs = bound.executeQuery()) {
+            to = rs.next() ? rs.getLong(1) : null;
+          }
+          long first = from;
+          SqliteDb.retrying(() -> db.transaction(t -> {
+            try (PreparedStatement del = t.c.prepareStatement("DELETE FROM accessed WHERE id >= ?1"
+                + (to == null ? "" : " AND id <= ?2") + " AND NOT EXISTS (SELECT 1 FROM temp.gc_live l WHERE l.h = accessed.id)")) {
+              del.setLong(1, first);
+              if (to != null) {
+                del.setLong(2, to);
+              }
+              return del.executeUpdate();
+            }
+          }));
+          if (to == null || to == Long.MAX_VALUE) {
+            break;
+          }
+          from = to + 1;
+        }
+      }
+      s.execute("DROP TABLE IF EXISTS temp.gc_live");
     }
   }
 
