@@ -17,10 +17,15 @@ import java.util.function.Function;
  * again meanwhile skips the lookup. The data-version check itself (a read transaction: a lock and an unlock
  * of the shared-memory file, each a system call) is skipped while the WAL-index header in that shared memory
  * is unchanged since the last check (see {@link WalHeader}): then no connection has committed since.
+ *
+ * <p>A generation that is full starts over (a new one at the same version): kept as it was, a store that
+ * nothing is written to (its access times go to a file of their own) kept the first {@value #HOT_KEYS} keys
+ * read forever, and a working set read after them was never hot (BENCHMARKS.md, "Access times in a file of
+ * their own").
  */
 final class HotHits implements AutoCloseable {
   /** At most this many keys and bytes of inline content are kept hot. */
-  private static final int HOT_KEYS = 16_384;
+  static final int HOT_KEYS = 16_384;
   private static final long HOT_BYTES = 16L << 20;
 
   /** What is kept for one data version. Filled only with lookups that began at that version. */
@@ -38,7 +43,8 @@ final class HotHits implements AutoCloseable {
   }
 
   private final SqliteDb db;
-  private volatile Generation current = new Generation(Long.MIN_VALUE, null);
+  private final java.util.concurrent.atomic.AtomicReference<Generation> current =
+      new java.util.concurrent.atomic.AtomicReference<>(new Generation(Long.MIN_VALUE, null));
   private final WalHeader walHeader;
   private final ReentrantLock versionLock = new ReentrantLock();
   private Connection versionConnection; // guarded by versionLock
@@ -51,14 +57,14 @@ final class HotHits implements AutoCloseable {
 
   /** The hit for {@code key}: kept if the database has not changed since, else from {@code lookup} (and kept). */
   Optional<Hit> get(String key, Function<String, Optional<Hit>> lookup) {
-    Generation g = current;
+    Generation g = current.get();
     // Unchanged WAL-index header since the generation's check: no commit since, by any process.
     if (!walHeader.unchangedSince(g.walHeader)) {
       long[] header = walHeader.read(); // before the version: a commit after it changes the header again
       long version = dataVersion(); // before the lookup: what it finds is at least this recent
       if (g.version != version) {
         g = new Generation(version, header);
-        current = g;
+        current.set(g);
       } else {
         g.walHeader = header;
       }
@@ -68,9 +74,16 @@ final class HotHits implements AutoCloseable {
       return Optional.of(known);
     }
     Optional<Hit> found = lookup.apply(key);
-    if (found.isPresent() && g.hits.size() < HOT_KEYS) {
+    if (found.isPresent()) {
       byte[] inline = found.get().inline();
-      if (inline == null || g.bytes.addAndGet(inline.length) <= HOT_BYTES) {
+      long size = inline == null ? 0 : inline.length;
+      if (g.hits.size() >= HOT_KEYS || g.bytes.get() + size > HOT_BYTES) {
+        // Full: start over at the same version (the lookup began at it), unless a newer one came meanwhile.
+        Generation fresh = new Generation(g.version, g.walHeader);
+        g = current.compareAndSet(g, fresh) ? fresh : null;
+      }
+      if (g != null && size <= HOT_BYTES) {
+        g.bytes.addAndGet(size);
         g.hits.put(key, found.get());
       }
     }
