@@ -151,7 +151,8 @@ public final class Larder implements AutoCloseable {
     Path aside = r.resolve("index.damaged-" + System.currentTimeMillis());
     try {
       Files.createDirectories(aside);
-      for (String name : List.of("index.db", "index.db-wal", "index.db-shm")) {
+      for (String name : List.of("index.db", "index.db-wal", "index.db-shm", "index-access.db", "index-access.db-wal",
+          "index-access.db-shm")) {
         if (Files.exists(r.resolve(name))) {
           Files.move(r.resolve(name), aside.resolve(name));
         }

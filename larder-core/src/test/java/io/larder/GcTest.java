@@ -126,7 +126,7 @@ class GcTest {
     cache.remove("gone");
     assertThat(accessedRows()).as("a removal leaves the read it recorded").isEqualTo(2);
     // More rows than one sweep's transaction checks, from the smallest id to the largest, around the live one.
-    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + accessFile());
         var ps = c.prepareStatement("INSERT OR IGNORE INTO accessed(id, at) VALUES (?, 1)")) {
       c.setAutoCommit(false);
       java.util.SplittableRandom r = new java.util.SplittableRandom(5);
@@ -145,10 +145,15 @@ class GcTest {
   }
 
   private long accessedRows() throws java.sql.SQLException {
-    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("index.db"));
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + accessFile());
         var rs = c.createStatement().executeQuery("SELECT count(*) FROM accessed")) {
       return rs.getLong(1);
     }
+  }
+
+  /** The file of the recorded reads (index format 3). */
+  private java.nio.file.Path accessFile() {
+    return io.larder.internal.SqliteIndex.accessFile(dir.resolve("index.db"));
   }
 
   @Test

@@ -621,7 +621,8 @@ class LarderTest {
     }
     try (var s = Files.walk(dir)) {
       assertThat(s.map(p -> dir.relativize(p).toString()).toList())
-          .allMatch(p -> p.isEmpty() || p.startsWith("content-v2") || p.startsWith("tmp") || p.startsWith("index.db") || p.equals("index.reserve"));
+          .allMatch(p -> p.isEmpty() || p.startsWith("content-v2") || p.startsWith("tmp") || p.startsWith("index.db") || p.startsWith("index-access.db")
+              || p.equals("index.reserve"));
     }
     assertThat(Files.exists(Path.of("/tmp/evil"))).isFalse();
   }
@@ -711,7 +712,7 @@ class LarderTest {
     // The index as earlier versions wrote it: format 1, at first without the entries' blob row ids.
     sql("ALTER TABLE entries DROP COLUMN blob");
     sql("ALTER TABLE entries DROP COLUMN h");
-    sql("DROP TABLE accessed");
+    deleteAccessFile(); // format 1 recorded reads in the entries' own rows
     sql("UPDATE entries SET accessed = accessed - 5000 WHERE key = 'large'");
     sql("PRAGMA user_version = 1");
     try (Larder old = Larder.open(dir, LarderOptions.defaults().readOnly(true))) {
@@ -737,6 +738,36 @@ class LarderTest {
     cache.close(); // writes the pending access time to the new table
     cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
     assertThat(cache.info("large").orElseThrow().accessed()).isEqualTo(clock.instant());
+  }
+
+  @Test
+  void anIndexOfFormatTwoHasItsRecordedReadsMovedToTheirOwnFileWhenOpenedWritable() throws Exception {
+    Instant t0 = clock.instant();
+    cache.put("read", random(300, 35));
+    cache.put("unread", random(300, 36));
+    cache.close();
+    // Format 2 kept table accessed in the index file itself.
+    deleteAccessFile();
+    sql("CREATE TABLE accessed(id INTEGER PRIMARY KEY, at INTEGER NOT NULL)");
+    sql("INSERT INTO accessed VALUES (" + io.larder.spi.Index.keyHash("read") + ", " + t0.plusSeconds(600).toEpochMilli() + ")");
+    sql("PRAGMA user_version = 2");
+    try (Larder old = Larder.open(dir, LarderOptions.defaults().readOnly(true))) {
+      assertThat(old.info("read").orElseThrow().accessed()).isEqualTo(t0.plusSeconds(600));
+      assertThat(old.list("")).extracting(Entry::accessed).containsExactly(t0.plusSeconds(600), t0);
+    }
+    assertThat(sql("PRAGMA user_version")).as("a read-only open changes nothing").isEqualTo(2);
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock));
+    assertThat(sql("PRAGMA user_version")).isEqualTo(io.larder.internal.SqliteIndex.FORMAT_VERSION);
+    assertThat(sql("SELECT count(*) FROM sqlite_schema WHERE name = 'accessed'")).as("gone from the index file").isZero();
+    assertThat(cache.info("read").orElseThrow().accessed()).as("kept through the upgrade").isEqualTo(t0.plusSeconds(600));
+    assertThat(cache.info("unread").orElseThrow().accessed()).isEqualTo(t0);
+  }
+
+  private void deleteAccessFile() throws IOException {
+    Path access = io.larder.internal.SqliteIndex.accessFile(dir.resolve("index.db"));
+    for (String suffix : List.of("", "-wal", "-shm")) {
+      Files.deleteIfExists(Path.of(access + suffix));
+    }
   }
 
   @Test

@@ -18,7 +18,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * the server up to 40 % of its random-read rate; a batch of up to 262,144 keys in order rewrites each page
  * once for all the keys on it (BENCHMARKS.md, "Access times in large batches"). Kept as strings in a
  * concurrent map and sorted as strings, the pending keys cost a reader over 1M entries about as much again
- * as writing them (BENCHMARKS.md, "Access times as key hashes").
+ * as writing them (BENCHMARKS.md, "Access times as key hashes"). The index writes them to a file of their
+ * own, so that a batch's commits do not end the snapshots, hot hits and memory maps of the readers of the
+ * index file (BENCHMARKS.md, "Access times in a file of their own").
  */
 public final class AccessRecorder {
   /** A batch is written at least this often (on the store's clock) while reads are pending. */

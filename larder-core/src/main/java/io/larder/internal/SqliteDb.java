@@ -125,6 +125,24 @@ final class SqliteDb implements AutoCloseable {
 
   /** With {@code readOnly}, connections are opened read-only and every write fails with {@code READ_ONLY}. */
   SqliteDb(Path file, Durability durability, Work<Void> schema, boolean readOnly) {
+    this(file, durability, schema, readOnly, null);
+  }
+
+  /**
+   * A second database file attached to every connection as {@code schema}, made (in WAL mode, with the
+   * tables of {@code ddl}) before the first connection when the database is writable. What is committed to it
+   * does not move the main file's WAL-index header or data version: readers of the main file keep their
+   * snapshots, their memory maps and the hot hits across those commits (see SqliteIndex, table
+   * {@code accessed}). Its durability is NORMAL whatever the main file's: what it holds may lose its last
+   * commits to a power cut, never its consistency. Read-only connections attach it if it is there and can be
+   * read (see {@link #hasAttached}).
+   */
+  record Attached(String schema, Path file, List<String> ddl) {}
+
+  private final Attached attached;
+
+  SqliteDb(Path file, Durability durability, Work<Void> schema, boolean readOnly, Attached attached) {
+    this.attached = attached;
     this.readOnly = readOnly;
     this.file = file;
     boolean immutable = readOnly && immutableNow(file);
@@ -137,6 +155,7 @@ final class SqliteDb implements AutoCloseable {
     if (immutable) {
       walHeader.close(); // no shared memory to read: not even an attempt to open it on every read
     }
+    this.attachUrl = attached == null ? null : prepareAttached(attached, readOnly, immutable);
     this.snapshotSweep = SWEEPER.scheduleWithFixedDelay(this::endIdleSnapshots, IDLE_SNAPSHOT_NANOS,
         IDLE_SNAPSHOT_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
@@ -212,8 +231,82 @@ final class SqliteDb implements AutoCloseable {
     }
   }
 
+  /** What connections attach as {@link #attached}, or null: none, or none there to read. */
+  private final String attachUrl;
+
+  /** Whether connections have the {@link Attached} file: false for a read-only database that has none to read. */
+  boolean hasAttached() {
+    return attachUrl != null;
+  }
+
+  /**
+   * Makes the attached file if this process may write (WAL mode, its tables), and says what to attach: the
+   * file, the file as immutable beside an immutable main file, or nothing (null) when a read-only process
+   * finds none, or an immutable one finds one with a log it cannot read without shared memory.
+   */
+  private static String prepareAttached(Attached a, boolean readOnly, boolean immutable) {
+    Path f = a.file().toAbsolutePath();
+    if (!readOnly) {
+      SQLiteConfig config = new SQLiteConfig();
+      config.setBusyTimeout(BUSY_TIMEOUT_MS);
+      // Through a database in memory with the file attached, so that the tables are named as everywhere else.
+      try (Connection c = config.createConnection("jdbc:sqlite::memory:"); Statement s = c.createStatement()) {
+        try (PreparedStatement ps = c.prepareStatement("ATTACH DATABASE ? AS " + a.schema())) {
+          ps.setString(1, f.toString());
+          retrying(ps::execute);
+        }
+        try (ResultSet rs = s.executeQuery("PRAGMA " + a.schema() + ".journal_mode")) {
+          if (!rs.next() || !"wal".equalsIgnoreCase(rs.getString(1))) {
+            retrying(() -> s.execute("PRAGMA " + a.schema() + ".journal_mode=WAL"));
+          }
+        }
+        for (String ddl : a.ddl()) {
+          retrying(() -> s.execute(ddl));
+        }
+      } catch (SQLException e) {
+        throw new LarderException.StorageFailure(Kind.IO, "cannot prepare " + f + ": " + e.getMessage(), e);
+      }
+      return f.toString();
+    }
+    if (!Files.isRegularFile(f)) {
+      return null;
+    }
+    if (!immutable) {
+      return f.toString();
+    }
+    try {
+      return Files.size(Path.of(f + "-wal")) == 0 ? "file:" + f + "?immutable=1" : null;
+    } catch (java.io.IOException noLog) {
+      return "file:" + f + "?immutable=1";
+    }
+  }
+
+  /** Attaches {@link #attached} to a new connection (see {@link Attached}). */
+  private void attach(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      try (PreparedStatement ps = c.prepareStatement("ATTACH DATABASE ? AS " + attached.schema())) {
+        ps.setString(1, attachUrl);
+        retrying(ps::execute);
+      }
+      if (!readOnly) {
+        s.execute("PRAGMA " + attached.schema() + ".synchronous = NORMAL");
+      }
+    } catch (SQLException e) {
+      closeQuietly(c);
+      throw e;
+    }
+  }
+
   /** A new connection to the file (in WAL mode). Readers are given their memory map at their first read. */
   Connection connect() throws SQLException {
+    Connection c = connectMain();
+    if (attachUrl != null) {
+      attach(c);
+    }
+    return c;
+  }
+
+  private Connection connectMain() throws SQLException {
     SQLiteConfig config = new SQLiteConfig();
     config.setBusyTimeout(BUSY_TIMEOUT_MS);
     config.setSynchronous(durability == Durability.POWER_SAFE
@@ -378,12 +471,33 @@ final class SqliteDb implements AutoCloseable {
 
   /** Runs {@code work} on a pooled reader (retried while the database is busy). */
   <T> T read(String what, Work<T> work) {
+    return read(() -> what, work);
+  }
+
+  /**
+   * As {@link #read(String, Work)}, with what is done described only if it fails (a lookup's description,
+   * built on every read, was an allocation and a copy of the key each time).
+   */
+  <T> T read(java.util.function.Supplier<String> what, Work<T> work) {
+    return read(what, work, true);
+  }
+
+  /**
+   * As {@link #read(String, Work)} for work that reads the {@link Attached} file: the read transaction ends
+   * with the work. A reader keeps its snapshot while the main file is unchanged, and commits to the attached
+   * file do not change that: kept, the attached file's snapshot would go stale (and hold back its checkpoints).
+   */
+  <T> T readWithAttached(String what, Work<T> work) {
+    return read(() -> what, work, false);
+  }
+
+  private <T> T read(java.util.function.Supplier<String> what, Work<T> work, boolean keepSnapshot) {
     checkOpen();
     try {
       readerPermits.acquire();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new LarderException.StorageFailure(Kind.IO, what + " was interrupted", e);
+      throw new LarderException.StorageFailure(Kind.IO, what.get() + " was interrupted", e);
     }
     Statements r = idleReaders.pollFirst();
     try {
@@ -395,15 +509,19 @@ final class SqliteDb implements AutoCloseable {
       return retrying(() -> {
         mapAsMuch(reader);
         current(reader);
+        boolean ok = false;
         try {
-          return work.run(reader);
-        } catch (SQLException | RuntimeException e) {
-          endSnapshot(reader);
-          throw e;
+          T result = work.run(reader);
+          ok = true;
+          return result;
+        } finally {
+          if (!ok || !keepSnapshot) {
+            endSnapshot(reader);
+          }
         }
       });
     } catch (SQLException e) {
-      throw map(what, e);
+      throw map(what.get(), e);
     } finally {
       if (r != null) {
         r.lastUsedNanos = System.nanoTime();

@@ -114,7 +114,7 @@ final class SqliteEviction {
       s.execute("DROP TABLE IF EXISTS temp.gc_live");
       s.execute("CREATE TEMP TABLE gc_live(h INTEGER PRIMARY KEY)");
       s.execute("INSERT OR IGNORE INTO temp.gc_live SELECT h FROM entries WHERE h IS NOT NULL");
-      try (PreparedStatement bound = w.c.prepareStatement("SELECT id FROM accessed WHERE id >= ? ORDER BY id"
+      try (PreparedStatement bound = w.c.prepareStatement("SELECT id FROM acc.accessed WHERE id >= ? ORDER BY id"
           + " LIMIT 1 OFFSET " + (SWEEP_ROWS - 1))) {
         long from = Long.MIN_VALUE;
         while (true) {
@@ -125,8 +125,8 @@ final class SqliteEviction {
           }
           long first = from;
           SqliteDb.retrying(() -> db.transaction(t -> {
-            try (PreparedStatement del = t.c.prepareStatement("DELETE FROM accessed WHERE id >= ?1"
-                + (to == null ? "" : " AND id <= ?2") + " AND NOT EXISTS (SELECT 1 FROM temp.gc_live l WHERE l.h = accessed.id)")) {
+            try (PreparedStatement del = t.c.prepareStatement("DELETE FROM acc.accessed WHERE id >= ?1"
+                + (to == null ? "" : " AND id <= ?2") + " AND NOT EXISTS (SELECT 1 FROM temp.gc_live l WHERE l.h = acc.accessed.id)")) {
               del.setLong(1, first);
               if (to != null) {
                 del.setLong(2, to);

@@ -22,9 +22,10 @@ import java.util.Set;
 
 /**
  * The index in SQLite (WAL mode): {@code entries} ordered by key (a WITHOUT ROWID B-tree, so a prefix is a
- * key range); {@code blobs}, which records every blob and holds small ones inline; and {@code accessed}, the
- * latest recorded read of each key by its hash ({@link Index#keyHash}), which an entry's {@code h} names.
- * An entry's access time is the later of its own {@code accessed} (its write) and its row there.
+ * key range); {@code blobs}, which records every blob and holds small ones inline; and, in a file of its own
+ * beside it ({@link #accessFile}, attached to every connection as {@code acc}), {@code accessed}: the latest
+ * recorded read of each key by its hash ({@link Index#keyHash}), which an entry's {@code h} names. An
+ * entry's access time is the later of its own {@code accessed} (its write) and its row there.
  *
  * <p>Connections and transactions are {@link SqliteDb}'s; eviction is {@link SqliteEviction}'s; repeated
  * lookups of unchanged keys are {@link HotHits}'.
@@ -37,7 +38,7 @@ public final class SqliteIndex implements Index {
    * versions still read and write the index; the entries they write leave it empty, and a lookup falls back to
    * the digest for those (see {@link #lookup}).
    */
-  public static final int FORMAT_VERSION = 2;
+  public static final int FORMAT_VERSION = 3;
 
   /**
    * Format 2 added the table {@code accessed(id = key hash, at)} and the column {@code entries.h}: reads are
@@ -47,12 +48,23 @@ public final class SqliteIndex implements Index {
    */
   private static final int FIRST_WITH_ACCESSED = 2;
 
+  /**
+   * Format 3 moved table {@code accessed} into a file of its own ({@link #accessFile}): a commit to the index
+   * file makes every reader of it start a new snapshot, drop its hot hits and (SQLite unmaps a connection's
+   * whole memory map when it begins a read transaction after a commit) fault its pages in again; the batches
+   * of access times cost random reads over 1M entries up to half their rate at eight threads (BENCHMARKS.md,
+   * "Access times in a file of their own"). Their rows are moved there when an index of format 2 is opened
+   * writable.
+   */
+  private static final int FIRST_WITH_ACCESS_FILE = 3;
   /** An entry's access time in SQL, for a query of {@code entries e}: the later of its write and its last read. */
-  static final String ACCESSED = "max(e.accessed, ifnull((SELECT at FROM accessed WHERE id = e.h), 0))";
+  static final String ACCESSED = "max(e.accessed, ifnull((SELECT at FROM acc.accessed WHERE id = e.h), 0))";
   /** The columns of an entry, as {@link #entry(Row)} reads them, from {@code entries e}. */
   static final String ENTRY_COLUMNS = "e.key, e.digest, e.size, e.created, " + ACCESSED + ", e.expires, e.metadata";
   /** The entry columns as stored (the access time that of the entry's write). */
   private static final String RAW_COLUMNS = "key, digest, size, created, accessed, expires, metadata";
+  /** The same from an index of format 2, which holds table {@code accessed} itself (read-only). */
+  private static final String FORMAT_2_COLUMNS = ENTRY_COLUMNS.replace("acc.accessed", "main.accessed");
   /** The same from an index of format 1, which has no table {@code accessed}. */
   private static final String FORMAT_1_COLUMNS = "e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata";
   private static final int INLINE_BATCH = 512;
@@ -62,8 +74,14 @@ public final class SqliteIndex implements Index {
   private final SqliteEviction eviction;
   /** Whether entries record their blob's row id (false only for a read-only index written before that). */
   private final boolean blobIds;
-  /** {@link #ENTRY_COLUMNS}, or {@link #FORMAT_1_COLUMNS} for a read-only index of format 1. */
+  /** {@link #ENTRY_COLUMNS}, or for a read-only index of an older format its {@code FORMAT_n_COLUMNS}. */
   private final String entryColumns;
+  /**
+   * The lookups by key, without and with the inline content, built once: built on every lookup, the SQL was a
+   * new string of ~250 characters to hash and compare for the statement cache on every read.
+   */
+  private final String lookupSql;
+  private final String lookupWithInlineSql;
 
   public SqliteIndex(Path dbFile, Durability durability) {
     this(dbFile, durability, false);
@@ -71,7 +89,8 @@ public final class SqliteIndex implements Index {
 
   /** With {@code readOnly}, the index is only read: see {@link io.larder.LarderOptions#readOnly()}. */
   public SqliteIndex(Path dbFile, Durability durability, boolean readOnly) {
-    this.db = new SqliteDb(dbFile, durability, this::initSchema, readOnly);
+    this.db = new SqliteDb(dbFile, durability, this::initSchema, readOnly, new SqliteDb.Attached("acc",
+        accessFile(dbFile), List.of("CREATE TABLE IF NOT EXISTS acc.accessed(id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")));
     this.hot = new HotHits(db);
     this.eviction = new SqliteEviction(db);
     // Commands that only read (info, get, ls) never open the writer: one connection fewer at start-up.
@@ -93,7 +112,23 @@ public final class SqliteIndex implements Index {
       db.openWriter(); // makes the tables, or adds the blob ids (initSchema)
     }
     this.blobIds = !readOnly || found.blobIds();
-    this.entryColumns = !readOnly || version >= FIRST_WITH_ACCESSED ? ENTRY_COLUMNS : FORMAT_1_COLUMNS;
+    // Read-only, an index with no access-time file to read has its entries' own times (those of their writes).
+    this.entryColumns = !readOnly || version >= FIRST_WITH_ACCESS_FILE && db.hasAttached() ? ENTRY_COLUMNS
+        : version == FIRST_WITH_ACCESSED ? FORMAT_2_COLUMNS : FORMAT_1_COLUMNS;
+    this.lookupSql = "SELECT " + entryColumns + " FROM entries e WHERE e.key = ?";
+    // With the content (a read), the access time as written: it only decides whether to record this read.
+    this.lookupWithInlineSql = "SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data,"
+        + " e.inline FROM entries e LEFT JOIN blobs b ON " + (blobIds ? "b.id = e.blob AND " : "")
+        + "b.digest = e.digest WHERE e.key = ?";
+  }
+
+  /**
+   * The file of table {@code accessed} beside the index file {@code dbFile} ({@code index.db} →
+   * {@code index-access.db}), with SQLite's {@code -wal} and {@code -shm} files beside it in turn.
+   */
+  public static Path accessFile(Path dbFile) {
+    String name = dbFile.getFileName().toString();
+    return dbFile.resolveSibling((name.endsWith(".db") ? name.substring(0, name.length() - 3) : name) + "-access.db");
   }
 
   /** What opening found: the format, and whether entries record their blob's row id. */
@@ -123,7 +158,7 @@ public final class SqliteIndex implements Index {
       if (version == FORMAT_VERSION) {
         return null;
       }
-      if (version >= 1) { // upgraded in this one transaction
+      if (version >= 1 && version < FIRST_WITH_ACCESSED) { // upgraded in this one transaction
         if (!hasBlobIds(s)) {
           // Written before entries recorded their blob's row id: every entry's filled in (once: 4 s for 1M
           // entries in the page cache, 15 s read from disk).
@@ -140,6 +175,13 @@ public final class SqliteIndex implements Index {
           }, 1, org.sqlite.Function.FLAG_DETERMINISTIC);
         }
         s.execute("UPDATE entries SET h = larder_key_hash(key)");
+      } else if (version >= FIRST_WITH_ACCESSED) {
+        // Format 2's recorded reads move to their own file. In this one transaction, but the two files commit
+        // apart (the index first): a crash between them loses the reads recorded so far (advisory: the entries
+        // are then as old as their writes), never an entry.
+        s.execute("INSERT INTO acc.accessed(id, at) SELECT id, at FROM main.accessed WHERE true"
+            + " ON CONFLICT(id) DO UPDATE SET at = excluded.at WHERE excluded.at > at");
+        s.execute("DROP TABLE main.accessed");
       } else {
         s.execute("CREATE TABLE IF NOT EXISTS blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE,"
             + " size INTEGER NOT NULL, data BLOB)");
@@ -153,8 +195,6 @@ public final class SqliteIndex implements Index {
         // Only entries with a TTL are indexed by expiry, so that sweeping them is O(expired).
         s.execute("CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires) WHERE expires IS NOT NULL");
       }
-      // Not indexed from the entries' side: a row whose entry has gone stays until an eviction sweeps it.
-      s.execute("CREATE TABLE IF NOT EXISTS accessed(id INTEGER PRIMARY KEY, at INTEGER NOT NULL)");
       s.execute("PRAGMA user_version = " + FORMAT_VERSION);
       return null;
     }
@@ -234,7 +274,7 @@ public final class SqliteIndex implements Index {
   @Override
   public void recordAccess(long[] keyHashes, long[] accessedMillis) {
     db.impatientWrite("recording access times", w -> {
-      PreparedStatement ps = w.get("INSERT INTO accessed(id, at) VALUES (?, ?)"
+      PreparedStatement ps = w.get("INSERT INTO acc.accessed(id, at) VALUES (?, ?)"
           + " ON CONFLICT(id) DO UPDATE SET at = excluded.at WHERE excluded.at > at");
       for (int i = 0; i < keyHashes.length; i++) {
         ps.setLong(1, keyHashes[i]);
@@ -364,12 +404,8 @@ public final class SqliteIndex implements Index {
    * (no row id) or whose row id names another blob has its content looked up by digest instead.
    */
   private Optional<Hit> lookup(String key, boolean withInline) {
-    return db.read("looking up '" + key + "'", r -> {
-      // With the content (a read), the access time as written: it only decides whether to record this read.
-      PreparedStatement ps = r.get(!withInline ? "SELECT " + entryColumns + " FROM entries e WHERE e.key = ?"
-          : "SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data, e.inline"
-              + " FROM entries e LEFT JOIN blobs b ON " + (blobIds ? "b.id = e.blob AND " : "")
-              + "b.digest = e.digest WHERE e.key = ?");
+    SqliteDb.Work<Optional<Hit>> work = r -> {
+      PreparedStatement ps = r.get(withInline ? lookupWithInlineSql : lookupSql);
       return Optional.ofNullable(Row.first(ps, row -> {
         Entry entry = entry(key, row); // the key found is the one asked for (binary collation)
         if (!withInline) {
@@ -381,7 +417,9 @@ public final class SqliteIndex implements Index {
         }
         return new Hit(entry, inline);
       }, key));
-    });
+    };
+    // A read's lookup stays in the index file; the entry's access time (without the content) reads table accessed.
+    return withInline ? db.read(() -> "looking up '" + key + "'", work) : db.readWithAttached("looking up '" + key + "'", work);
   }
 
   /** One statement for a batch of any size: the keys arrive as one JSON array, which SQLite unpacks. */
@@ -391,7 +429,7 @@ public final class SqliteIndex implements Index {
       return List.of();
     }
     String array = jsonArray(keys);
-    return db.read("looking up " + keys.size() + " keys", r -> {
+    return db.readWithAttached("looking up " + keys.size() + " keys", r -> {
       PreparedStatement ps = r.get("SELECT " + entryColumns + " FROM entries e"
           + " WHERE e.key IN (SELECT value FROM json_each(?))");
       ps.setString(1, array);
@@ -433,7 +471,7 @@ public final class SqliteIndex implements Index {
   @Override
   public List<Entry> scan(String prefix, String after, int limit) {
     String upper = Keys.upperBound(prefix);
-    return db.read("listing '" + prefix + "'", r -> {
+    return db.readWithAttached("listing '" + prefix + "'", r -> {
       PreparedStatement ps = r.get(scanSql(entryColumns, upper != null));
       int i = 1;
       ps.setString(i++, prefix);
@@ -498,7 +536,9 @@ public final class SqliteIndex implements Index {
       return out;
     });
     Path file = db.file();
-    return new Counts(c[0], c[1], c[2], c[3], fileSize(file) + fileSize(Path.of(file + "-wal")));
+    Path access = accessFile(file);
+    return new Counts(c[0], c[1], c[2], c[3], fileSize(file) + fileSize(Path.of(file + "-wal")) + fileSize(access)
+        + fileSize(Path.of(access + "-wal")));
   }
 
   private static long fileSize(Path p) {

@@ -33,8 +33,11 @@ public final class SizeBound {
   static final double HIGH_WATER = 0.95;
   /** How long an upload waits for a collection to make room before it is refused. */
   static final long WAIT_SECONDS = 30;
-  /** The index's space reserve (index.reserve) and shared-memory file, which the index's size does not include. */
-  private static final long INDEX_EXTRA = (1L << 20) + (32L << 10);
+  /**
+   * The index's space reserve (index.reserve) and the shared-memory files of the index and of its access
+   * times, which the index's size does not include.
+   */
+  private static final long INDEX_EXTRA = (1L << 20) + 2 * (32L << 10);
 
   private final Larder store;
   private final GcOptions gc;
