@@ -151,10 +151,12 @@ public final class Larder implements AutoCloseable {
     Path aside = r.resolve("index.damaged-" + System.currentTimeMillis());
     try {
       Files.createDirectories(aside);
-      for (String name : List.of("index.db", "index.db-wal", "index.db-shm", "index-access.db", "index-access.db-wal",
-          "index-access.db-shm")) {
-        if (Files.exists(r.resolve(name))) {
-          Files.move(r.resolve(name), aside.resolve(name));
+      for (Path db : List.of(r.resolve("index.db"), SqliteIndex.accessFile(r.resolve("index.db")))) {
+        for (String suffix : List.of("", "-wal", "-shm")) {
+          Path f = Path.of(db + suffix);
+          if (Files.exists(f)) {
+            Files.move(f, aside.resolve(f.getFileName()));
+          }
         }
       }
       Files.deleteIfExists(r.resolve("index.reserve"));

@@ -621,8 +621,8 @@ class LarderTest {
     }
     try (var s = Files.walk(dir)) {
       assertThat(s.map(p -> dir.relativize(p).toString()).toList())
-          .allMatch(p -> p.isEmpty() || p.startsWith("content-v2") || p.startsWith("tmp") || p.startsWith("index.db") || p.startsWith("index-access.db")
-              || p.equals("index.reserve"));
+          .allMatch(p -> p.isEmpty() || p.startsWith("content-v2") || p.startsWith("tmp") || p.startsWith("index.db")
+              || p.startsWith("index-access.db") || p.equals("index.reserve"));
     }
     assertThat(Files.exists(Path.of("/tmp/evil"))).isFalse();
   }

@@ -128,24 +128,21 @@ final class SqliteDb implements AutoCloseable {
     this(file, durability, schema, readOnly, null);
   }
 
-  /**
-   * A second database file attached to every connection as {@code schema}, made (in WAL mode, with the
-   * tables of {@code ddl}) before the first connection when the database is writable. What is committed to it
-   * does not move the main file's WAL-index header or data version: readers of the main file keep their
-   * snapshots, their memory maps and the hot hits across those commits (see SqliteIndex, table
-   * {@code accessed}). Its durability is NORMAL whatever the main file's: what it holds may lose its last
-   * commits to a power cut, never its consistency. Read-only connections attach it if it is there and can be
-   * read (see {@link #hasAttached}).
-   */
-  record Attached(String schema, Path file, List<String> ddl) {}
+  /** The file attached to every connection (null: none); read-only connections only if there is one to read. */
+  private final AttachedDb attached;
+  /** What connections attach as {@link #attached} ({@link AttachedDb#prepare}), or null: none, or none to read. */
+  private final String attachUrl;
 
-  private final Attached attached;
-
-  SqliteDb(Path file, Durability durability, Work<Void> schema, boolean readOnly, Attached attached) {
+  SqliteDb(Path file, Durability durability, Work<Void> schema, boolean readOnly, AttachedDb attached) {
     this.attached = attached;
     this.readOnly = readOnly;
     this.file = file;
     boolean immutable = readOnly && immutableNow(file);
+    try {
+      this.attachUrl = attached == null ? null : attached.prepare(readOnly, immutable, BUSY_TIMEOUT_MS);
+    } catch (SQLException e) {
+      throw map("preparing " + attached.file(), e);
+    }
     this.url = immutable ? "jdbc:sqlite:file:" + file.toAbsolutePath() + "?immutable=1"
         : "jdbc:sqlite:" + file.toAbsolutePath();
     this.durability = durability;
@@ -155,7 +152,6 @@ final class SqliteDb implements AutoCloseable {
     if (immutable) {
       walHeader.close(); // no shared memory to read: not even an attempt to open it on every read
     }
-    this.attachUrl = attached == null ? null : prepareAttached(attached, readOnly, immutable);
     this.snapshotSweep = SWEEPER.scheduleWithFixedDelay(this::endIdleSnapshots, IDLE_SNAPSHOT_NANOS,
         IDLE_SNAPSHOT_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
@@ -231,77 +227,21 @@ final class SqliteDb implements AutoCloseable {
     }
   }
 
-  /** What connections attach as {@link #attached}, or null: none, or none there to read. */
-  private final String attachUrl;
-
-  /** Whether connections have the {@link Attached} file: false for a read-only database that has none to read. */
+  /** Whether connections have the attached file: false for a read-only database that has none to read. */
   boolean hasAttached() {
     return attachUrl != null;
-  }
-
-  /**
-   * Makes the attached file if this process may write (WAL mode, its tables), and says what to attach: the
-   * file, the file as immutable beside an immutable main file, or nothing (null) when a read-only process
-   * finds none, or an immutable one finds one with a log it cannot read without shared memory.
-   */
-  private static String prepareAttached(Attached a, boolean readOnly, boolean immutable) {
-    Path f = a.file().toAbsolutePath();
-    if (!readOnly) {
-      SQLiteConfig config = new SQLiteConfig();
-      config.setBusyTimeout(BUSY_TIMEOUT_MS);
-      // Through a database in memory with the file attached, so that the tables are named as everywhere else.
-      try (Connection c = config.createConnection("jdbc:sqlite::memory:"); Statement s = c.createStatement()) {
-        try (PreparedStatement ps = c.prepareStatement("ATTACH DATABASE ? AS " + a.schema())) {
-          ps.setString(1, f.toString());
-          retrying(ps::execute);
-        }
-        try (ResultSet rs = s.executeQuery("PRAGMA " + a.schema() + ".journal_mode")) {
-          if (!rs.next() || !"wal".equalsIgnoreCase(rs.getString(1))) {
-            retrying(() -> s.execute("PRAGMA " + a.schema() + ".journal_mode=WAL"));
-          }
-        }
-        for (String ddl : a.ddl()) {
-          retrying(() -> s.execute(ddl));
-        }
-      } catch (SQLException e) {
-        throw new LarderException.StorageFailure(Kind.IO, "cannot prepare " + f + ": " + e.getMessage(), e);
-      }
-      return f.toString();
-    }
-    if (!Files.isRegularFile(f)) {
-      return null;
-    }
-    if (!immutable) {
-      return f.toString();
-    }
-    try {
-      return Files.size(Path.of(f + "-wal")) == 0 ? "file:" + f + "?immutable=1" : null;
-    } catch (java.io.IOException noLog) {
-      return "file:" + f + "?immutable=1";
-    }
-  }
-
-  /** Attaches {@link #attached} to a new connection (see {@link Attached}). */
-  private void attach(Connection c) throws SQLException {
-    try (Statement s = c.createStatement()) {
-      try (PreparedStatement ps = c.prepareStatement("ATTACH DATABASE ? AS " + attached.schema())) {
-        ps.setString(1, attachUrl);
-        retrying(ps::execute);
-      }
-      if (!readOnly) {
-        s.execute("PRAGMA " + attached.schema() + ".synchronous = NORMAL");
-      }
-    } catch (SQLException e) {
-      closeQuietly(c);
-      throw e;
-    }
   }
 
   /** A new connection to the file (in WAL mode). Readers are given their memory map at their first read. */
   Connection connect() throws SQLException {
     Connection c = connectMain();
     if (attachUrl != null) {
-      attach(c);
+      try {
+        attached.attachTo(c, attachUrl, readOnly);
+      } catch (SQLException e) {
+        closeQuietly(c);
+        throw e;
+      }
     }
     return c;
   }

@@ -89,7 +89,7 @@ public final class SqliteIndex implements Index {
 
   /** With {@code readOnly}, the index is only read: see {@link io.larder.LarderOptions#readOnly()}. */
   public SqliteIndex(Path dbFile, Durability durability, boolean readOnly) {
-    this.db = new SqliteDb(dbFile, durability, this::initSchema, readOnly, new SqliteDb.Attached("acc",
+    this.db = new SqliteDb(dbFile, durability, this::initSchema, readOnly, new AttachedDb("acc",
         accessFile(dbFile), List.of("CREATE TABLE IF NOT EXISTS acc.accessed(id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")));
     this.hot = new HotHits(db);
     this.eviction = new SqliteEviction(db);
