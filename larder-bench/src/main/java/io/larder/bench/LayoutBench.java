@@ -32,13 +32,17 @@ import org.sqlite.core.CoreStatement;
  * every column Larder reads through the statement handle (as {@code Row} does) and hash the content (SHA-256),
  * as a verified read does; LMDB copies the value out, as in {@link IndexBench}. No Larder code runs in them: they
  * are the floor each layout puts under a lookup, to weigh a change of the index's format against; Larder's own
- * {@code getBytes} (without access times) on the same index shows what its path adds to the first. Then a batch
- * of access times written to each layout: format 2's table of key hashes (as Larder writes them now), format
- * 1's update of the entries' own rows, and the rows that hold their content: what a row's width costs.
+ * {@code getBytes} (without access times) on the same index shows what its path adds to the first. A third
+ * layout is the least change to Larder's: its entries table (WITHOUT ROWID, by key) with the content in the
+ * entry's row, in a file of 16 KiB pages (with 4 KiB pages a WITHOUT ROWID row spills past ~1 KB onto
+ * overflow pages: a 1 KiB record then takes two pages). Then a batch of access times written to each layout:
+ * format 2's table of key hashes (as Larder writes them now, into {@code index-access.db}), format 1's update
+ * of the entries' own rows, and the rows that hold their content: what a row's width costs.
  *
  * <p>Usage: {@code LayoutBench DIR SECONDS ROUNDS}: DIR is index-bench's (filled with 1,000,000 records of
- * 1,024 bytes); the one-table copy is made once, as {@code DIR/layout-one.db}. The batches of access times are
- * written to index-bench's index too (a quarter of its entries then read as just accessed).
+ * 1,024 bytes); the copies are made once, as {@code DIR/layout-one.db} and {@code DIR/layout-row.db}. The
+ * batches of access times are written to index-bench's index too (a quarter of its entries then read as just
+ * accessed).
  */
 public final class LayoutBench {
   private LayoutBench() {}
@@ -46,6 +50,11 @@ public final class LayoutBench {
   static final int N = 1_000_000;
   static final String TWO_DESCENTS = "SELECT e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data,"
       + " e.inline FROM entries e LEFT JOIN blobs b ON b.id = e.blob AND b.digest = e.digest WHERE e.key = ?";
+  /** Larder's entries table with the content in the row: one descent of the B-tree of keys. */
+  static final String CONTENT_IN_ENTRY = "SELECT digest, size, created, accessed, expires, metadata, data FROM entries"
+      + " WHERE key = ?";
+  /** The page size of the file of {@link #CONTENT_IN_ENTRY}: rows of up to ~4 KB stay on their leaf page. */
+  static final int ROW_PAGE_SIZE = 16_384;
   /** A key's slot and the next few: another key with the same hash takes the next free id (never seen at 1M). */
   static final String ONE_DESCENT = "SELECT key, digest, size, created, accessed, expires, metadata, data FROM records"
       + " WHERE id BETWEEN ?1 AND ?1 + 7";
@@ -64,8 +73,15 @@ public final class LayoutBench {
       copyAsOneTable(index, one);
       Files.createFile(dir.resolve("layout-one.done"));
     }
-    System.out.printf("index.db %,d MiB, one table %,d MiB%n", Files.size(index) >> 20, Files.size(one) >> 20);
-    for (Path file : List.of(index, one)) { // what an earlier run left in the write-ahead logs
+    Path inRow = dir.resolve("layout-row.db");
+    if (!Files.exists(dir.resolve("layout-row.done"))) {
+      Files.deleteIfExists(inRow);
+      copyWithContentInRow(index, inRow);
+      Files.createFile(dir.resolve("layout-row.done"));
+    }
+    System.out.printf("index.db %,d MiB, one table %,d MiB, entries with their content %,d MiB%n",
+        Files.size(index) >> 20, Files.size(one) >> 20, Files.size(inRow) >> 20);
+    for (Path file : List.of(index, one, inRow)) { // what an earlier run left in the write-ahead logs
       try (Connection c = new SQLiteConfig().createConnection("jdbc:sqlite:" + file); Statement s = c.createStatement()) {
         s.execute("PRAGMA wal_checkpoint(TRUNCATE)");
       }
@@ -73,6 +89,7 @@ public final class LayoutBench {
     try (Larder larder = Larder.open(dir.resolve("larder"), LarderOptions.defaults().trackAccess(false));
         Pool twoDescents = new Pool(() -> new Lookup(index, TWO_DESCENTS, false));
         Pool oneDescent = new Pool(() -> new Lookup(one, ONE_DESCENT, true));
+        Pool contentInEntry = new Pool(() -> new Lookup(inRow, CONTENT_IN_ENTRY, false));
         Env<ByteBuffer> env = Env.create().setMapSize(Math.max(1L << 30, (long) N * (1024 + 256) * 2))
         .setMaxDbs(1).setMaxReaders(64).open(dir.resolve("lmdb").toFile(), EnvFlags.MDB_NOSYNC, EnvFlags.MDB_NOTLS)) {
       Dbi<ByteBuffer> dbi = env.openDbi("records");
@@ -80,6 +97,7 @@ public final class LayoutBench {
       readers.put("Larder, no access times", (key, kb) -> larder.getBytes(key).orElseThrow().length);
       readers.put("two descents (Larder's layout)", twoDescents);
       readers.put("one descent (content in the row)", oneDescent);
+      readers.put("entries with their content (16 KiB pages)", contentInEntry);
       readers.put("LMDB", IndexBench.ofLmdb(env, dbi));
       System.out.println("random gets per second over " + String.format(Locale.ROOT, "%,d", N) + " records, best of "
           + rounds + " runs of " + seconds + " s (all runs in brackets); ratio to LMDB in the same run");
@@ -115,7 +133,12 @@ public final class LayoutBench {
     layouts.put("records", "one table, content in the row, by key");
     for (int i = 0; i < rounds; i++) {
       for (Map.Entry<String, String> layout : layouts.entrySet()) {
-        double micros = accessTimes(layout.getKey().equals("records") ? one : index, layout.getKey(), i);
+        Path file = switch (layout.getKey()) {
+          case "records" -> one;
+          case "accessed" -> index.resolveSibling("index-access.db"); // index format 3 keeps it there
+          default -> index;
+        };
+        double micros = accessTimes(file, layout.getKey(), i);
         System.out.printf(Locale.ROOT, "- %s: %.1f µs a key%n", layout.getValue(), micros);
       }
     }
@@ -267,6 +290,23 @@ public final class LayoutBench {
     x ^= x >>> 33;
     x *= 0xff51afd7ed558ccdL;
     return x ^ (x >>> 33);
+  }
+
+  /** Larder's entries with their inline content in the row, in a file of {@link #ROW_PAGE_SIZE} pages. */
+  static void copyWithContentInRow(Path index, Path row) throws SQLException {
+    long t0 = System.nanoTime();
+    try (Connection c = new SQLiteConfig().createConnection("jdbc:sqlite:" + row); Statement s = c.createStatement()) {
+      s.execute("PRAGMA page_size = " + ROW_PAGE_SIZE);
+      s.execute("PRAGMA journal_mode=WAL");
+      s.execute("PRAGMA synchronous=OFF");
+      s.execute("CREATE TABLE entries(key TEXT PRIMARY KEY NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,"
+          + " created INTEGER NOT NULL, accessed INTEGER NOT NULL, expires INTEGER, metadata TEXT, data BLOB)"
+          + " WITHOUT ROWID");
+      s.execute("ATTACH '" + index + "' AS src");
+      s.execute("INSERT INTO entries SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata,"
+          + " b.data FROM src.entries e JOIN src.blobs b ON b.id = e.blob ORDER BY e.key");
+    }
+    System.err.printf("made the copy with content in the entries' rows in %.0f s%n", (System.nanoTime() - t0) / 1e9);
   }
 
   /** The records of Larder's index as one table: id = hash(key), probing forward past another key's id. */
