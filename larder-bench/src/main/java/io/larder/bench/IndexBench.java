@@ -32,7 +32,8 @@ import org.lmdbjava.Txn;
  * are not hashed again); and through a memo (stale for up to 1 s, see {@link Memo}). The readers take turns
  * on one store, two seconds apart, so that one does not measure the writing of the last batch of access times
  * of the one before. LMDB reads in a read transaction per get and
- * copies the value out, as Larder's byte array is.
+ * copies the value out, as Larder's byte array is. Beside each ratio of bests is the median of the per-round
+ * ratios ({@link #pairedRatio}).
  *
  * <p>Usage: {@code IndexBench DIR N SIZE SECONDS ROUNDS}: DIR keeps the filled stores between runs
  * ({@code DIR/filled-N-SIZE}).
@@ -104,7 +105,8 @@ public final class IndexBench {
             for (Map.Entry<String, List<Double>> r : runs.entrySet()) {
               double b = best(r.getValue());
               row.append(String.format(Locale.ROOT, " %,.0f (%s)%s |", b, list(r.getValue()),
-                  r.getKey().equals("LMDB") ? "" : String.format(Locale.ROOT, " **%.2f**", b / lmdb)));
+                  r.getKey().equals("LMDB") ? "" : String.format(Locale.ROOT, " **%.2f** (paired %.2f)", b / lmdb,
+                      pairedRatio(r.getValue(), runs.get("LMDB")))));
             }
             System.out.println(row);
           }
@@ -185,6 +187,21 @@ public final class IndexBench {
       t.join();
     }
     return done.sum() / ((System.nanoTime() - t0) / 1e9);
+  }
+
+  /**
+   * The median over rounds of a reader's rate divided by LMDB's in the same round (seconds apart): on a VM whose
+   * speed drifts within a sitting, steadier than the ratio of the two bests, which may come from different
+   * rounds. Printed beside it; the targets are stated on the bests.
+   */
+  static double pairedRatio(List<Double> xs, List<Double> lmdb) {
+    double[] ratios = new double[xs.size()];
+    for (int i = 0; i < ratios.length; i++) {
+      ratios[i] = xs.get(i) / lmdb.get(i);
+    }
+    java.util.Arrays.sort(ratios);
+    int m = ratios.length / 2;
+    return ratios.length % 2 == 1 ? ratios[m] : (ratios[m - 1] + ratios[m]) / 2;
   }
 
   static double best(List<Double> xs) {
