@@ -151,7 +151,8 @@ public final class Larder implements AutoCloseable {
     Path aside = r.resolve("index.damaged-" + System.currentTimeMillis());
     try {
       Files.createDirectories(aside);
-      for (Path db : List.of(r.resolve("index.db"), SqliteIndex.accessFile(r.resolve("index.db")))) {
+      Path index = r.resolve("index.db");
+      for (Path db : List.of(index, SqliteIndex.accessFile(index))) {
         for (String suffix : List.of("", "-wal", "-shm")) {
           Path f = Path.of(db + suffix);
           if (Files.exists(f)) {

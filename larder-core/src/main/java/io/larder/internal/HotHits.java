@@ -82,7 +82,7 @@ final class HotHits implements AutoCloseable {
         Generation fresh = new Generation(g.version, g.walHeader);
         g = current.compareAndSet(g, fresh) ? fresh : null;
       }
-      if (g != null && size <= HOT_BYTES) {
+      if (g != null) { // inline content is at most 1 MiB (LarderOptions): it always fits a fresh generation
         g.bytes.addAndGet(size);
         g.hits.put(key, found.get());
       }

@@ -87,6 +87,10 @@ final class SqliteDb implements AutoCloseable {
   private final String url;
   private final Durability durability;
   private final Work<Void> schema;
+  /** The file attached to every connection (null: none); read-only connections only if there is one to read. */
+  private final AttachedDb attached;
+  /** What connections attach as {@link #attached} ({@link AttachedDb#prepare}), or null: none, or none to read. */
+  private final String attachUrl;
   private final ReentrantLock writeLock = new ReentrantLock();
   private Statements writer; // guarded by writeLock; opened on the first write, again after a failed one
   /**
@@ -127,11 +131,6 @@ final class SqliteDb implements AutoCloseable {
   SqliteDb(Path file, Durability durability, Work<Void> schema, boolean readOnly) {
     this(file, durability, schema, readOnly, null);
   }
-
-  /** The file attached to every connection (null: none); read-only connections only if there is one to read. */
-  private final AttachedDb attached;
-  /** What connections attach as {@link #attached} ({@link AttachedDb#prepare}), or null: none, or none to read. */
-  private final String attachUrl;
 
   SqliteDb(Path file, Durability durability, Work<Void> schema, boolean readOnly, AttachedDb attached) {
     this.attached = attached;
@@ -423,7 +422,7 @@ final class SqliteDb implements AutoCloseable {
   }
 
   /**
-   * As {@link #read(String, Work)} for work that reads the {@link Attached} file: the read transaction ends
+   * As {@link #read(String, Work)} for work that reads the {@link AttachedDb} file: the read transaction ends
    * with the work. A reader keeps its snapshot while the main file is unchanged, and commits to the attached
    * file do not change that: kept, the attached file's snapshot would go stale (and hold back its checkpoints).
    */
