@@ -4,6 +4,7 @@ import io.larder.LarderException.Kind;
 import io.larder.internal.Errors;
 import io.larder.internal.FileBlobStore;
 import io.larder.internal.FileOps;
+import io.larder.internal.IndexSalvage;
 import io.larder.internal.Keys;
 import io.larder.internal.SqliteIndex;
 import io.larder.internal.WriteBehindQueue;
@@ -168,7 +169,7 @@ public final class Larder implements AutoCloseable {
     boolean whole;
     try (Larder fresh = Larder.open(r)) {
       Instant now = fresh.local.now();
-      whole = SqliteIndex.salvage(aside.resolve("index.db"), s -> {
+      whole = IndexSalvage.read(aside.resolve("index.db"), s -> {
         Entry e = s.entry();
         if (e.isExpired(now)) {
           return;

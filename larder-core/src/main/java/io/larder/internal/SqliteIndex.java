@@ -62,7 +62,7 @@ public final class SqliteIndex implements Index {
   /** The columns of an entry, as {@link #entry(Row)} reads them, from {@code entries e}. */
   static final String ENTRY_COLUMNS = "e.key, e.digest, e.size, e.created, " + ACCESSED + ", e.expires, e.metadata";
   /** The entry columns as stored (the access time that of the entry's write). */
-  private static final String RAW_COLUMNS = "key, digest, size, created, accessed, expires, metadata";
+  static final String RAW_COLUMNS = "key, digest, size, created, accessed, expires, metadata";
   /** The same from an index of format 2, which holds table {@code accessed} itself (read-only). */
   private static final String FORMAT_2_COLUMNS = ENTRY_COLUMNS.replace("acc.accessed", "main.accessed");
   /** The same from an index of format 1, which has no table {@code accessed}. */
@@ -549,7 +549,7 @@ public final class SqliteIndex implements Index {
     }
   }
 
-  private static Entry entry(ResultSet rs) throws SQLException {
+  static Entry entry(ResultSet rs) throws SQLException {
     return entry(Row.of(rs));
   }
 
@@ -562,61 +562,6 @@ public final class SqliteIndex implements Index {
     return new Entry(key, Integrity.parse(row.text(2)), row.integer(3),
         Instant.ofEpochMilli(row.integer(4)), Instant.ofEpochMilli(row.integer(5)),
         row.isNull(6) ? null : Instant.ofEpochMilli(row.integer(6)), row.text(7));
-  }
-
-  /** An entry read back from a damaged index, with its inline content when that could be read too. */
-  public record Salvaged(Entry entry, byte[] inline) {}
-
-  /**
-   * Reads what can still be read of the entries of a damaged index file (not one in use): in key order from
-   * the first key until the first damaged page, then in reverse order from the last key until the first
-   * damaged page from that end. Entries between two damaged pages are not reached.
-   *
-   * @return whether every entry could be read
-   */
-  public static boolean salvage(Path damaged, java.util.function.Consumer<Salvaged> found) {
-    boolean whole = true;
-    try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + damaged.toAbsolutePath())) {
-      String lastRead = null;
-      for (boolean forward : new boolean[] {true, false}) {
-        // The access times as the entries were written: table `accessed` may be what is damaged.
-        String sql = "SELECT " + RAW_COLUMNS + ", inline FROM entries" + (forward ? " ORDER BY key" : " ORDER BY key DESC");
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-          while (rs.next()) {
-            Entry e = entry(rs);
-            if (!forward && lastRead != null && e.key().compareTo(lastRead) <= 0) {
-              break; // reached from the end what was read from the start
-            }
-            found.accept(new Salvaged(e, rs.getInt(8) == 1 ? inlineOf(c, e.integrity()) : null));
-            if (forward) {
-              lastRead = e.key();
-            }
-          }
-          if (forward) {
-            return true; // the scan went through: nothing was lost
-          }
-        } catch (SQLException | RuntimeException damagedHere) {
-          whole = false;
-          if (!forward) {
-            break;
-          }
-        }
-      }
-    } catch (SQLException e) {
-      return false; // not even a database any more: nothing to read
-    }
-    return whole;
-  }
-
-  private static byte[] inlineOf(java.sql.Connection c, Integrity digest) {
-    try (PreparedStatement ps = c.prepareStatement("SELECT data FROM blobs WHERE digest = ?")) {
-      ps.setString(1, digest.strongest().sri());
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next() ? rs.getBytes(1) : null;
-      }
-    } catch (SQLException e) {
-      return null; // that page is damaged: the content is lost with it
-    }
   }
 
   private static BlobRecord blobRecord(ResultSet rs) throws SQLException {
