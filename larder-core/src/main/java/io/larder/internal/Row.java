@@ -42,9 +42,18 @@ interface Row {
       try {
         return sqlite.execute(statement, params) ? reader.read(new OfHandle(sqlite, handle)) : null;
       } finally {
-        sqlite.reset(handle);
+        // The driver finalizes a statement whose step failed (its table dropped, a damaged file): resetting
+        // the freed handle then crashed the JVM.
+        if (!statement.pointer.isClosed()) {
+          sqlite.reset(handle);
+        }
       }
     });
+  }
+
+  /** Whether the driver has finalized {@code query} (it does when a step fails): it must be prepared again. */
+  static boolean finalized(PreparedStatement query) {
+    return ((CoreStatement) query).pointer.isClosed();
   }
 
   /** The current row of {@code rs}. */

@@ -75,7 +75,7 @@ final class SqliteDb implements AutoCloseable {
 
     PreparedStatement get(String sql) throws SQLException {
       PreparedStatement ps = prepared.get(sql);
-      if (ps == null) {
+      if (ps == null || Row.finalized(ps)) { // the driver finalizes a statement whose step failed
         ps = c.prepareStatement(sql);
         prepared.put(sql, ps);
       }
