@@ -128,7 +128,8 @@ public final class Larder implements AutoCloseable {
       }
     }
     FileBlobStore blobs = new FileBlobStore(r, options.algorithm(), options.durability(), options.compression(), ops);
-    Index index = wrapper.apply(new SqliteIndex(r.resolve("index.db"), options.durability(), options.readOnly()));
+    Index index = wrapper.apply(new SqliteIndex(r.resolve("index.db"), options.durability(), options.readOnly(),
+        options.readTable()));
     if (!options.readOnly()) {
       blobs.removeTmpOlderThan(options.clock().instant().minus(options.tmpGrace()));
     }
@@ -555,8 +556,8 @@ public final class Larder implements AutoCloseable {
             onPass.accept(r);
           });
         } catch (LarderException e) {
-          if (e.kind() == LarderException.Kind.CLOSED) {
-            return;
+          if (e.kind() == LarderException.Kind.CLOSED || stop.get()) {
+            return; // closed, or stopped: the interruption that stops it is no failure (it was reported as one)
           }
           onError.accept(e);
           java.util.concurrent.locks.LockSupport.parkNanos(Math.min(pass.toNanos(), 60_000_000_000L));
