@@ -108,6 +108,9 @@ final class Collector {
         o.maxSize() < 0 ? -1 : (long) (o.maxSize() * o.lowWater()), o.keepPerGroup(), o.groupSegments(),
         pinned.get(), dry);
     Index.Removed inline = index.removeUnreferencedInline(dry);
+    if (!dry) {
+      index.tidy();
+    }
     long blobsRemoved = inline.count();
     long bytesFreed = inline.bytes();
     Instant writtenBefore = now.minus(o.grace());

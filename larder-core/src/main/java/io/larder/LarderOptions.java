@@ -33,10 +33,19 @@ import java.util.Objects;
  *     with {@link LarderException.Kind#READ_ONLY}; {@link Larder#verify()} counts what is corrupt or missing
  *     and leaves it. For a store on a read-only mount, another user's store, or a process that must not
  *     change it. The store must exist
+ * @param readTable whether reads by key come from a copy of the index made for reading (default false): a
+ *     memory-mapped hash table of the entries with their inline content, beside the index as
+ *     {@code index-read.tbl}, rebuilt in the background as entries change. A read answers from it only for a
+ *     key that has not changed since the copy was made, which the index's change log tells (a table of the
+ *     keys written, kept by triggers in every writer's transaction): so every read sees every write committed
+ *     before it, by any process, and content is verified as always. It costs a second copy of the inline
+ *     content on disk, a row in the log per write, and a rewrite of the copy after a quarter of the entries
+ *     changed; it makes random reads of small entries about twice as fast (BENCHMARKS.md, "The read table").
+ *     Ignored when read-only
  */
 public record LarderOptions(Durability durability, Algorithm algorithm, InstantSource clock, int inlineThreshold,
     Duration tmpGrace, boolean trackAccess, Duration defaultTtl, Compression compression, boolean verifyEveryRead,
-    Memo memo, boolean readOnly) {
+    Memo memo, boolean readOnly, boolean readTable) {
 
   /** The default inline threshold, 16 KiB. */
   public static final int DEFAULT_INLINE_THRESHOLD = 16 * 1024;
@@ -66,54 +75,60 @@ public record LarderOptions(Durability durability, Algorithm algorithm, InstantS
 
   public static LarderOptions defaults() {
     return new LarderOptions(Durability.PROCESS_SAFE, Algorithm.SHA256, InstantSource.system(),
-        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null, Compression.NONE, true, null, false);
+        DEFAULT_INLINE_THRESHOLD, Duration.ofHours(1), true, null, Compression.NONE, true, null, false, false);
   }
 
   public LarderOptions durability(Durability d) {
-    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
+    return new LarderOptions(d, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly, readTable);
   }
 
   public LarderOptions algorithm(Algorithm a) {
-    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
+    return new LarderOptions(durability, a, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly, readTable);
   }
 
   public LarderOptions clock(InstantSource c) {
-    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
+    return new LarderOptions(durability, algorithm, c, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly, readTable);
   }
 
   public LarderOptions inlineThreshold(int bytes) {
-    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
+    return new LarderOptions(durability, algorithm, clock, bytes, tmpGrace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly, readTable);
   }
 
   public LarderOptions tmpGrace(Duration grace) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, grace, trackAccess, defaultTtl, compression, verifyEveryRead, memo, readOnly, readTable);
   }
 
   public LarderOptions trackAccess(boolean track) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl, compression, verifyEveryRead, memo, readOnly);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, track, defaultTtl, compression, verifyEveryRead, memo, readOnly, readTable);
   }
 
   public LarderOptions defaultTtl(Duration ttl) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl, compression, verifyEveryRead, memo, readOnly);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, ttl, compression, verifyEveryRead, memo, readOnly, readTable);
   }
 
   public LarderOptions compression(Compression c) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, c, verifyEveryRead, memo, readOnly);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, c, verifyEveryRead, memo, readOnly, readTable);
   }
 
   public LarderOptions verifyEveryRead(boolean v) {
-    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, v, memo, readOnly);
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression, v, memo, readOnly, readTable);
   }
 
   /** Reads by key through an in-process memo (see {@link Memo}); {@code null} turns it off. */
   public LarderOptions memo(Memo m) {
     return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression,
-        verifyEveryRead, m, readOnly);
+        verifyEveryRead, m, readOnly, readTable);
+  }
+
+  /** Reads by key from a copy of the index made for reading (see {@link #readTable()}). */
+  public LarderOptions readTable(boolean t) {
+    return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression,
+        verifyEveryRead, memo, readOnly, t);
   }
 
   /** Opens the store read-only (see {@link #readOnly()}). */
   public LarderOptions readOnly(boolean r) {
     return new LarderOptions(durability, algorithm, clock, inlineThreshold, tmpGrace, trackAccess, defaultTtl, compression,
-        verifyEveryRead, memo, r);
+        verifyEveryRead, memo, r, readTable);
   }
 }

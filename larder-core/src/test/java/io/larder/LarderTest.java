@@ -55,6 +55,40 @@ class LarderTest {
 
 
   @Test
+  void withAReadTableEveryReadSeesEveryWriteAndTheCopyCountsAsIndex() throws Exception {
+    for (int i = 0; i < 100; i++) {
+      cache.put("k" + i, ("small " + i).getBytes());
+    }
+    cache.put("large", new byte[100_000]);
+    cache.close();
+    long before;
+    try (Larder reader = Larder.open(dir, LarderOptions.defaults().readOnly(true))) {
+      before = reader.stats().indexBytes();
+    }
+    cache = Larder.open(dir, LarderOptions.defaults().clock(clock).readTable(true)); // builds the copy meanwhile
+    Path copy = dir.resolve("index-read.tbl");
+    for (int i = 0; i < 200 && !Files.exists(copy); i++) {
+      Thread.sleep(50);
+    }
+    assertThat(copy).exists();
+    assertThat(cache.stats().indexBytes()).isGreaterThanOrEqualTo(before + Files.size(copy));
+    assertThat(cache.getBytes("k7")).hasValue("small 7".getBytes());
+    assertThat(cache.getBytes("large")).hasValueSatisfying(b -> assertThat(b).hasSize(100_000));
+    cache.put("k7", "changed".getBytes());
+    assertThat(cache.remove("k8")).isTrue();
+    try (Larder other = Larder.open(dir, LarderOptions.defaults().clock(clock))) {
+      other.put("k9", "by another".getBytes());
+      other.put("new", "added".getBytes());
+    }
+    assertThat(cache.getBytes("k7")).hasValue("changed".getBytes());
+    assertThat(cache.getBytes("k8")).isEmpty();
+    assertThat(cache.getBytes("k9")).hasValue("by another".getBytes());
+    assertThat(cache.getBytes("new")).hasValue("added".getBytes());
+    assertThat(cache.getBytes("k10")).hasValue("small 10".getBytes());
+    assertThat(cache.verify().clean()).isTrue();
+  }
+
+  @Test
   void hotEntriesAreNeverServedAfterAnotherProcessChangedThem() {
     // a second store on the same directory: its own connections, as another process has
     try (Larder other = Larder.open(dir, LarderOptions.defaults().clock(clock))) {

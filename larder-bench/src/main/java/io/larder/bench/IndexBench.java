@@ -69,13 +69,16 @@ public final class IndexBench {
       try (Larder verified = Larder.open(store, LarderOptions.defaults());
           Larder untracked = Larder.open(store, LarderOptions.defaults().trackAccess(false));
           Larder trusted = Larder.open(store, LarderOptions.defaults().verifyEveryRead(false));
-          Larder memoized = Larder.open(store, LarderOptions.defaults().memo(new Memo(64 << 20, Duration.ofSeconds(1))))) {
+          Larder memoized = Larder.open(store, LarderOptions.defaults().memo(new Memo(64 << 20, Duration.ofSeconds(1))));
+          Larder tabled = Larder.open(store, LarderOptions.defaults().readTable(true))) {
+        awaitReadTable(store);
         Reader ofLmdb = ofLmdb(env, dbi);
         Map<String, Reader> readers = new LinkedHashMap<>();
         readers.put("Larder, no access times", (key, kb) -> untracked.getBytes(key).orElseThrow().length);
         readers.put("Larder", (key, kb) -> verified.getBytes(key).orElseThrow().length);
         readers.put("Larder, trusting hot hits", (key, kb) -> trusted.getBytes(key).orElseThrow().length);
         readers.put("Larder + memo (64 MiB, 1 s)", (key, kb) -> memoized.getBytes(key).orElseThrow().length);
+        readers.put("Larder + read table", (key, kb) -> tabled.getBytes(key).orElseThrow().length);
         readers.put("LMDB", ofLmdb);
         long indexBytes = verified.stats().indexBytes(); // the index and its access times, each with its log
         System.out.printf("%,d records of %,d bytes; index %,d MiB (%,.0f bytes per record), LMDB %,d MiB%n", n,
@@ -114,6 +117,27 @@ public final class IndexBench {
       }
     }
     System.out.printf("RSS %,d MiB%n", rssMiB());
+  }
+
+  /**
+   * Waits until the store's read table is built (a store opened with it builds it in the background when it
+   * has none, or none that matches the index): its file is there, and no build's temporary file is.
+   */
+  static void awaitReadTable(Path store) throws Exception {
+    Path table = store.resolve("index-read.tbl");
+    long t0 = System.nanoTime();
+    Thread.sleep(1_000); // a build, if one is needed, has begun
+    while (!Files.exists(table) || building(store)) {
+      Thread.sleep(500);
+    }
+    Thread.sleep(PAUSE_MILLIS); // then the building process maps it
+    System.out.printf("read table %,d MiB, ready after %.0f s%n", Files.size(table) >> 20, (System.nanoTime() - t0) / 1e9);
+  }
+
+  private static boolean building(Path store) throws java.io.IOException {
+    try (java.util.stream.Stream<Path> files = Files.list(store)) {
+      return files.anyMatch(p -> p.getFileName().toString().startsWith("index-read.tbl.") && p.toString().endsWith(".tmp"));
+    }
   }
 
   /** LMDB's get: a read transaction per get, the value copied out (as Larder's byte array is). */

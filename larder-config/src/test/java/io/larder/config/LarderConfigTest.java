@@ -24,6 +24,7 @@ class LarderConfigTest {
     LarderConfig c = LarderConfig.load(root, Map.of(), Map.of());
     assertThat(c.effective().values()).allMatch(s -> s.source().equals("default"));
     assertThat(c.storeOptions(LarderOptions.defaults()).durability()).isEqualTo(Durability.PROCESS_SAFE);
+    assertThat(c.storeOptions(LarderOptions.defaults()).readTable()).isFalse();
     GcOptions gc = c.gcOptions();
     assertThat(gc.maxSize()).isEqualTo(-1);
     assertThat(gc.maxAge()).isNull();
@@ -40,6 +41,7 @@ class LarderConfigTest {
         default-ttl = "7d"
         durability = "power-safe"
         gc-interval = "15m"
+        read-table = true
         """);
     LarderConfig c = LarderConfig.load(root, Map.of("LARDER_MAX_AGE", "12h", "LARDER_KEEP_PER_GROUP", "4"),
         Map.of(Key.KEEP_PER_GROUP, new Setting("5", "--keep-per-group")));
@@ -53,6 +55,7 @@ class LarderConfigTest {
     LarderOptions o = c.storeOptions(LarderOptions.defaults());
     assertThat(o.durability()).isEqualTo(Durability.POWER_SAFE);
     assertThat(o.defaultTtl()).isEqualTo(Duration.ofDays(7));
+    assertThat(o.readTable()).isTrue();
     assertThat(c.gcInterval()).isEqualTo(Duration.ofMinutes(15));
   }
 

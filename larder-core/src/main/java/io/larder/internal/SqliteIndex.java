@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * The index in SQLite (WAL mode): {@code entries} ordered by key (a WITHOUT ROWID B-tree, so a prefix is a
@@ -82,6 +83,10 @@ public final class SqliteIndex implements Index {
    */
   private final String lookupSql;
   private final String lookupWithInlineSql;
+  /** The copy made for reading, or null: see {@link ReadTable}. */
+  private final ReadTable table;
+  /** A read's lookup by key with the inline content: through the read table if there is one. */
+  private final Function<String, Optional<Hit>> read;
 
   public SqliteIndex(Path dbFile, Durability durability) {
     this(dbFile, durability, false);
@@ -89,6 +94,14 @@ public final class SqliteIndex implements Index {
 
   /** With {@code readOnly}, the index is only read: see {@link io.larder.LarderOptions#readOnly()}. */
   public SqliteIndex(Path dbFile, Durability durability, boolean readOnly) {
+    this(dbFile, durability, readOnly, false);
+  }
+
+  /**
+   * With {@code readTable}, reads by key come from a copy made for reading when they can: see
+   * {@link io.larder.LarderOptions#readTable()}. Ignored when {@code readOnly}.
+   */
+  public SqliteIndex(Path dbFile, Durability durability, boolean readOnly, boolean readTable) {
     this.db = new SqliteDb(dbFile, durability, this::initSchema, readOnly, new AttachedDb("acc",
         accessFile(dbFile), List.of("CREATE TABLE IF NOT EXISTS acc.accessed(id INTEGER PRIMARY KEY, at INTEGER NOT NULL)")));
     this.hot = new HotHits(db);
@@ -120,6 +133,9 @@ public final class SqliteIndex implements Index {
     this.lookupWithInlineSql = "SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires, e.metadata, b.data,"
         + " e.inline FROM entries e LEFT JOIN blobs b ON " + (blobIds ? "b.id = e.blob AND " : "")
         + "b.digest = e.digest WHERE e.key = ?";
+    this.table = readTable && !readOnly ? new ReadTable(db, dbFile) : null;
+    Function<String, Optional<Hit>> fromIndex = k -> lookup(k, true);
+    this.read = table == null ? fromIndex : k -> table.get(k, fromIndex);
   }
 
   /**
@@ -391,11 +407,22 @@ public final class SqliteIndex implements Index {
         + " AND NOT EXISTS (SELECT 1 FROM entries WHERE digest = ?1 AND inline = 0)", d) > 0);
   }
 
+  /** Empties the read table's change log if no copy keeps up with it any more ({@link ReadTable#trim}). */
+  @Override
+  public void tidy() {
+    ReadTable.trim(db);
+  }
+
   // ---------------------------------------------------------------- reads
+
+  /** The copy made for reading, or null if there is none (tests). */
+  ReadTable readTable() {
+    return table;
+  }
 
   @Override
   public Optional<Hit> get(String key, boolean withInline) {
-    return withInline ? hot.get(key, k -> lookup(k, true)) : lookup(key, false);
+    return withInline ? hot.get(key, read) : lookup(key, false);
   }
 
   /**
@@ -538,7 +565,7 @@ public final class SqliteIndex implements Index {
     Path file = db.file();
     Path access = accessFile(file);
     return new Counts(c[0], c[1], c[2], c[3], fileSize(file) + fileSize(Path.of(file + "-wal")) + fileSize(access)
-        + fileSize(Path.of(access + "-wal")));
+        + fileSize(Path.of(access + "-wal")) + fileSize(ReadTable.fileOf(file)));
   }
 
   private static long fileSize(Path p) {
@@ -570,6 +597,9 @@ public final class SqliteIndex implements Index {
 
   @Override
   public void close() {
+    if (table != null) {
+      table.close(); // first: a build in progress stops before the index closes under it
+    }
     db.close(); // first: a lookup racing the close then finds it closed, and opens no version connection
     hot.close();
     db.walHeader().close(); // last: closing its file drops this process's locks on the shared memory

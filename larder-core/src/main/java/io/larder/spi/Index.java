@@ -160,6 +160,12 @@ public interface Index extends Closeable {
    */
   Removed removeUnreferencedInline(boolean dryRun);
 
+  /**
+   * The index's own housekeeping, done by each collection that is not a dry run: e.g. emptying a log that no
+   * reader keeps up with any more. This default has none.
+   */
+  default void tidy() {}
+
   /** Up to {@code limit} records of blob files no entry references, by digest after {@code after}. */
   List<BlobRecord> unreferencedFiles(String after, int limit);
 

@@ -136,6 +136,11 @@ public final class FaultyIndex implements Index {
   }
 
   @Override
+  public void tidy() {
+    delegate.tidy();
+  }
+
+  @Override
   public List<BlobRecord> unreferencedFiles(String after, int limit) {
     return delegate.unreferencedFiles(after, limit);
   }

@@ -1,0 +1,489 @@
+package io.larder.internal;
+
+import io.larder.spi.Index.Hit;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * Reads by key from a copy of the index made for reading ({@link ReadTableFile}): the entries with their
+ * inline content in a memory-mapped hash table, where the index takes two B-tree descents through SQLite per
+ * read (BENCHMARKS.md, "The read table").
+ *
+ * <p>The copy is of one point in the index's history; what changed since is known from the index's change
+ * log, table {@code changes}, to which triggers on {@code entries} add the key of every insert, update and
+ * delete, in the writer's own transaction, whichever process or version of Larder writes. A read answers
+ * from the copy only for a key that has not changed since the copy was made; any other key is looked up in
+ * the index as before. The keys changed since are read from the log whenever the WAL-index header shows a
+ * commit since the last look ({@link WalHeader}, as {@link HotHits} do), before the read: so a read sees
+ * every write that committed before it began, by any process.
+ *
+ * <p>The copy is rebuilt in the background (one process at a time, a lock file) once a quarter of its
+ * entries, at least {@value #MIN_CHANGED}, have changed; the log is then emptied up to the new copy. A copy
+ * that does not match the log (another index, an unfinished build) or whose bytes do not match their
+ * checksums is not used until it is rebuilt. With too many changes to keep in memory ({@value #LIMIT_FACTOR}
+ * times the rebuild threshold) reads go to the index until the rebuild.
+ */
+final class ReadTable implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger("io.larder");
+  static final long MIN_CHANGED = 16_384;
+  static final int LIMIT_FACTOR = 2;
+  /** How long after a failed or refused build, or a copy found unusable, before the next try. */
+  private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  /** The tables and triggers of the change log; each statement is idempotent. */
+  static final List<String> SCHEMA = List.of(
+      // Not AUTOINCREMENT (a second B-tree write per logged key, 10 % of a small put): the log is never
+      // emptied of its last change, so a change is always numbered after every change before it.
+      "CREATE TABLE IF NOT EXISTS changes(seq INTEGER PRIMARY KEY, key TEXT NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS read_table(id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,"
+          + " base INTEGER NOT NULL, trimmed INTEGER NOT NULL)",
+      "INSERT OR IGNORE INTO read_table(id, epoch, base, trimmed) VALUES (1, random(), -1, 0)",
+      "CREATE TRIGGER IF NOT EXISTS entries_logged_insert AFTER INSERT ON entries"
+          + " BEGIN INSERT INTO changes(key) VALUES (new.key); END",
+      "CREATE TRIGGER IF NOT EXISTS entries_logged_delete AFTER DELETE ON entries"
+          + " BEGIN INSERT INTO changes(key) VALUES (old.key); END",
+      "CREATE TRIGGER IF NOT EXISTS entries_logged_update AFTER UPDATE ON entries"
+          + " BEGIN INSERT INTO changes(key) VALUES (old.key);"
+          + " INSERT INTO changes(key) SELECT new.key WHERE new.key IS NOT old.key; END");
+  private static final String HAS_LOG = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'read_table'";
+
+  /** One copy in use and the keys changed since it was made. */
+  private static final class View {
+    final ReadTableFile table;
+    final Set<String> changed = ConcurrentHashMap.newKeySet();
+    long seen; // the last change read from the log; guarded by syncLock
+    /** The WAL-index header read just before the log was last read (null: read it again). */
+    volatile long[] walHeader;
+
+    View(ReadTableFile table) {
+      this.table = table;
+      this.seen = table.base;
+    }
+  }
+
+  private enum Found { CURRENT, OTHER_COPY, NO_LOG }
+
+  private final SqliteDb db;
+  private final Path file;
+  private final Path lockFile;
+  private final WalHeader walHeader;
+  private final ReentrantLock syncLock = new ReentrantLock();
+  private final ExecutorService builder = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "larder-read-table");
+    t.setDaemon(true);
+    return t;
+  });
+  private final AtomicBoolean building = new AtomicBoolean();
+  private volatile boolean closed;
+  private volatile View view; // null: reads go to the index
+  private volatile long nextTry; // System.nanoTime() before which no reopening is tried again
+  private volatile long nextBuild; // System.nanoTime() before which no build is started again
+
+  /** Starts reading from the copy beside {@code dbFile}, making the change log if the index has none. */
+  ReadTable(SqliteDb db, Path dbFile) {
+    this.db = db;
+    this.file = fileOf(dbFile);
+    this.lockFile = file.resolveSibling(file.getFileName() + ".lock");
+    this.walHeader = db.walHeader();
+    db.write("making the index's change log", w -> {
+      try (Statement s = w.c.createStatement()) {
+        for (String sql : SCHEMA) {
+          s.execute(sql);
+        }
+      }
+      return null;
+    });
+    this.nextTry = System.nanoTime();
+    this.nextBuild = nextTry;
+    tryReopen();
+  }
+
+  /** The read table's file beside the index file {@code dbFile} ({@code index.db} → {@code index-read.tbl}). */
+  static Path fileOf(Path dbFile) {
+    String name = dbFile.getFileName().toString();
+    return dbFile.resolveSibling((name.endsWith(".db") ? name.substring(0, name.length() - 3) : name) + "-read.tbl");
+  }
+
+  /** The hit for {@code key}: from the copy if the key is unchanged since it was made, else from {@code lookup}. */
+  Optional<Hit> get(String key, Function<String, Optional<Hit>> lookup) {
+    View v = view;
+    if (v == null) {
+      if (System.nanoTime() - nextTry >= 0) {
+        tryReopen();
+      }
+      return lookup.apply(key);
+    }
+    if (!walHeader.unchangedSince(v.walHeader)) {
+      v = sync();
+      if (v == null) {
+        return lookup.apply(key);
+      }
+    }
+    if (v.changed.contains(key)) {
+      return lookup.apply(key);
+    }
+    try {
+      return v.table.find(key);
+    } catch (ReadTableFile.Damaged e) {
+      LOG.log(System.Logger.Level.WARNING, "the read table " + file + " is damaged (" + e.getMessage()
+          + "): reads go to the index until it is rebuilt");
+      drop(v);
+      build();
+      return lookup.apply(key);
+    }
+  }
+
+  /** Brings the view up to the log (a commit happened since the last look); null if reads must go to the index. */
+  private View sync() {
+    syncLock.lock();
+    try {
+      View v = view;
+      if (v == null || walHeader.unchangedSince(v.walHeader)) {
+        return v;
+      }
+      long[] header = walHeader.read(); // before the log: a commit after this read changes the header again
+      Found found = readLog(v);
+      if (found == Found.NO_LOG) {
+        view = null; // the log is gone (a repaired index, dropped by hand): nothing is logged any more
+        return null;
+      }
+      if (found == Found.OTHER_COPY) {
+        view = null;
+        v = open();
+        if (v == null) {
+          return null;
+        }
+      }
+      if (v.changed.size() > limit(v)) {
+        view = null;
+        build();
+        return null;
+      }
+      if (v.changed.size() > threshold(v)) {
+        build();
+      }
+      v.walHeader = header; // last: a reader that finds it unchanged finds every change before it in the set
+      view = v;
+      return v;
+    } finally {
+      syncLock.unlock();
+    }
+  }
+
+  /** Reads the log since {@code v} last did into its set of changed keys, unless another copy is current. */
+  private Found readLog(View v) {
+    return db.read("reading the index's change log", r -> {
+      // Asked first: a statement on a table since dropped fails (and is prepared again each time).
+      if (Row.first(r.get(HAS_LOG), row -> row.integer(1)) == 0) {
+        return Found.NO_LOG;
+      }
+      Long[] meta = Row.first(r.get("SELECT epoch, base, trimmed FROM read_table"),
+          row -> new Long[] {row.integer(1), row.integer(2), row.integer(3)});
+      if (meta == null) {
+        return Found.NO_LOG;
+      }
+      // Another copy is current, or the log was emptied past what this view has read of it (trim).
+      if (meta[0] != v.table.epoch || meta[1] != v.table.base || meta[2] > v.seen) {
+        return Found.OTHER_COPY;
+      }
+      PreparedStatement ps = r.get("SELECT seq, key FROM changes WHERE seq > ? ORDER BY seq");
+      ps.setLong(1, v.seen);
+      long limit = limit(v);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next() && v.changed.size() <= limit) {
+          v.changed.add(rs.getString(2));
+          v.seen = rs.getLong(1);
+        }
+      }
+      return Found.CURRENT;
+    });
+  }
+
+  /**
+   * Empties the log of {@code db} if it holds more changes than any copy keeps up with ({@value #LIMIT_FACTOR}
+   * times the rebuild threshold, at least the number of entries): so that a store whose processes no longer
+   * use a read table, and so no longer rebuild it, does not log without end. A view that had not read the log
+   * as far finds it trimmed past that, and reads go to the index until the next copy.
+   */
+  static void trim(SqliteDb db) {
+    db.freeing("trimming the read table's change log", w -> {
+      if (Row.first(w.get(HAS_LOG), row -> row.integer(1)) == 0) {
+        return null;
+      }
+      long[] span = Row.first(w.get("SELECT ifnull(min(seq), 0), ifnull(max(seq), 0),"
+          + " (SELECT count(*) FROM entries) FROM changes"), row -> new long[] {row.integer(1), row.integer(2), row.integer(3)});
+      if (span[1] - span[0] + 1 > Math.max(MIN_CHANGED * LIMIT_FACTOR, span[2])) {
+        w.get("DELETE FROM changes WHERE seq < (SELECT max(seq) FROM changes)").executeUpdate();
+        PreparedStatement ps = w.get("UPDATE read_table SET trimmed = ?");
+        ps.setLong(1, span[1]);
+        ps.executeUpdate();
+      }
+      return null;
+    });
+  }
+
+  private static long threshold(View v) {
+    return Math.max(MIN_CHANGED, v.table.count / 4);
+  }
+
+  private static long limit(View v) {
+    return threshold(v) * LIMIT_FACTOR;
+  }
+
+  /** Opens the copy on disk if it is the current one, else starts a build; every second at most. */
+  private void tryReopen() {
+    if (!syncLock.tryLock()) {
+      return;
+    }
+    try {
+      if (view == null && !closed) {
+        nextTry = System.nanoTime() + RETRY_NANOS;
+        view = open();
+        if (view == null) {
+          build();
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.WARNING, "opening the read table " + file + " failed: " + e.getMessage());
+    } finally {
+      syncLock.unlock();
+    }
+  }
+
+  /** The copy on disk with the changes since it, or null if there is none or it is not the current one. */
+  private View open() {
+    ReadTableFile t;
+    try {
+      t = ReadTableFile.open(file);
+    } catch (NoSuchFileException e) {
+      return null;
+    } catch (IOException | ReadTableFile.Damaged e) {
+      LOG.log(System.Logger.Level.WARNING, "the read table " + file + " cannot be used (" + e.getMessage() + ")");
+      return null;
+    }
+    View v = new View(t);
+    long[] header = walHeader.read();
+    if (readLog(v) != Found.CURRENT || v.changed.size() > limit(v)) {
+      return null;
+    }
+    v.walHeader = header;
+    return v;
+  }
+
+  private void drop(View v) {
+    syncLock.lock();
+    try {
+      if (view == v) {
+        view = null;
+      }
+    } finally {
+      syncLock.unlock();
+    }
+  }
+
+  /** Starts a build in the background unless one is running or one failed within the last second. */
+  private void build() {
+    if (closed || System.nanoTime() - nextBuild < 0 || !building.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      builder.execute(() -> {
+        try {
+          buildAndUse();
+        } catch (IOException | SQLException | RuntimeException e) {
+          LOG.log(System.Logger.Level.WARNING, "building the read table " + file + " failed: " + e);
+        } finally {
+          nextBuild = System.nanoTime() + RETRY_NANOS;
+          building.set(false);
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      building.set(false); // closed meanwhile
+    }
+  }
+
+  /**
+   * Builds a copy now, after any build of this process in progress, and reads from it; false if another
+   * process was building one. The store builds in the background by itself: this is for tests and tools.
+   */
+  boolean rebuild() throws IOException, SQLException {
+    try {
+      return builder.submit(this::buildAndUse).get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while building the read table", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      switch (e.getCause()) {
+        case IOException io -> throw io;
+        case SQLException sql -> throw sql;
+        case RuntimeException re -> throw re;
+        default -> throw new IllegalStateException(e.getCause());
+      }
+    }
+  }
+
+  /** Whether reads are answered from a copy now. */
+  boolean inUse() {
+    return view != null;
+  }
+
+  private boolean buildAndUse() throws IOException, SQLException {
+    if (!buildNow()) {
+      return false;
+    }
+    syncLock.lock();
+    try {
+      view = closed ? null : open();
+      return view != null;
+    } finally {
+      syncLock.unlock();
+    }
+  }
+
+  /**
+   * Copies every entry, in one read transaction, into a new table file and publishes it; then records it as
+   * the current copy and empties the log up to it. False if another process is building one.
+   */
+  private boolean buildNow() throws IOException, SQLException {
+    try (FileChannel lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock = tryLock(lockChannel)) {
+      if (lock == null) {
+        return false;
+      }
+      removeUnfinished();
+      long[] made;
+      try (Connection c = db.connect()) {
+        c.setAutoCommit(false); // one read transaction: the copy is of one point of the log
+        try {
+          made = copy(c);
+        } finally {
+          c.rollback();
+        }
+      }
+      if (made == null) {
+        return false;
+      }
+      db.write("recording the new read table", w -> {
+        PreparedStatement ps = w.get("UPDATE read_table SET base = ?1 WHERE epoch = ?2");
+        ps.setLong(1, made[1]);
+        ps.setLong(2, made[0]);
+        if (ps.executeUpdate() == 1) {
+          PreparedStatement prune = w.get("DELETE FROM changes WHERE seq < ?"); // the last stays: see SCHEMA
+          prune.setLong(1, made[1]);
+          prune.executeUpdate();
+        }
+        return null;
+      });
+      return true;
+    }
+  }
+
+  /** The build lock, or null if another process or another store of this one holds it. */
+  private static FileLock tryLock(FileChannel channel) throws IOException {
+    try {
+      return channel.tryLock();
+    } catch (java.nio.channels.OverlappingFileLockException e) {
+      return null;
+    }
+  }
+
+  /** Writes and publishes the copy; its epoch and base, or null if the log is gone or the index closed. */
+  private long[] copy(Connection c) throws IOException, SQLException {
+    try (Statement s = c.createStatement()) {
+      Long[] meta = null;
+      try (ResultSet rs = s.executeQuery("SELECT epoch FROM read_table")) {
+        if (rs.next()) {
+          meta = new Long[] {rs.getLong(1)};
+        }
+      }
+      if (meta == null) {
+        return null;
+      }
+      long base;
+      try (ResultSet rs = s.executeQuery("SELECT ifnull(max(seq), 0) FROM changes")) {
+        base = rs.getLong(1);
+      }
+      long count;
+      try (ResultSet rs = s.executeQuery("SELECT count(*) FROM entries")) {
+        count = rs.getLong(1);
+      }
+      Path tmp = file.resolveSibling(file.getFileName() + "." + UUID.randomUUID() + ".tmp");
+      try (ReadTableFile.Builder out = new ReadTableFile.Builder(tmp, meta[0], base, count);
+          PreparedStatement byDigest = c.prepareStatement("SELECT data FROM blobs WHERE digest = ?");
+          ResultSet rs = s.executeQuery("SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires,"
+              + " e.metadata, b.data, e.inline FROM entries e LEFT JOIN blobs b ON b.id = e.blob"
+              + " AND b.digest = e.digest")) {
+        long n = 0;
+        while (rs.next()) {
+          if ((++n & 1023) == 0 && closed) {
+            return null;
+          }
+          byte[] inline = rs.getBytes(8);
+          if (inline == null && rs.getInt(9) != 0) { // as SqliteIndex's lookup: by digest if the join missed it
+            byDigest.setString(1, rs.getString(2));
+            try (ResultSet blob = byDigest.executeQuery()) {
+              inline = blob.next() ? blob.getBytes(1) : null;
+            }
+          }
+          Long expires = rs.getObject(6) == null ? null : rs.getLong(6);
+          out.add(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), expires,
+              rs.getString(7), inline);
+        }
+        out.publish(file);
+      }
+      return new long[] {meta[0], base};
+    }
+  }
+
+  /** Deletes the temporary files of builds that did not finish (only the lock's holder builds). */
+  private void removeUnfinished() throws IOException {
+    try (DirectoryStream<Path> left = Files.newDirectoryStream(file.getParent(), file.getFileName() + ".*.tmp")) {
+      for (Path p : left) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /** The bytes of the copy on disk (0 if none). */
+  long bytes() {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    builder.shutdown();
+    try {
+      builder.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    view = null;
+  }
+}
