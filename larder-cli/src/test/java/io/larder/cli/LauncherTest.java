@@ -303,6 +303,26 @@ class LauncherTest {
   }
 
   @Test
+  void theReadTableFromTheConfigurationIsBuiltAndEveryReadSeesTheLastWrite() throws Exception {
+    Path store = dir.resolve("store");
+    Files.createDirectories(store);
+    Files.writeString(store.resolve("larder.toml"), "read-table = true\n");
+    for (int i = 0; i < 3; i++) {
+      assertThat(larder(("v" + i).getBytes(), "put", "k" + i, "-").code()).isZero();
+    }
+    assertThat(store.resolve("index-read.tbl")).as("built by a command that opened the store").exists();
+    assertThat(larder(null, "get", "k1").out()).isEqualTo("v1");
+    assertThat(larder("changed".getBytes(), "put", "k1", "-").code()).isZero();
+    assertThat(larder(null, "get", "k1").out()).isEqualTo("changed");
+    assertThat(larder(null, "rm", "k2").code()).isZero();
+    assertThat(larder(null, "get", "k2").code()).as("a miss").isEqualTo(1);
+    assertThat(larder(null, "get", "k0").out()).isEqualTo("v0");
+    JsonNode config = new ObjectMapper().readTree(larder(null, "stats", "--json").stdout()).get("config");
+    assertThat(config.get("read-table").get("value").asText()).isEqualTo("true");
+    assertThat(larder(null, "ls", "--set", "read-table=maybe").stderr()).contains("invalid read-table 'maybe'");
+  }
+
+  @Test
   void compressionFromTheConfigurationStoresZstdFilesThatReadBack() throws Exception {
     Path store = dir.resolve("store");
     Files.createDirectories(store);
