@@ -51,6 +51,7 @@ final class ReadTable implements AutoCloseable {
   static final int LIMIT_FACTOR = 2;
   /** How long after a failed or refused build, or a copy found unusable, before the next try. */
   private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private static final long MAX_BACKOFF_NANOS = TimeUnit.MINUTES.toNanos(10);
 
   /** The tables and triggers of the change log; each statement is idempotent. */
   static final List<String> SCHEMA = List.of(
@@ -100,6 +101,7 @@ final class ReadTable implements AutoCloseable {
   private volatile View view; // null: reads go to the index
   private volatile long nextTry; // System.nanoTime() before which no reopening is tried again
   private volatile long nextBuild; // System.nanoTime() before which no build is started again
+  private int failures; // builds failed in a row; only the builder thread touches it
 
   /** Starts reading from the copy beside {@code dbFile}, making the change log if the index has none. */
   ReadTable(SqliteDb db, Path dbFile) {
@@ -107,16 +109,23 @@ final class ReadTable implements AutoCloseable {
     this.file = fileOf(dbFile);
     this.lockFile = file.resolveSibling(file.getFileName() + ".lock");
     this.walHeader = db.walHeader();
-    db.write("making the index's change log", w -> {
-      try (Statement s = w.c.createStatement()) {
-        for (String sql : SCHEMA) {
-          s.execute(sql);
-        }
-      }
-      return null;
-    });
     this.nextTry = System.nanoTime();
     this.nextBuild = nextTry;
+    try {
+      db.write("making the index's change log", w -> {
+        try (Statement s = w.c.createStatement()) {
+          for (String sql : SCHEMA) {
+            s.execute(sql);
+          }
+        }
+        return null;
+      });
+    } catch (io.larder.LarderException e) { // a full disk, say: the store opens, and reads go to the index
+      LOG.log(System.Logger.Level.WARNING, "the read table is off until the store is opened again: " + e.getMessage());
+      closed = true;
+      builder.shutdown();
+      return;
+    }
     tryReopen();
   }
 
@@ -303,19 +312,27 @@ final class ReadTable implements AutoCloseable {
     }
   }
 
-  /** Starts a build in the background unless one is running or one failed within the last second. */
+  /**
+   * Starts a build in the background unless one is running, or the last one ended less than a second ago, or
+   * failed recently: after each failure in a row the wait doubles, up to {@link #MAX_BACKOFF_NANOS} (a full
+   * disk is not filled again every second).
+   */
   private void build() {
     if (closed || System.nanoTime() - nextBuild < 0 || !building.compareAndSet(false, true)) {
       return;
     }
     try {
       builder.execute(() -> {
+        long wait = RETRY_NANOS;
         try {
           buildAndUse();
+          failures = 0;
         } catch (IOException | SQLException | RuntimeException e) {
-          LOG.log(System.Logger.Level.WARNING, "building the read table " + file + " failed: " + e);
+          wait = Math.min(RETRY_NANOS << Math.min(++failures, 20), MAX_BACKOFF_NANOS);
+          LOG.log(System.Logger.Level.WARNING, "building the read table " + file + " failed (" + e
+              + "): reads go to the index; next try in " + TimeUnit.NANOSECONDS.toSeconds(wait) + " s");
         } finally {
-          nextBuild = System.nanoTime() + RETRY_NANOS;
+          nextBuild = System.nanoTime() + wait;
           building.set(false);
         }
       });

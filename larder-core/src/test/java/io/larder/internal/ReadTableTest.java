@@ -305,6 +305,62 @@ class ReadTableTest {
     }
   }
 
+  /** Fills the index on {@code disk} with 160 entries of 16 KiB inline (3 MiB with the pages' overhead). */
+  private static void fill(Path file) {
+    byte[] block = new byte[16 * 1024];
+    for (int batch = 0; batch < 4; batch++) {
+      try (SqliteIndex index = new SqliteIndex(file, Durability.PROCESS_SAFE)) {
+        for (int i = batch * 40; i < batch * 40 + 40; i++) {
+          Integrity d = Integrity.compute(Algorithm.SHA256, block(i));
+          index.put(new Entry("k" + i, d, block.length, T0, T0, null, null), new Index.BlobRecord(d, block.length, block(i)));
+        }
+      } // closed: the WAL is checkpointed into the index and removed (so it never holds all of it)
+    }
+  }
+
+  private static byte[] block(int i) {
+    byte[] block = new byte[16 * 1024];
+    new java.util.Random(i).nextBytes(block);
+    return block;
+  }
+
+  /** Regression: on a disk too full to add the change log, opening the index with a read table failed. */
+  @Test
+  void onAFullDiskTheIndexOpensWithoutItsReadTable() throws Exception {
+    try (io.larder.testkit.SmallDisk disk = io.larder.testkit.SmallDisk.mount(dir.resolve("small"), "5m")) {
+      Path file = disk.path().resolve("index.db");
+      fill(file);
+      try (SqliteIndex index = new SqliteIndex(file, Durability.PROCESS_SAFE, false, true)) {
+        assertThat(index.readTable().inUse()).isFalse();
+        assertThat(index.get("k7", true).orElseThrow().inline()).isEqualTo(block(7));
+        assertThat(index.remove("k7")).as("a removal, which frees space, still commits").isTrue();
+        assertThat(index.get("k7", true)).isEmpty();
+      }
+    }
+  }
+
+  @Test
+  void aBuildOnAFullDiskFailsCleanlyAndReadsGoOn() throws Exception {
+    try (io.larder.testkit.SmallDisk disk = io.larder.testkit.SmallDisk.mount(dir.resolve("small"), "5m")) {
+      Path file = disk.path().resolve("index.db");
+      try (SqliteIndex index = new SqliteIndex(file, Durability.PROCESS_SAFE, false, true)) {
+        assertThat(index.readTable().rebuild()).as("a copy of the empty index").isTrue();
+      }
+      fill(file);
+      try (SqliteIndex index = new SqliteIndex(file, Durability.PROCESS_SAFE, false, true)) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> index.readTable().rebuild())
+            .isInstanceOf(java.io.IOException.class).hasMessageContaining("No space left");
+        try (var left = Files.list(disk.path())) {
+          assertThat(left.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".tmp"));
+        }
+        assertThat(index.get("k7", true).orElseThrow().inline()).isEqualTo(block(7));
+        assertThat(index.remove("k7")).isTrue();
+        assertThat(index.get("k7", true)).isEmpty();
+        assertThat(index.get("k8", true).orElseThrow().inline()).isEqualTo(block(8));
+      }
+    }
+  }
+
   @Test
   void anIndexWithoutTheLogSendsEveryReadToIt() throws Exception {
     try (SqliteIndex index = withTable()) {
