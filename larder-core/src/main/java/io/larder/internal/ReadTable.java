@@ -145,7 +145,16 @@ final class ReadTable implements AutoCloseable {
       return lookup.apply(key);
     }
     if (!walHeader.unchangedSince(v.walHeader)) {
-      v = sync();
+      // While another thread reads the log, this read goes to the index rather than queue behind it: under a
+      // stream of commits every reader would otherwise wait its turn for the same few rows of the log.
+      if (!syncLock.tryLock()) {
+        return lookup.apply(key);
+      }
+      try {
+        v = sync();
+      } finally {
+        syncLock.unlock();
+      }
       if (v == null) {
         return lookup.apply(key);
       }
@@ -164,41 +173,39 @@ final class ReadTable implements AutoCloseable {
     }
   }
 
-  /** Brings the view up to the log (a commit happened since the last look); null if reads must go to the index. */
+  /**
+   * Brings the view up to the log (a commit happened since the last look); null if reads must go to the index.
+   * The caller holds {@link #syncLock}.
+   */
   private View sync() {
-    syncLock.lock();
-    try {
-      View v = view;
-      if (v == null || walHeader.unchangedSince(v.walHeader)) {
-        return v;
-      }
-      long[] header = walHeader.read(); // before the log: a commit after this read changes the header again
-      Found found = readLog(v);
-      if (found == Found.NO_LOG) {
-        view = null; // the log is gone (a repaired index, dropped by hand): nothing is logged any more
-        return null;
-      }
-      if (found == Found.OTHER_COPY) {
-        view = null;
-        v = open();
-        if (v == null) {
-          return null;
-        }
-      }
-      if (v.changed.size() > limit(v)) {
-        view = null;
-        build();
-        return null;
-      }
-      if (v.changed.size() > threshold(v)) {
-        build();
-      }
-      v.walHeader = header; // last: a reader that finds it unchanged finds every change before it in the set
-      view = v;
+    View v = view;
+    if (v == null || walHeader.unchangedSince(v.walHeader)) {
       return v;
-    } finally {
-      syncLock.unlock();
     }
+    long[] header = walHeader.read(); // before the log: a commit after this read changes the header again
+    Found found = readLog(v);
+    if (found == Found.NO_LOG) {
+      view = null; // the log is gone (a repaired index, dropped by hand): nothing is logged any more
+      return null;
+    }
+    if (found == Found.OTHER_COPY) {
+      view = null;
+      v = open();
+      if (v == null) {
+        return null;
+      }
+    }
+    if (v.changed.size() > limit(v)) {
+      view = null;
+      build();
+      return null;
+    }
+    if (v.changed.size() > threshold(v)) {
+      build();
+    }
+    v.walHeader = header; // last: a reader that finds it unchanged finds every change before it in the set
+    view = v;
+    return v;
   }
 
   /** Reads the log since {@code v} last did into its set of changed keys, unless another copy is current. */
