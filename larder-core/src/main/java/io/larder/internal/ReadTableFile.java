@@ -24,14 +24,15 @@ import java.util.zip.CRC32C;
  * (one slot, then the record: two memory accesses where the index's B-trees take two descents).
  *
  * <pre>
- * header (64 bytes): magic, epoch, base, slot count, end of the records, record count, (unused), CRC-32C of
- *                    the 56 bytes before it
+ * header (64 bytes): magic, epoch, base, slot count, end of the records, record count, segment shift, CRC-32C
+ *                    of the 56 bytes before it
  * slots:             slot count longs (a power of two, at least twice the records): 0 for none, else the
  *                    record's offset in the low 40 bits and the top 24 bits of its key's hash above them
  * records:           length of the body; body: key, digest (SRI), size, created, accessed, expires (or
  *                    Long.MIN_VALUE), metadata (or length -1), inline content (or length -1), each string or
  *                    byte array after its length as an int; then the CRC-32C of the length and the body.
- *                    A record never spans a gibibyte boundary (the file is mapped in gibibyte pieces).
+ *                    A record never spans a segment boundary: the file is mapped in segments of 2^shift
+ *                    bytes (a gibibyte; smaller in tests, down to the 2 MiB a record may take).
  * </pre>
  *
  * All numbers big-endian. The epoch names the change log the base belongs to (a new index has a new one), the
@@ -41,8 +42,11 @@ import java.util.zip.CRC32C;
 final class ReadTableFile {
   static final long MAGIC = 0x4c41524452524431L; // "LARDRRD1"
   static final int HEADER = 64;
-  private static final int GIB_SHIFT = 30;
-  private static final long GIB = 1L << GIB_SHIFT;
+  /** Segments of a gibibyte: the most one {@link MappedByteBuffer} maps. */
+  static final int SEGMENT_SHIFT = 30;
+  /** Room for the largest record: inline content of at most 1 MiB, metadata of 64 KiB, a key of 4 KiB. */
+  static final int MAX_RECORD = 2 << 20;
+  private static final int MIN_SEGMENT_SHIFT = Integer.numberOfTrailingZeros(MAX_RECORD);
   private static final long OFFSET_MASK = (1L << 40) - 1;
   private static final long NONE = Long.MIN_VALUE;
 
@@ -58,14 +62,16 @@ final class ReadTableFile {
   final long count;
   private final int slots;
   private final long end;
+  private final int shift;
   private final MappedByteBuffer[] maps;
 
-  private ReadTableFile(long epoch, long base, long count, int slots, long end, MappedByteBuffer[] maps) {
+  private ReadTableFile(long epoch, long base, long count, int slots, long end, int shift, MappedByteBuffer[] maps) {
     this.epoch = epoch;
     this.base = base;
     this.count = count;
     this.slots = slots;
     this.end = end;
+    this.shift = shift;
     this.maps = maps;
   }
 
@@ -88,15 +94,18 @@ final class ReadTableFile {
       }
       long slots = h.getLong(24);
       long end = h.getLong(32);
-      if (Long.bitCount(slots) != 1 || slots > 1 << 30 || end != size || end < HEADER + slots * 8) {
+      long shift = h.getLong(48);
+      if (Long.bitCount(slots) != 1 || slots > 1 << 30 || end != size || end < HEADER + slots * 8
+          || shift < MIN_SEGMENT_SHIFT || shift > SEGMENT_SHIFT) {
         throw new Damaged(file + " does not have the size its header gives");
       }
-      MappedByteBuffer[] maps = new MappedByteBuffer[(int) ((size + GIB - 1) >>> GIB_SHIFT)];
+      long segment = 1L << shift;
+      MappedByteBuffer[] maps = new MappedByteBuffer[(int) ((size + segment - 1) >>> shift)];
       for (int i = 0; i < maps.length; i++) {
-        long start = (long) i << GIB_SHIFT;
-        maps[i] = ch.map(FileChannel.MapMode.READ_ONLY, start, Math.min(GIB, size - start));
+        long start = (long) i << shift;
+        maps[i] = ch.map(FileChannel.MapMode.READ_ONLY, start, Math.min(segment, size - start));
       }
-      return new ReadTableFile(h.getLong(8), h.getLong(16), h.getLong(40), (int) slots, end, maps);
+      return new ReadTableFile(h.getLong(8), h.getLong(16), h.getLong(40), (int) slots, end, (int) shift, maps);
     }
   }
 
@@ -110,7 +119,7 @@ final class ReadTableFile {
     try {
       for (int probes = 0; probes < slots; probes++, i = (i + 1) & mask) {
         long at = HEADER + 8L * i;
-        long slot = maps[(int) (at >>> GIB_SHIFT)].getLong((int) (at & (GIB - 1)));
+        long slot = maps[(int) (at >>> shift)].getLong((int) (at & ((1L << shift) - 1)));
         if (slot == 0) {
           return Optional.empty();
         }
@@ -132,8 +141,8 @@ final class ReadTableFile {
     if (offset < HEADER + 8L * slots || offset + 8 > end) {
       throw new Damaged("a slot of the read table points outside its records");
     }
-    ByteBuffer m = maps[(int) (offset >>> GIB_SHIFT)];
-    int p = (int) (offset & (GIB - 1));
+    ByteBuffer m = maps[(int) (offset >>> shift)];
+    int p = (int) (offset & ((1L << shift) - 1));
     int length = m.getInt(p);
     int keyLength = m.getInt(p + 4);
     if (keyLength != wanted.length || !Arrays.equals(bytes(m, p + 8, keyLength), wanted)) {
@@ -183,14 +192,23 @@ final class ReadTableFile {
     private final long epoch;
     private final long base;
     private final long[] table;
-    /** Room for the largest record: inline content of at most 1 MiB, metadata of 64 KiB, a key of 4 KiB. */
-    private final ByteBuffer buffer = ByteBuffer.allocate(2 << 20).order(ByteOrder.BIG_ENDIAN);
+    private final int shift;
+    private final ByteBuffer buffer = ByteBuffer.allocate(MAX_RECORD).order(ByteOrder.BIG_ENDIAN);
     private final CRC32C crc = new CRC32C();
     private long position; // of the buffer's start in the file
     private long count;
 
     /** A table of at most {@code capacity} records, written to {@code tmp}. */
     Builder(Path tmp, long epoch, long base, long capacity) throws IOException {
+      this(tmp, epoch, base, capacity, SEGMENT_SHIFT);
+    }
+
+    /** The same with segments of 2^{@code shift} bytes (tests: boundaries without a file of gibibytes). */
+    Builder(Path tmp, long epoch, long base, long capacity, int shift) throws IOException {
+      if (shift < MIN_SEGMENT_SHIFT || shift > SEGMENT_SHIFT) {
+        throw new IllegalArgumentException("segment shift " + shift);
+      }
+      this.shift = shift;
       this.tmp = tmp;
       this.epoch = epoch;
       this.base = base;
@@ -221,9 +239,9 @@ final class ReadTableFile {
         flush();
       }
       long at = position + buffer.position();
-      if (at >>> GIB_SHIFT != (at + record - 1) >>> GIB_SHIFT) { // start at the next gibibyte (a hole before it)
+      if (at >>> shift != (at + record - 1) >>> shift) { // start at the next segment (a hole before it)
         flush();
-        position = ((at >>> GIB_SHIFT) + 1) << GIB_SHIFT;
+        position = ((at >>> shift) + 1) << shift;
         at = position;
       }
       int start = buffer.position();
@@ -279,7 +297,7 @@ final class ReadTableFile {
         }
       }
       ByteBuffer h = ByteBuffer.allocate(HEADER);
-      h.putLong(MAGIC).putLong(epoch).putLong(base).putLong(table.length).putLong(end).putLong(count).putLong(0);
+      h.putLong(MAGIC).putLong(epoch).putLong(base).putLong(table.length).putLong(end).putLong(count).putLong(shift);
       crc.reset();
       crc.update(h.array(), 0, 56);
       h.putInt((int) crc.getValue()).putInt(0).flip();
