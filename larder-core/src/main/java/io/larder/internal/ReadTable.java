@@ -86,6 +86,9 @@ final class ReadTable implements AutoCloseable {
 
   private enum Found { CURRENT, OTHER_COPY, NO_LOG }
 
+  /** What a read of the log found: whether it is {@code v}'s, the last change read, and whether it read all. */
+  private record LogRead(Found found, long last, boolean complete) {}
+
   private final SqliteDb db;
   private final Path file;
   private final Path lockFile;
@@ -102,6 +105,7 @@ final class ReadTable implements AutoCloseable {
   private volatile long nextTry; // System.nanoTime() before which no reopening is tried again
   private volatile long nextBuild; // System.nanoTime() before which no build is started again
   private int failures; // builds failed in a row; only the builder thread touches it
+  private final java.util.concurrent.atomic.AtomicLong logReads = new java.util.concurrent.atomic.AtomicLong();
 
   /** Starts reading from the copy beside {@code dbFile}, making the change log if the index has none. */
   ReadTable(SqliteDb db, Path dbFile) {
@@ -127,6 +131,7 @@ final class ReadTable implements AutoCloseable {
       return;
     }
     tryReopen();
+    db.watchCommits(this::beforeCommit);
   }
 
   /** The read table's file beside the index file {@code dbFile} ({@code index.db} → {@code index-read.tbl}). */
@@ -183,6 +188,7 @@ final class ReadTable implements AutoCloseable {
       return v;
     }
     long[] header = walHeader.read(); // before the log: a commit after this read changes the header again
+    logReads.incrementAndGet();
     Found found = readLog(v);
     if (found == Found.NO_LOG) {
       view = null; // the log is gone (a repaired index, dropped by hand): nothing is logged any more
@@ -195,46 +201,142 @@ final class ReadTable implements AutoCloseable {
         return null;
       }
     }
-    if (v.changed.size() > limit(v)) {
-      view = null;
-      build();
+    if (!keepUp(v)) {
       return null;
-    }
-    if (v.changed.size() > threshold(v)) {
-      build();
     }
     v.walHeader = header; // last: a reader that finds it unchanged finds every change before it in the set
     view = v;
     return v;
   }
 
+  /**
+   * After keys were added to {@code v}'s set: starts a rebuild past the threshold; past the limit also stops
+   * reading from {@code v} (false). The caller holds {@link #syncLock}.
+   */
+  private boolean keepUp(View v) {
+    if (v.changed.size() > limit(v)) {
+      if (view == v) {
+        view = null;
+      }
+      build();
+      return false;
+    }
+    if (v.changed.size() > threshold(v)) {
+      build();
+    }
+    return true;
+  }
+
+  /**
+   * This process's own commits, told by the index ({@link SqliteDb.CommitWatcher}): in the writer's
+   * transaction, reads the log past what the view has seen, this transaction's changes included, into the
+   * set of changed keys (a key of a transaction that then rolls back only sends its reads to the index).
+   *
+   * <p>If the view was current when the transaction came here (its WAL-index header is the one of the last
+   * commit: no other can come while this transaction writes), every change it had not seen is this
+   * transaction's own. If there is one, the transaction commits to the index file, and if the header then
+   * shows exactly one commit more, that commit was this one: the set holds every change up to it, and the
+   * view is current again without any reader reading the log. In any other case (a transaction that changed
+   * no entry, or only the attached file; a commit of another process right after) the readers read the log
+   * as after any other process's commit.
+   */
+  private Runnable beforeCommit(SqliteDb.Statements w) {
+    View v = view;
+    if (v == null || closed) {
+      return null;
+    }
+    try {
+      long[] before = walHeader.read(); // the last commit's: none can come while this transaction writes
+      long from;
+      boolean current;
+      syncLock.lock();
+      try { // together: the set, what it has seen and the header it is current at change together
+        from = v.seen;
+        current = before != null && java.util.Arrays.equals(before, v.walHeader);
+      } finally {
+        syncLock.unlock();
+      }
+      LogRead read = readLog(w, v, from);
+      if (read.found() != Found.CURRENT) {
+        return null;
+      }
+      boolean ownChangesOnly = current && read.complete() && read.last() > from;
+      return () -> committed(v, before, read, ownChangesOnly);
+    } catch (SQLException | RuntimeException e) {
+      return null; // the readers read the log themselves
+    }
+  }
+
+  private void committed(View v, long[] before, LogRead read, boolean ownChangesOnly) {
+    long[] after = walHeader.read();
+    syncLock.lock();
+    try {
+      if (view != v) {
+        return;
+      }
+      v.seen = Math.max(v.seen, read.last()); // committed now: every change up to it is in the set
+      boolean ownCommitOnly = ownChangesOnly && after != null
+          && WalHeader.transactions(after) == WalHeader.transactions(before) + 1;
+      if (keepUp(v) && ownCommitOnly) {
+        v.walHeader = after;
+      }
+    } finally {
+      syncLock.unlock();
+    }
+  }
+
+  /** Tests: runs {@code between} after each commit of this process, before the read table looks at the header. */
+  void runAfterEachCommit(Runnable between) {
+    db.watchCommits(w -> {
+      Runnable committed = beforeCommit(w);
+      return committed == null ? null : () -> {
+        between.run();
+        committed.run();
+      };
+    });
+  }
+
+  /** How many times readers of this process read the log (tests). */
+  long logReads() {
+    return logReads.get();
+  }
+
   /** Reads the log since {@code v} last did into its set of changed keys, unless another copy is current. */
   private Found readLog(View v) {
     return db.read("reading the index's change log", r -> {
-      // Asked first: a statement on a table since dropped fails (and is prepared again each time).
-      if (Row.first(r.get(HAS_LOG), row -> row.integer(1)) == 0) {
-        return Found.NO_LOG;
-      }
-      Long[] meta = Row.first(r.get("SELECT epoch, base, trimmed FROM read_table"),
-          row -> new Long[] {row.integer(1), row.integer(2), row.integer(3)});
-      if (meta == null) {
-        return Found.NO_LOG;
-      }
-      // Another copy is current, or the log was emptied past what this view has read of it (trim).
-      if (meta[0] != v.table.epoch || meta[1] != v.table.base || meta[2] > v.seen) {
-        return Found.OTHER_COPY;
-      }
-      PreparedStatement ps = r.get("SELECT seq, key FROM changes WHERE seq > ? ORDER BY seq");
-      ps.setLong(1, v.seen);
-      long limit = limit(v);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next() && v.changed.size() <= limit) {
-          v.changed.add(rs.getString(2));
-          v.seen = rs.getLong(1);
-        }
-      }
-      return Found.CURRENT;
+      LogRead read = readLog(r, v, v.seen);
+      v.seen = read.last();
+      return read.found();
     });
+  }
+
+  /** Reads the log past change {@code from} into {@code v}'s set of changed keys, on {@code r}'s connection. */
+  private static LogRead readLog(SqliteDb.Statements r, View v, long from) throws SQLException {
+    // Asked first: a statement on a table since dropped fails (and is prepared again each time).
+    if (Row.first(r.get(HAS_LOG), row -> row.integer(1)) == 0) {
+      return new LogRead(Found.NO_LOG, from, false);
+    }
+    Long[] meta = Row.first(r.get("SELECT epoch, base, trimmed FROM read_table"),
+        row -> new Long[] {row.integer(1), row.integer(2), row.integer(3)});
+    if (meta == null) {
+      return new LogRead(Found.NO_LOG, from, false);
+    }
+    // Another copy is current, or the log was emptied past what this view has read of it (trim).
+    if (meta[0] != v.table.epoch || meta[1] != v.table.base || meta[2] > from) {
+      return new LogRead(Found.OTHER_COPY, from, false);
+    }
+    PreparedStatement ps = r.get("SELECT seq, key FROM changes WHERE seq > ? ORDER BY seq");
+    ps.setLong(1, from);
+    long limit = limit(v);
+    long last = from;
+    boolean more;
+    try (ResultSet rs = ps.executeQuery()) {
+      while ((more = rs.next()) && v.changed.size() <= limit) {
+        v.changed.add(rs.getString(2));
+        last = rs.getLong(1);
+      }
+    }
+    return new LogRead(Found.CURRENT, last, !more);
   }
 
   /**
@@ -502,6 +604,7 @@ final class ReadTable implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    db.watchCommits(null);
     builder.shutdown();
     try {
       builder.awaitTermination(30, TimeUnit.SECONDS);

@@ -93,6 +93,7 @@ final class SqliteDb implements AutoCloseable {
   private final String attachUrl;
   private final ReentrantLock writeLock = new ReentrantLock();
   private Statements writer; // guarded by writeLock; opened on the first write, again after a failed one
+  private volatile CommitWatcher commitWatcher; // null: none
   /**
    * Idle readers, the most recently used first: a read takes the reader that read last, whose page cache
    * and snapshot are the most likely still to serve. (Taken in turn, sixteen readers each began every read
@@ -344,13 +345,35 @@ final class SqliteDb implements AutoCloseable {
     });
   }
 
+  /**
+   * Told of this process's write transactions as they commit (the read table: {@link ReadTable}), so that it
+   * can know its own commits from other processes'.
+   */
+  interface CommitWatcher {
+    /**
+     * Called in the transaction, after its work and before its COMMIT, holding the writer. Returns what to
+     * run once the COMMIT succeeded, or null. Must not throw, nor end the transaction.
+     */
+    Runnable beforeCommit(Statements w);
+  }
+
+  /** Sets the one {@link CommitWatcher} (null: none). */
+  void watchCommits(CommitWatcher watcher) {
+    this.commitWatcher = watcher;
+  }
+
   /** BEGIN IMMEDIATE, the work, COMMIT; ROLLBACK if anything fails. The caller holds {@code writeLock}. */
   <T> T transaction(Work<T> work) throws SQLException {
     Statements w = writer;
     w.get("BEGIN IMMEDIATE").execute();
+    CommitWatcher watcher = commitWatcher;
     try {
       T result = work.run(w);
+      Runnable committed = watcher == null ? null : watcher.beforeCommit(w);
       w.get("COMMIT").execute();
+      if (committed != null) {
+        committed.run();
+      }
       return result;
     } catch (SQLException | RuntimeException e) {
       try (Statement s = w.c.createStatement()) {

@@ -28,6 +28,7 @@ import java.sql.Statement;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -123,6 +124,79 @@ class ReadTableTest {
       assertThat(content(index, "k4")).isEqualTo("v4");
       assertThat(index.get("never", true)).isEmpty();
       assertThat(index.readTable().inUse()).isTrue();
+    }
+  }
+
+  /** Puts k0..k9 = v0..v9, builds a copy and reads from it. */
+  private static void tenKeysInACopy(SqliteIndex index) throws Exception {
+    for (int i = 0; i < 10; i++) {
+      put(index, "k" + i, "v" + i, null);
+    }
+    assertThat(index.readTable().rebuild()).isTrue();
+    assertThat(content(index, "k0")).isEqualTo("v0");
+  }
+
+  /** Runs {@code between} once, after the next commit of {@code index} and before its read table looks. */
+  private static AtomicBoolean afterTheNextCommit(SqliteIndex index, Runnable between) {
+    AtomicBoolean once = new AtomicBoolean();
+    index.readTable().runAfterEachCommit(() -> {
+      if (once.compareAndSet(false, true)) {
+        between.run();
+      }
+    });
+    return once;
+  }
+
+  @Test
+  void thisProcesssOwnCommitsNeedNoReadOfTheLogAndOthersStillDo() throws Exception {
+    try (SqliteIndex index = withTable(); SqliteIndex other = withoutTable()) {
+      tenKeysInACopy(index);
+      long reads = index.readTable().logReads();
+      put(index, "k1", "mine", null);
+      assertThat(index.remove("k3")).isTrue();
+      put(index, "new", "added", null);
+      assertThat(content(index, "k1")).isEqualTo("mine");
+      assertThat(index.get("k3", true)).isEmpty();
+      assertThat(content(index, "new")).isEqualTo("added");
+      assertThat(content(index, "k4")).as("from the copy").isEqualTo("v4");
+      assertThat(index.readTable().logReads()).as("own commits: the view kept up in the writer").isEqualTo(reads);
+
+      put(other, "k2", "theirs", null); // another connection's commit: the readers must read the log
+      assertThat(content(index, "k2")).isEqualTo("theirs");
+      assertThat(index.readTable().logReads()).isGreaterThan(reads);
+
+      put(other, "k6", "theirs too", null); // unread by any reader when this process commits next
+      put(index, "k7", "mine too", null);
+      assertThat(content(index, "k6")).isEqualTo("theirs too");
+      assertThat(content(index, "k7")).isEqualTo("mine too");
+      assertThat(content(index, "k8")).isEqualTo("v8");
+      assertThat(index.readTable().inUse()).isTrue();
+    }
+  }
+
+  @Test
+  void aCommitOfAnotherProcessRightAfterOneOfThisProcessIsNotTakenForItsOwn() throws Exception {
+    try (SqliteIndex index = withTable(); SqliteIndex other = withoutTable()) {
+      tenKeysInACopy(index);
+      AtomicBoolean once = afterTheNextCommit(index, () -> put(other, "k2", "theirs", null));
+      put(index, "k1", "mine", null);
+      assertThat(once).isTrue();
+      assertThat(content(index, "k1")).isEqualTo("mine");
+      assertThat(content(index, "k2")).isEqualTo("theirs");
+    }
+  }
+
+  @Test
+  void aTransactionOfThisProcessThatChangedNoEntryIsNotTakenForTheCommitAfterIt() throws Exception {
+    try (SqliteIndex index = withTable(); SqliteIndex other = withoutTable()) {
+      tenKeysInACopy(index);
+      AtomicBoolean once = afterTheNextCommit(index, () -> put(other, "k2", "theirs", null));
+      put(other, "k4", "theirs first", null); // not yet read by this process: its change is not this one's
+      // Access times go to the attached file: the index file itself sees one commit, the other's.
+      index.recordAccess(new long[] {Index.keyHash("k3")}, new long[] {T0.toEpochMilli() + 1});
+      assertThat(once).isTrue();
+      assertThat(content(index, "k2")).isEqualTo("theirs");
+      assertThat(content(index, "k4")).isEqualTo("theirs first");
     }
   }
 
