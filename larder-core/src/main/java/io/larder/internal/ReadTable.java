@@ -2,14 +2,9 @@ package io.larder.internal;
 
 import io.larder.spi.Index.Hit;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -17,7 +12,6 @@ import java.sql.Statement;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -37,10 +31,11 @@ import java.util.function.Function;
  * from the copy only for a key that has not changed since the copy was made; any other key is looked up in
  * the index as before. The keys changed since are read from the log whenever the WAL-index header shows a
  * commit since the last look ({@link WalHeader}, as {@link HotHits} do), before the read: so a read sees
- * every write that committed before it began, by any process.
+ * every write that committed before it began, by any process. This process's own commits are read from the
+ * log by its writer before they commit ({@link #beforeCommit}).
  *
- * <p>The copy is rebuilt in the background (one process at a time, a lock file) once a quarter of its
- * entries, at least {@value #MIN_CHANGED}, have changed; the log is then emptied up to the new copy. A copy
+ * <p>The copy is rebuilt in the background ({@link ReadTableCopy}) once a quarter of its entries, at least
+ * {@value #MIN_CHANGED}, have changed; the log is then emptied up to the new copy. A copy
  * that does not match the log (another index, an unfinished build) or whose bytes do not match their
  * checksums is not used until it is rebuilt. With too many changes to keep in memory ({@value #LIMIT_FACTOR}
  * times the rebuild threshold) reads go to the index until the rebuild.
@@ -91,7 +86,6 @@ final class ReadTable implements AutoCloseable {
 
   private final SqliteDb db;
   private final Path file;
-  private final Path lockFile;
   private final WalHeader walHeader;
   private final ReentrantLock syncLock = new ReentrantLock();
   private final ExecutorService builder = Executors.newSingleThreadExecutor(r -> {
@@ -111,7 +105,6 @@ final class ReadTable implements AutoCloseable {
   ReadTable(SqliteDb db, Path dbFile) {
     this.db = db;
     this.file = fileOf(dbFile);
-    this.lockFile = file.resolveSibling(file.getFileName() + ".lock");
     this.walHeader = db.walHeader();
     this.nextTry = System.nanoTime();
     this.nextBuild = nextTry;
@@ -476,7 +469,7 @@ final class ReadTable implements AutoCloseable {
   }
 
   private boolean buildAndUse() throws IOException, SQLException {
-    if (!buildNow()) {
+    if (!ReadTableCopy.make(db, file, () -> closed)) {
       return false;
     }
     syncLock.lock();
@@ -485,110 +478,6 @@ final class ReadTable implements AutoCloseable {
       return view != null;
     } finally {
       syncLock.unlock();
-    }
-  }
-
-  /**
-   * Copies every entry, in one read transaction, into a new table file and publishes it; then records it as
-   * the current copy and empties the log up to it. False if another process is building one.
-   */
-  private boolean buildNow() throws IOException, SQLException {
-    try (FileChannel lockChannel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock lock = tryLock(lockChannel)) {
-      if (lock == null) {
-        return false;
-      }
-      removeUnfinished();
-      long[] made;
-      try (Connection c = db.connect()) {
-        c.setAutoCommit(false); // one read transaction: the copy is of one point of the log
-        try {
-          made = copy(c);
-        } finally {
-          c.rollback();
-        }
-      }
-      if (made == null) {
-        return false;
-      }
-      db.write("recording the new read table", w -> {
-        PreparedStatement ps = w.get("UPDATE read_table SET base = ?1 WHERE epoch = ?2");
-        ps.setLong(1, made[1]);
-        ps.setLong(2, made[0]);
-        if (ps.executeUpdate() == 1) {
-          PreparedStatement prune = w.get("DELETE FROM changes WHERE seq < ?"); // the last stays: see SCHEMA
-          prune.setLong(1, made[1]);
-          prune.executeUpdate();
-        }
-        return null;
-      });
-      return true;
-    }
-  }
-
-  /** The build lock, or null if another process or another store of this one holds it. */
-  private static FileLock tryLock(FileChannel channel) throws IOException {
-    try {
-      return channel.tryLock();
-    } catch (java.nio.channels.OverlappingFileLockException e) {
-      return null;
-    }
-  }
-
-  /** Writes and publishes the copy; its epoch and base, or null if the log is gone or the index closed. */
-  private long[] copy(Connection c) throws IOException, SQLException {
-    try (Statement s = c.createStatement()) {
-      Long[] meta = null;
-      try (ResultSet rs = s.executeQuery("SELECT epoch FROM read_table")) {
-        if (rs.next()) {
-          meta = new Long[] {rs.getLong(1)};
-        }
-      }
-      if (meta == null) {
-        return null;
-      }
-      long base;
-      try (ResultSet rs = s.executeQuery("SELECT ifnull(max(seq), 0) FROM changes")) {
-        base = rs.getLong(1);
-      }
-      long count;
-      try (ResultSet rs = s.executeQuery("SELECT count(*) FROM entries")) {
-        count = rs.getLong(1);
-      }
-      Path tmp = file.resolveSibling(file.getFileName() + "." + UUID.randomUUID() + ".tmp");
-      try (ReadTableFile.Builder out = new ReadTableFile.Builder(tmp, meta[0], base, count);
-          PreparedStatement byDigest = c.prepareStatement("SELECT data FROM blobs WHERE digest = ?");
-          ResultSet rs = s.executeQuery("SELECT e.key, e.digest, e.size, e.created, e.accessed, e.expires,"
-              + " e.metadata, b.data, e.inline FROM entries e LEFT JOIN blobs b ON b.id = e.blob"
-              + " AND b.digest = e.digest")) {
-        long n = 0;
-        while (rs.next()) {
-          if ((++n & 1023) == 0 && closed) {
-            return null;
-          }
-          byte[] inline = rs.getBytes(8);
-          if (inline == null && rs.getInt(9) != 0) { // as SqliteIndex's lookup: by digest if the join missed it
-            byDigest.setString(1, rs.getString(2));
-            try (ResultSet blob = byDigest.executeQuery()) {
-              inline = blob.next() ? blob.getBytes(1) : null;
-            }
-          }
-          Long expires = rs.getObject(6) == null ? null : rs.getLong(6);
-          out.add(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4), rs.getLong(5), expires,
-              rs.getString(7), inline);
-        }
-        out.publish(file);
-      }
-      return new long[] {meta[0], base};
-    }
-  }
-
-  /** Deletes the temporary files of builds that did not finish (only the lock's holder builds). */
-  private void removeUnfinished() throws IOException {
-    try (DirectoryStream<Path> left = Files.newDirectoryStream(file.getParent(), file.getFileName() + ".*.tmp")) {
-      for (Path p : left) {
-        Files.deleteIfExists(p);
-      }
     }
   }
 
