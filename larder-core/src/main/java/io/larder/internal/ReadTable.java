@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -17,6 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 
@@ -99,7 +101,7 @@ final class ReadTable implements AutoCloseable {
   private volatile long nextTry; // System.nanoTime() before which no reopening is tried again
   private volatile long nextBuild; // System.nanoTime() before which no build is started again
   private int failures; // builds failed in a row; only the builder thread touches it
-  private final java.util.concurrent.atomic.AtomicLong logReads = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong logReads = new AtomicLong();
 
   /** Starts reading from the copy beside {@code dbFile}, making the change log if the index has none. */
   ReadTable(SqliteDb db, Path dbFile) {
@@ -245,7 +247,7 @@ final class ReadTable implements AutoCloseable {
       syncLock.lock();
       try { // together: the set, what it has seen and the header it is current at change together
         from = v.seen;
-        current = before != null && java.util.Arrays.equals(before, v.walHeader);
+        current = before != null && Arrays.equals(before, v.walHeader);
       } finally {
         syncLock.unlock();
       }
@@ -297,6 +299,11 @@ final class ReadTable implements AutoCloseable {
   /** Reads the log since {@code v} last did into its set of changed keys, unless another copy is current. */
   private Found readLog(View v) {
     return db.read("reading the index's change log", r -> {
+      // Asked first: a statement on a table since dropped fails (and is prepared again each time). The writer
+      // does not ask (a statement per write): there such a failure only leaves the commit to the readers.
+      if (Row.first(r.get(HAS_LOG), row -> row.integer(1)) == 0) {
+        return Found.NO_LOG;
+      }
       LogRead read = readLog(r, v, v.seen);
       v.seen = read.last();
       return read.found();
@@ -305,10 +312,6 @@ final class ReadTable implements AutoCloseable {
 
   /** Reads the log past change {@code from} into {@code v}'s set of changed keys, on {@code r}'s connection. */
   private static LogRead readLog(SqliteDb.Statements r, View v, long from) throws SQLException {
-    // Asked first: a statement on a table since dropped fails (and is prepared again each time).
-    if (Row.first(r.get(HAS_LOG), row -> row.integer(1)) == 0) {
-      return new LogRead(Found.NO_LOG, from, false);
-    }
     Long[] meta = Row.first(r.get("SELECT epoch, base, trimmed FROM read_table"),
         row -> new Long[] {row.integer(1), row.integer(2), row.integer(3)});
     if (meta == null) {
