@@ -223,7 +223,7 @@ final class ReadTable implements AutoCloseable {
   }
 
   /**
-   * This process's own commits, told by the index ({@link SqliteDb.CommitWatcher}): in the writer's
+   * This process's own commits, told by the index ({@link CommitWatcher}): in the writer's
    * transaction, reads the log past what the view has seen, this transaction's changes included, into the
    * set of changed keys (a key of a transaction that then rolls back only sends its reads to the index).
    *

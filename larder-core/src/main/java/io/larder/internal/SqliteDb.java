@@ -33,18 +33,6 @@ final class SqliteDb implements AutoCloseable {
   private static final int BUSY_RETRIES = 20;
   private static final int IMPATIENT_TIMEOUT_MS = 50;
   private static final int MAX_READERS = 16;
-  /**
-   * While commits are rare, readers map the whole file into memory (SQLite maps up to the file's size; this
-   * build's ceiling is 1 TiB): pages read through the map are not copied. But in WAL mode SQLite unmaps a
-   * connection's whole map whenever it begins a read transaction after any commit, and every page read after
-   * that is a page fault (with the other processors' TLBs flushed at the unmap): under hundreds of commits a
-   * second that costs more than copying the pages by {@code pread} (BENCHMARKS.md, "Two descents instead of
-   * three"). So readers map nothing while the index sees at least {@value #BUSY_COMMITS} commits a second,
-   * and map it all again once it sees at most {@value #QUIET_COMMITS}; the sweep measures the rate.
-   */
-  private static final long MAP_ALL = 1L << 40;
-  static final int BUSY_COMMITS = 100;
-  static final int QUIET_COMMITS = 20;
 
   /** Work on one connection, with its prepared statements at hand. */
   @FunctionalInterface
@@ -109,13 +97,8 @@ final class SqliteDb implements AutoCloseable {
   private final WalHeader walHeader;
   private final boolean readOnly;
   private final java.util.concurrent.ScheduledFuture<?> snapshotSweep;
-  /** What readers map (see {@link #MAP_ALL}): set by the sweep. */
-  private volatile long mapBytes = MAP_ALL;
-  // The sweep's count of commits (its thread only): the last transaction counter seen, and this second's.
-  private int lastTransactions;
-  private boolean counting;
-  private long commitsThisSecond;
-  private int sweepsThisSecond;
+  /** What readers map, from the rate of commits the sweep sees. */
+  private final ReaderMaps readerMaps;
 
   /** Ends the read transactions of readers left idle (see {@link #read}); one daemon thread for every index. */
   private static final java.util.concurrent.ScheduledExecutorService SWEEPER =
@@ -149,6 +132,7 @@ final class SqliteDb implements AutoCloseable {
     this.schema = schema;
     this.reserve = new SpaceReserve(file.resolveSibling("index.reserve"), 1 << 20);
     this.walHeader = new WalHeader(Path.of(file + "-shm"));
+    this.readerMaps = new ReaderMaps(walHeader, IDLE_SNAPSHOT_NANOS);
     if (immutable) {
       walHeader.close(); // no shared memory to read: not even an attempt to open it on every read
     }
@@ -345,18 +329,6 @@ final class SqliteDb implements AutoCloseable {
     });
   }
 
-  /**
-   * Told of this process's write transactions as they commit (the read table: {@link ReadTable}), so that it
-   * can know its own commits from other processes'.
-   */
-  interface CommitWatcher {
-    /**
-     * Called in the transaction, after its work and before its COMMIT, holding the writer. Returns what to
-     * run once the COMMIT succeeded, or null. Must not throw, nor end the transaction.
-     */
-    Runnable beforeCommit(Statements w);
-  }
-
   /** Sets the one {@link CommitWatcher} (null: none). */
   void watchCommits(CommitWatcher watcher) {
     this.commitWatcher = watcher;
@@ -524,9 +496,9 @@ final class SqliteDb implements AutoCloseable {
     }
   }
 
-  /** Gives {@code r} the map that {@link #mapBytes} says, if it has another (between its read transactions). */
+  /** Gives {@code r} the map that {@link #readerMaps} says, if it has another (between its read transactions). */
   private void mapAsMuch(Statements r) throws SQLException {
-    long target = mapBytes;
+    long target = readerMaps.bytes();
     if (r.mapped != target) {
       endSnapshot(r);
       try (Statement s = r.c.createStatement()) {
@@ -536,41 +508,14 @@ final class SqliteDb implements AutoCloseable {
     }
   }
 
-  /**
-   * Counts the commits since the last sweep, and once a second decides what readers map (see
-   * {@link #MAP_ALL}). The WAL-index header's transaction counter goes up by one with every commit of any
-   * process (also across the log's restarts: {@code SqliteDbTest}); an unreadable header counts nothing.
-   */
-  private void followCommitRate() {
-    long[] header = walHeader.read();
-    if (header != null) {
-      int transactions = WalHeader.transactions(header);
-      long step = Integer.toUnsignedLong(transactions - lastTransactions);
-      if (counting && step < 1 << 24) { // more is the counter starting over (the shared memory rebuilt)
-        commitsThisSecond += step;
-      }
-      lastTransactions = transactions;
-      counting = true;
-    }
-    if (++sweepsThisSecond * IDLE_SNAPSHOT_NANOS >= 1_000_000_000L) {
-      if (commitsThisSecond >= BUSY_COMMITS) {
-        mapBytes = 0;
-      } else if (commitsThisSecond <= QUIET_COMMITS) {
-        mapBytes = MAP_ALL;
-      }
-      commitsThisSecond = 0;
-      sweepsThisSecond = 0;
-    }
-  }
-
-  /** What readers map now: all of the file, or nothing while commits are frequent (see {@link #MAP_ALL}). */
+  /** What readers map now (see {@link ReaderMaps}). */
   long mapBytes() {
-    return mapBytes;
+    return readerMaps.bytes();
   }
 
   /** Ends the read transactions of readers idle for a while, and follows the commit rate (run by the sweeper). */
   private void endIdleSnapshots() {
-    followCommitRate();
+    readerMaps.sweep();
     long now = System.nanoTime();
     for (Statements r : allReaders) {
       if (r.snapshot != null && now - r.lastUsedNanos > IDLE_SNAPSHOT_NANOS && idleReaders.remove(r)) {
